@@ -1,0 +1,169 @@
+"""Where qaas-excel keeps its state, and which service environment it talks to.
+
+Every guess about the live service's addresses lives here and in ``resources.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+# Values published in the service's FAQ (see shared reference).
+PRODUCTION_BASE_URL = "https://qaas-chargingpoints.azurewebsites.net"
+TENANT_ID = "f7731598-1da9-4b5f-a888-ceaf1d14fae0"
+CLIENT_ID = "446782de-6e26-457a-a4b0-1f7cabfad2fd"
+PRODUCTION_AUTHORITY = f"https://login.microsoftonline.com/{TENANT_ID}"
+API_SCOPE_NAME = "user_impersonation"
+
+SANDBOX_FILE = "sandbox.json"
+CONFIG_FILE = "config.toml"
+
+
+class ConfigError(Exception):
+    """The configuration or an environment definition cannot be used."""
+
+
+def state_dir() -> Path:
+    """The one directory for config, token caches, journals and logs (``QAAS_HOME`` overrides)."""
+    home = os.environ.get("QAAS_HOME")
+    path = Path(home).expanduser() if home else Path(platformdirs.user_data_dir("qaas-excel", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """HTTPS is required; plain HTTP only to this machine's loopback."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return url.rstrip("/")
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return url.rstrip("/")
+    raise ConfigError(
+        f"Refusing base URL {url!r}: the service must be reached over https:// "
+        "(plain http:// is allowed only to 127.0.0.1/localhost)."
+    )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment of the service plus the sign-in authority that issues its tokens."""
+
+    name: str
+    base_url: str
+    authority: str
+    client_id: str = CLIENT_ID
+    # Path to a CA bundle for TLS verification; None means the system store (verification is never off).
+    ca_bundle: str | None = None
+    # Sandbox-only secret for its admin endpoints; None for real environments.
+    admin_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        if urlsplit(self.authority).scheme != "https":
+            raise ConfigError(f"The sign-in authority must be https://, got {self.authority!r}.")
+
+    @property
+    def scopes(self) -> list[str]:
+        # msal adds offline_access, openid and profile itself and refuses them when passed.
+        return [f"{self.client_id}/{API_SCOPE_NAME}"]
+
+    @property
+    def verify(self) -> str | bool:
+        return self.ca_bundle or True
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.name == "sandbox"
+
+
+def production() -> Environment:
+    return Environment(name="production", base_url=PRODUCTION_BASE_URL, authority=PRODUCTION_AUTHORITY)
+
+
+def sandbox_info_path(home: Path | None = None) -> Path:
+    return (home or state_dir()) / SANDBOX_FILE
+
+
+def sandbox_environment(home: Path | None = None) -> Environment:
+    """The sandbox that a ``qaas-excel sandbox serve`` (or the demo) recorded in the state directory."""
+    path = sandbox_info_path(home)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"No sandbox is running for state directory {path.parent} "
+            "(start one with `qaas-excel sandbox serve`)."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}") from None
+    return Environment(
+        name="sandbox",
+        base_url=info["base_url"],
+        authority=info["authority"],
+        client_id=info.get("client_id", CLIENT_ID),
+        ca_bundle=info.get("ca_file"),
+        admin_token=info.get("admin_token"),
+    )
+
+
+def load_config(home: Path | None = None) -> dict:
+    path = (home or state_dir()) / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}") from None
+
+
+def get_environment(name: str | None = None, home: Path | None = None) -> Environment:
+    """Resolve ``--env`` / ``QAAS_ENV`` / config ``default_env`` to an Environment.
+
+    ``config.toml`` may override any field per environment, e.g.::
+
+        default_env = "production"
+        [environments.production]
+        base_url = "https://..."
+        [environments.staging]
+        base_url = "https://..."
+        authority = "https://login.microsoftonline.com/<tenant>"
+    """
+    config = load_config(home)
+    name = name or os.environ.get("QAAS_ENV") or config.get("default_env") or "production"
+    overrides = dict(config.get("environments", {}).get(name, {}))
+    if name == "sandbox" and not overrides:
+        return sandbox_environment(home)
+    if name == "production":
+        base = production()
+    elif name == "sandbox":
+        base = sandbox_environment(home)
+    elif overrides:
+        try:
+            return Environment(name=name, **overrides)
+        except TypeError as exc:
+            raise ConfigError(f"Environment {name!r} in {CONFIG_FILE}: {exc}") from None
+    else:
+        raise ConfigError(f"Unknown environment {name!r}: use production, sandbox, or define it in {CONFIG_FILE}.")
+    known = {f for f in Environment.__dataclass_fields__ if f != "name"}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"Environment {name!r} in {CONFIG_FILE}: unknown keys {sorted(unknown)}")
+    return replace(base, **overrides)
