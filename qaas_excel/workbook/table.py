@@ -1,0 +1,85 @@
+"""The small interface every workbook backend implements (openpyxl headless, xlwings in Excel).
+
+Data flows one way: ``read`` gives the rows of one sheet as a DataFrame of raw cell
+values keyed by column meaning; the pipeline decides; ``write_back`` puts the outcome
+into the same rows; ``save`` makes it durable. Backends read and write whole ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from qaas_excel.problems import Problem
+from qaas_excel.resources import Resource
+
+# Result of a row -> fill colour (RGB hex) of its system block; None leaves the fill as it is.
+RESULT_FILLS: dict[str, str | None] = {
+    "created": "C6EFCE",  # green
+    "updated": "C6EFCE",
+    "adopted": "C6EFCE",
+    "unchanged": "EDEDED",  # light grey
+    "pulled": "DDEBF7",  # light blue
+    "valid": "DDEBF7",
+    "locked": "FFEB9C",  # amber
+    "conflict": "F8CBAD",  # orange
+    "invalid": "FFC7CE",  # red
+    "failed": "FFC7CE",
+}
+# Fill and note of a cell a problem was found in.
+PROBLEM_FILL = "FFC7CE"
+
+
+class WorkbookError(Exception):
+    """The workbook cannot be read or written: names the file, sheet, row and column where known."""
+
+    def __init__(self, message: str, *, path: str | None = None, sheet: str | None = None,
+                 row: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.path, self.sheet, self.row, self.column = path, sheet, row, column
+
+
+@dataclass
+class SheetTable:
+    """The rows of one data sheet, as read."""
+
+    source: str  # file name (or book name in Excel), for messages
+    sheet: str
+    resource: Resource
+    header_row: int  # Excel row number of the header
+    columns: dict[str, int]  # key (API field or system key) -> 1-based sheet column
+    headers: dict[str, str]  # key -> header text as the sheet spells it
+    # Index: Excel row numbers of the non-empty data rows, in sheet order.
+    # Columns: the keys found; values: the cells' raw (cached) values, None where empty.
+    data: pd.DataFrame
+    last_row: int  # last row of the table/used range; new rows go below it
+
+    def header(self, key: str) -> str:
+        return self.headers.get(key, key)
+
+
+@dataclass
+class WriteBack:
+    """What to put into a sheet after a run; every row in ``values`` is one the run touched."""
+
+    # Index: Excel rows; columns: keys to set (system keys, or data keys for pulled values). None clears.
+    values: pd.DataFrame
+    # Excel row -> result name (see RESULT_FILLS), for the row colour.
+    results: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    # Cells to mark with PROBLEM_FILL and a note; marks from earlier runs on touched rows are cleared.
+    marks: list[Problem] = field(default_factory=list)
+    # Records to append below the table (``pull --add-missing``): columns are keys.
+    append: pd.DataFrame | None = None
+
+
+class TableBook(Protocol):
+    """One open workbook."""
+
+    def read(self, resource: Resource, sheet: str | None = None) -> SheetTable: ...
+
+    def write_back(self, table: SheetTable, changes: WriteBack) -> None: ...
+
+    def save(self, output: Path | None = None) -> Path | None: ...
