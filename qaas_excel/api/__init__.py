@@ -1,0 +1,1 @@
+"""The QaaS API: HTTP client, error mapping, and sign-in."""

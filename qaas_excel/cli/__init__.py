@@ -1,0 +1,19 @@
+"""Command line: every command is a thin caller of one library function."""
+
+from __future__ import annotations
+
+import typer
+
+from qaas_excel.cli._app import app, setup_logging
+
+# Each module registers its commands on ``app``.
+from qaas_excel.cli import auth_cmds, api_cmds, sandbox_cmds, workbook_cmds  # noqa: E402,F401
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log details to stderr.")) -> None:
+    setup_logging(verbose)
+
+
+def main() -> None:
+    app()

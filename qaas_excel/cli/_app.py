@@ -1,0 +1,83 @@
+"""The Typer app, exit codes, and the one place where errors become messages (never tracebacks)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+EXIT_OK = 0  # all rows fine
+EXIT_ROWS = 1  # some rows invalid / failed / conflict / locked-but-changed; reconcile found differences
+EXIT_USAGE = 2  # usage error, unreadable or unwritable file, bad configuration
+EXIT_SIGNIN = 3  # sign-in needed or failed, access denied
+EXIT_UNREACHABLE = 4  # the service could not be reached or kept failing
+
+app = typer.Typer(
+    name="qaas-excel",
+    help="Excel add-in and batch tool for the QaaS charging-points service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("qaas_excel")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    """Map a library error to the documented exit code; None if it is not one of ours."""
+    from qaas_excel.api import errors
+    from qaas_excel.config import ConfigError
+    from qaas_excel.workbook.table import WorkbookError
+
+    if isinstance(exc, errors.SignInRequired | errors.ForbiddenError | errors.UnauthorizedError):
+        return EXIT_SIGNIN
+    if isinstance(exc, errors.UnreachableError | errors.ServerError | errors.RateLimitedError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, ConfigError | WorkbookError):
+        return EXIT_USAGE
+    if isinstance(exc, errors.QaasError):
+        return EXIT_ROWS
+    return None
+
+
+def handle_errors(func: F) -> F:
+    """Turn our errors into one clear line on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err_console.print("[yellow]Interrupted.[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            code = exit_code_for(exc)
+            if code is None:
+                log.exception("unexpected error")
+                err_console.print(f"[red]Unexpected error:[/] {type(exc).__name__}: {exc}")
+                if os.environ.get("QAAS_DEBUG"):
+                    raise
+                raise typer.Exit(EXIT_USAGE + 68) from None  # 70 = EX_SOFTWARE: a bug, please report
+            err_console.print(f"[red]Error:[/] {exc}")
+            raise typer.Exit(code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

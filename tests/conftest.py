@@ -1,0 +1,36 @@
+"""Shared fixtures: a private state directory per test and a real sandbox on an ephemeral port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def qaas_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state directory (config, token cache, journals) that no other test shares."""
+    home = tmp_path / "qaas-home"
+    home.mkdir()
+    monkeypatch.setenv("QAAS_HOME", str(home))
+    monkeypatch.delenv("QAAS_ENV", raising=False)
+    monkeypatch.delenv("QAAS_ACCESS_TOKEN", raising=False)
+    return home
+
+
+@pytest.fixture
+def sandbox(qaas_home: Path, request: pytest.FixtureRequest) -> Iterator:
+    """A real HTTPS sandbox on 127.0.0.1 (ephemeral port, temp SQLite, auto-approved sign-in).
+
+    Options via ``@pytest.mark.parametrize("sandbox", [{"token_lifetime": 3}], indirect=True)``.
+    """
+    from qaas_excel.sandbox.server import SandboxServer
+
+    options = {"auto_approve": True, **getattr(request, "param", {})}
+    server = SandboxServer(qaas_home, port=0, db_path=qaas_home / "sandbox.sqlite3", **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
