@@ -75,6 +75,11 @@ class RateLimitedError(QaasError):
 class UnreachableError(QaasError):
     """No answer: DNS, refused connection, TLS failure, timeout, dropped connection."""
 
+    def __init__(self, message: str, *, sent: bool = True, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        # False when the request provably never left this machine (connection refused/timed out).
+        self.sent = sent
+
 
 class OutcomeUnknownError(QaasError):
     """A create may or may not have happened and could not be resolved by looking it up."""
@@ -152,10 +157,7 @@ def parse_error_body(body: bytes | str | None, content_type: str | None = None) 
     """
     if body is None:
         return ErrorBody()
-    if isinstance(body, bytes):
-        text = body.decode("utf-8", errors="replace")
-    else:
-        text = str(body)
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
     text = text.strip()
     if not text:
         return ErrorBody()
@@ -224,8 +226,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    from email.utils import parsedate_to_datetime
     from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)

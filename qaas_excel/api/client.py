@@ -1,0 +1,305 @@
+"""The QaaS API client: one pooled session, errors by meaning, safe retries, exact decimals.
+
+- GET and PATCH (setting absolute values, so repeating one is harmless) are retried with
+  exponential backoff and jitter on 429/502/503/504 and lost connections, honouring Retry-After.
+- A POST is never repeated blindly: when its outcome is unknown (connection lost, 5xx) the
+  record is first looked up by its ``customer_reference``; only when it is not there is the
+  POST sent again. A 429 means "not processed", so a POST is retried after Retry-After.
+- On a 401 the token is refreshed silently once and the request repeated once; a second 401
+  becomes ``SignInRequired``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import requests
+import urllib3
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from qaas_excel.api import errors
+from qaas_excel.api.auth import TokenProvider
+from qaas_excel.api.http import VerifyingSession
+from qaas_excel.config import Environment
+from qaas_excel.resources import Resource, decode_record, encode_record
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_RETRY_AFTER_S = 120.0
+
+
+@dataclass
+class ClientStats:
+    """What a run cost: requests sent, retries, silent token refreshes, creates resolved by look-up."""
+
+    requests: Counter = field(default_factory=Counter)  # "METHOD /path-template" -> count
+    retries: int = 0
+    token_refreshes: int = 0
+    resolved_by_lookup: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, key: str) -> None:
+        with self._lock:
+            self.requests[key] += 1
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "total_requests": sum(self.requests.values()),
+            "retries": self.retries,
+            "token_refreshes": self.token_refreshes,
+            "resolved_by_lookup": self.resolved_by_lookup,
+        }
+
+
+@dataclass(frozen=True)
+class Created:
+    """The outcome of a create: the record, and whether it already existed (found by reference)."""
+
+    record: dict[str, Any]
+    adopted: bool = False
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, errors.RateLimitedError | errors.UnreachableError):
+        return True
+    return isinstance(exc, errors.ServerError) and exc.status in RETRY_STATUSES
+
+
+class QaasClient:
+    """Talks to one environment of the service as one signed-in account."""
+
+    def __init__(self, env: Environment, tokens: TokenProvider, *, session: VerifyingSession | None = None,
+                 max_attempts: int = 6, max_wait_s: float = 30.0, give_up_after_s: float = 300.0,
+                 pool_size: int = 16) -> None:
+        self.env = env
+        self.tokens = tokens
+        self.session = session or VerifyingSession(env.verify, pool_size=pool_size)
+        self.stats = ClientStats()
+        self.max_attempts = max_attempts
+        self.max_wait_s = max_wait_s
+        self.give_up_after_s = give_up_after_s
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> QaasClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request --------------------------------------------------------------------------------
+    def _send_once(self, method: str, path: str, route: str, *, params: dict | None = None,
+                   body: dict | None = None) -> requests.Response:
+        """One HTTP exchange, with one silent token refresh on 401; errors mapped by meaning."""
+        url = self.env.base_url + path
+        data = json.dumps(body, default=_json_default, ensure_ascii=False).encode() if body is not None else None
+        refreshed = False
+        while True:
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {self.tokens.token(force_refresh=refreshed)}"}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            self.stats.count(f"{method} {route}")
+            try:
+                response = self.session.request(method, url, params=params, data=data, headers=headers)
+            except requests.exceptions.SSLError as exc:
+                raise errors.UnreachableError(
+                    f"TLS verification of {self.env.base_url} failed ({exc.__class__.__name__}); "
+                    "check the CA bundle of this environment.", method=method, url=url) from None
+            except requests.exceptions.RequestException as exc:
+                raise errors.UnreachableError(
+                    f"No answer from {self.env.base_url} ({_describe(exc)}).", method=method, url=url,
+                    sent=not _never_sent(exc)) from None
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                self.stats.add("token_refreshes")
+                log.info("401 from %s %s: refreshing the token once", method, route)
+                continue
+            if response.status_code == 401:
+                raise errors.SignInRequired(
+                    "The service rejected the sign-in even after a fresh token: sign in again with "
+                    f"`qaas-excel login --env {self.env.name}`.", status=401, method=method, url=url)
+            if response.status_code >= 400:
+                raise errors.error_for_response(
+                    response.status_code, response.content, content_type=response.headers.get("Content-Type"),
+                    method=method, url=url, retry_after=response.headers.get("Retry-After"))
+            return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), MAX_RETRY_AFTER_S)
+        return wait_random_exponential(multiplier=0.25, max=self.max_wait_s)(state)
+
+    def _retrying(self, should_retry: Any) -> Retrying:
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.add("retries")
+            log.info("retrying after %s (attempt %d)", state.outcome.exception() if state.outcome else "?",
+                     state.attempt_number)
+
+        return Retrying(
+            retry=retry_if_exception(should_retry),
+            wait=self._wait,
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.give_up_after_s),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+    def request(self, method: str, path: str, *, route: str | None = None, params: dict | None = None,
+                body: dict | None = None) -> requests.Response:
+        """An idempotent request (GET, PATCH of absolute values), retried when that is safe."""
+        return self._retrying(_is_retryable)(
+            self._send_once, method, path, route or path, params=params, body=body)
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise errors.UnexpectedResponseError(
+                f"The service answered {response.request.method} {response.url} with a body that is not JSON.",
+                status=response.status_code) from None
+
+    # -- resources ----------------------------------------------------------------------------------
+    def list(self, resource: Resource, **filters: Any) -> list[dict[str, Any]]:
+        """All records of the account (204 = none), optionally filtered."""
+        unknown = set(filters) - set(resource.list_filters)
+        if unknown:
+            raise ValueError(f"{resource.name} lists cannot be filtered by {sorted(unknown)}")
+        params = {k: v for k, v in filters.items() if v is not None} or None
+        data = self._json(self.request("GET", resource.list_path, params=params))
+        if data is None:
+            return []
+        if isinstance(data, dict):  # tolerate a paged/enveloped answer
+            data = data.get("results") or data.get("items") or data.get("value") or []
+        if not isinstance(data, list):
+            raise errors.UnexpectedResponseError(f"Expected a list from GET {resource.list_path}.")
+        return [decode_record(resource, item) for item in data if isinstance(item, dict)]
+
+    def get(self, resource: Resource, record_id: int) -> dict[str, Any]:
+        response = self.request("GET", resource.item_url_path(record_id), route=resource.item_path)
+        return decode_record(resource, self._json(response) or {})
+
+    def update(self, resource: Resource, record_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH the given client fields; returns the edited record."""
+        body = encode_record(resource, changes)
+        response = self.request("PATCH", resource.item_url_path(record_id), route=resource.item_path, body=body)
+        return decode_record(resource, self._json(response) or {})
+
+    def find_by_reference(self, resource: Resource, reference: str) -> dict[str, Any] | None:
+        for record in self.list(resource):
+            if str(record.get("customer_reference") or "") == reference:
+                return record
+        return None
+
+    def create(self, resource: Resource, values: dict[str, Any]) -> Created:
+        """POST a new record; never creates it twice (see module docstring)."""
+        body = encode_record(resource, values)
+        reference = str(values.get("customer_reference") or "").strip() or None
+        state = {"lookup_first": False}
+
+        def attempt() -> Created:
+            if state["lookup_first"] and reference:
+                found = self.find_by_reference(resource, reference)
+                if found is not None:
+                    self.stats.add("resolved_by_lookup")
+                    return Created(found, adopted=True)
+            state["lookup_first"] = False
+            try:
+                response = self._send_once("POST", resource.create_path, resource.create_path, body=body)
+            except errors.RateLimitedError:
+                raise  # not processed: plain retry after Retry-After
+            except errors.UnreachableError as exc:
+                if not exc.sent:
+                    raise  # no connection was made: nothing can have been created
+                if not reference:
+                    raise errors.OutcomeUnknownError(
+                        f"Creating the {resource.title} may or may not have succeeded ({exc}); it has no "
+                        "'Your reference' to look it up by, so it was not sent again. Check the service "
+                        "before pushing this row again.", method="POST", url=exc.url) from None
+                state["lookup_first"] = True
+                raise
+            except errors.ServerError as exc:
+                if not reference:
+                    raise errors.OutcomeUnknownError(
+                        f"Creating the {resource.title} may or may not have succeeded ({exc}); it has no "
+                        "'Your reference' to look it up by, so it was not sent again. Check the service "
+                        "before pushing this row again.", method="POST", url=exc.url) from None
+                state["lookup_first"] = True
+                raise
+            return Created(decode_record(resource, self._json(response) or {}))
+
+        def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, errors.UnreachableError) and not exc.sent:
+                return True
+            return isinstance(exc, errors.RateLimitedError) or (
+                state["lookup_first"] and isinstance(exc, errors.UnreachableError | errors.ServerError))
+
+        try:
+            return self._retrying(should_retry)(attempt)
+        except (errors.UnreachableError, errors.ServerError) as exc:
+            if state["lookup_first"]:
+                raise errors.OutcomeUnknownError(
+                    f"Creating the {resource.title} with reference {reference!r} may or may not have "
+                    f"succeeded and the service kept failing ({exc}); push again later: the record will "
+                    "be looked up by its reference first, never created twice.", method="POST") from None
+            raise
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection failed before any byte of the request left this machine."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer in time"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection lost while reading the answer"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        if "Connection refused" in text or "Errno 111" in text:
+            return "connection refused; is the service (or the sandbox) running?"
+        return "connection lost"
+    return exc.__class__.__name__
+
+
+def connect(env: Environment, *, account: str | None = None, **kwargs: Any) -> QaasClient:
+    """A client for an environment, signed in from the token cache (or QAAS_ACCESS_TOKEN)."""
+    from qaas_excel.api.auth import token_provider
+
+    session = VerifyingSession(env.verify, pool_size=kwargs.pop("pool_size", 16))
+    return QaasClient(env, token_provider(env, account=account, session=session), session=session, **kwargs)

@@ -1,0 +1,41 @@
+"""The HTTP transport shared by the API client and msal: one pooled session, TLS always verified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from qaas_excel import __version__
+
+USER_AGENT = f"qaas-excel/{__version__}"
+DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+
+
+class VerifyingSession(requests.Session):
+    """A Session that passes ``verify`` and a timeout on every request.
+
+    requests lets ``REQUESTS_CA_BUNDLE`` override ``Session.verify`` (the environment is merged
+    per request and wins), which breaks a custom CA such as the sandbox's. Passing ``verify``
+    per request keeps our CA bundle, and verification can never be switched off by accident.
+    """
+
+    def __init__(self, verify: str | bool = True, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 pool_size: int = 16) -> None:
+        super().__init__()
+        if verify is False:
+            raise ValueError("TLS verification cannot be turned off.")
+        self._verify = verify
+        self._timeout = timeout
+        self.headers["User-Agent"] = USER_AGENT
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("verify") is False:
+            raise ValueError("TLS verification cannot be turned off.")
+        kwargs["verify"] = self._verify
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
