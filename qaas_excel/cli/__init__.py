@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from qaas_excel.cli._app import app, setup_logging
-
 # Each module registers its commands on ``app``.
-from qaas_excel.cli import auth_cmds, api_cmds, sandbox_cmds, workbook_cmds  # noqa: E402,F401
+from qaas_excel.cli import api_cmds, auth_cmds, sandbox_cmds, workbook_cmds  # noqa: E402,F401
+from qaas_excel.cli._app import app, setup_logging
 
 
 @app.callback()

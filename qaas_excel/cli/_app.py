@@ -81,3 +81,18 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+# --- options shared by the commands that talk to the service ------------------------------------------
+
+EnvOption = typer.Option(None, "--env", "-e", envvar="QAAS_ENV",
+                         help="Environment: production, sandbox, or one defined in config.toml.")
+AccountOption = typer.Option(None, "--account", "-a", help="Signed-in account (e-mail) to use.")
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+def open_client(env_name: str | None, account: str | None, **kwargs: Any):  # -> QaasClient
+    from qaas_excel.api.client import connect
+    from qaas_excel.config import get_environment
+
+    return connect(get_environment(env_name), account=account, **kwargs)
