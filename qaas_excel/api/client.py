@@ -121,7 +121,8 @@ class QaasClient:
         data = json.dumps(body, default=_json_default, ensure_ascii=False).encode() if body is not None else None
         refreshed = False
         while True:
-            headers = {"Accept": "application/json", "Authorization": f"Bearer {self.tokens.token(force_refresh=refreshed)}"}
+            token = self.tokens.token(force_refresh=refreshed)
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             if data is not None:
                 headers["Content-Type"] = "application/json"
             self.stats.count(f"{method} {route}")
