@@ -78,6 +78,10 @@ class WriteBack:
 class TableBook(Protocol):
     """One open workbook."""
 
+    name: str  # file or book name, for messages
+
+    def sheet_names(self) -> list[str]: ...
+
     def read(self, resource: Resource, sheet: str | None = None) -> SheetTable: ...
 
     def write_back(self, table: SheetTable, changes: WriteBack) -> None: ...
