@@ -1,0 +1,239 @@
+"""`validate`, `push`, `pull` on a workbook file (headless, openpyxl), and the `demo`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from qaas_excel.cli._app import (
+    EXIT_OK,
+    EXIT_ROWS,
+    EXIT_USAGE,
+    AccountOption,
+    EnvOption,
+    JsonOption,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    open_client,
+)
+from qaas_excel.cli._render import dumps
+from qaas_excel.pipeline import RunReport, default_journal, pull_book, push_book, validate_book
+from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+from qaas_excel.workbook.table import WorkbookError
+
+BookArg = typer.Argument(..., help="The workbook (.xlsx or .xlsm).", exists=False)
+SheetOption = typer.Option(None, "--sheet", "-s", help="Only this sheet (default: Operators, then ChargePoints).")
+OutputOption = typer.Option(None, "--output", "-o", help="Save the result to this file instead of BOOK.")
+
+RESULT_STYLE = {"created": "green", "updated": "green", "adopted": "green", "unchanged": "dim", "valid": "cyan",
+                "pulled": "cyan", "locked": "yellow", "conflict": "yellow", "invalid": "red", "failed": "red"}
+
+
+def print_summary(report: RunReport) -> None:
+    table = Table(title=f"{report.command}{' (dry run)' if report.dry_run else ''}: {report.book}",
+                  header_style="bold")
+    table.add_column("Sheet")
+    results = sorted({k for s in report.sheets for k in s.counts}, key=list(RESULT_STYLE).index)
+    for r in results:
+        table.add_column(r, justify="right", style=RESULT_STYLE.get(r))
+    table.add_column("rows", justify="right")
+    for s in report.sheets:
+        table.add_row(s.sheet, *(str(s.counts.get(r, 0)) for r in results), str(len(s.outcomes)))
+    console.print(table)
+    for s in report.sheets:
+        for p in s.file_problems:
+            err_console.print(f"[red]{s.sheet}:[/] {p.message}")
+        shown = 0
+        for o in s.outcomes:
+            if o.result.value in ("invalid", "failed", "conflict", "locked") and shown < 10:
+                console.print(f"  [{RESULT_STYLE[o.result.value]}]{s.sheet} row {o.row} {o.result.value}:[/] "
+                              f"{o.message}")
+                shown += 1
+        rest = sum(1 for o in s.outcomes if o.result.value in ("invalid", "failed", "conflict", "locked")) - shown
+        if rest > 0:
+            console.print(f"  ... and {rest} more in {s.sheet}: see the Result and Message columns.")
+    for note in report.notes:
+        console.print(note)
+    stats = report.stats
+    if stats.get("total_requests"):
+        console.print(f"{stats['total_requests']} requests, {stats.get('retries', 0)} retries, "
+                      f"{stats.get('token_refreshes', 0)} token refreshes.")
+    if report.saved_to:
+        console.print(f"Saved: [bold]{report.saved_to}[/]")
+
+
+def _exit(report: RunReport, as_json: bool) -> None:
+    if as_json:
+        print(dumps(report.to_dict()))
+    else:
+        print_summary(report)
+    raise typer.Exit(EXIT_ROWS if report.needs_attention else EXIT_OK)
+
+
+@contextmanager
+def progress_bar(enabled: bool):
+    """A rich progress bar on a terminal; nothing when piped or in CI logs."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(phase: str, advance: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(f"Pushing {phase}", total=total)
+            bar.update(tasks[phase], advance=advance)
+
+        yield update
+
+
+def save_book(book: OpenpyxlBook, report: RunReport, output: Path | None, journal_note: str = "") -> None:
+    try:
+        saved = book.save(output)
+    except WorkbookError as exc:
+        err_console.print(f"[red]Could not save:[/] {exc}")
+        if journal_note:
+            err_console.print(journal_note)
+        if report.command == "push" and not report.dry_run:
+            print_summary(report)
+        raise typer.Exit(EXIT_USAGE) from None
+    report.saved_to = str(saved) if saved else None
+
+
+@app.command("validate")
+@handle_errors
+def validate_cmd(book_path: Path = BookArg, sheet: str = SheetOption, output: Path = OutputOption,
+                 as_json: bool = JsonOption) -> None:
+    """Check every row locally (no sign-in needed); problems go into the Result/Message columns and notes."""
+    book = OpenpyxlBook.open(book_path)
+    report = validate_book(book, sheet=sheet)
+    save_book(book, report, output)
+    _exit(report, as_json)
+
+
+@app.command("push")
+@handle_errors
+def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
+             dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: nothing is sent; the plan is written."),
+             workers: int = typer.Option(4, min=1, max=32, help="Requests in flight at once."),
+             output: Path = OutputOption, as_json: bool = JsonOption) -> None:
+    """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
+    book = OpenpyxlBook.open(book_path)
+    journal = default_journal(book_path)
+    with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress:
+        report = push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
+                           journal=None if dry_run else journal, progress=progress)
+    note = (f"Every result is kept in {journal.path}; the next push writes them into {book_path} "
+            "(close it in Excel first), or use --output OTHER.xlsx.")
+    save_book(book, report, output, note)
+    if not dry_run:
+        journal.clear()
+    _exit(report, as_json)
+
+
+@app.command("pull")
+@handle_errors
+def pull_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
+             add_missing: bool = typer.Option(False, "--add-missing",
+                                              help="Append records that are on the service but not in the sheet."),
+             output: Path = OutputOption, as_json: bool = JsonOption) -> None:
+    """Refresh status and last update of every row with a QaaS ID (the service has no webhooks)."""
+    book = OpenpyxlBook.open(book_path)
+    with open_client(env, account) as client:
+        report = pull_book(book, client, sheet=sheet, add_missing=add_missing)
+    save_book(book, report, output)
+    _exit(report, as_json)
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+def _demo_source() -> Path | None:
+    repo_copy = Path(__file__).resolve().parents[2] / "workbook_templates" / "demo.xlsx"
+    return repo_copy if repo_copy.exists() else None
+
+
+@app.command()
+@handle_errors
+def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaas-demo.xlsx."),
+         fresh: bool = typer.Option(False, help="Start over: new sandbox data and a new copy of the workbook.")) -> None:
+    """The whole job on the embedded sandbox: sign in, validate and push the demo workbook, show the result."""
+    from qaas_excel.api.auth import MsalSignIn
+    from qaas_excel.api.client import QaasClient
+    from qaas_excel.api.errors import SignInRequired
+    from qaas_excel.cli._render import records_table
+    from qaas_excel.config import state_dir
+    from qaas_excel.resources import CHARGEPOINT, OPERATOR
+    from qaas_excel.sandbox.server import SandboxServer
+
+    home = Path(os.environ.get("QAAS_DEMO_HOME") or state_dir() / "demo")
+    target = workdir / "qaas-demo.xlsx"
+    if fresh:
+        shutil.rmtree(home, ignore_errors=True)
+        target.unlink(missing_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["QAAS_HOME"] = str(home)  # keep the demo's sign-in and journal away from real ones
+
+    with SandboxServer(home, port=0, auto_approve=True, db_path=home / "sandbox.sqlite3") as sandbox:
+        env = sandbox.environment
+        console.rule("[bold]1. The sandbox")
+        console.print(f"Local stand-in of the QaaS service at {env.base_url} (HTTPS, own CA), data in {home}.")
+
+        console.rule("[bold]2. Sign in (device code, auto-approved in the sandbox)")
+        signin = MsalSignIn(env, home=home)
+        from qaas_excel.cli.auth_cmds import show_device_code
+
+        try:
+            user = signin.username and signin.token() and signin.username
+        except SignInRequired:
+            user = None
+        if user:
+            console.print(f"Already signed in as [bold]{user}[/]: the token was refreshed silently.")
+        else:
+            user = signin.login(show_device_code, timeout=60)
+            console.print(f"Signed in as [bold]{user}[/].")
+
+        console.rule("[bold]3. The workbook")
+        if not target.exists():
+            source = _demo_source()
+            if source is not None:
+                shutil.copyfile(source, target)
+            else:
+                from qaas_excel.templates import write_demo_workbook
+
+                write_demo_workbook(target)
+            console.print(f"Copied the demo workbook to [bold]{target}[/].")
+        else:
+            console.print(f"Using [bold]{target}[/] from an earlier run (its rows carry their QaaS IDs).")
+
+        console.rule("[bold]4. Validate")
+        book = OpenpyxlBook.open(target)
+        print_summary(validate_book(book, sheet=None))
+
+        console.rule("[bold]5. Push")
+        book = OpenpyxlBook.open(target)
+        journal = default_journal(target)
+        with QaasClient(env, signin) as client, progress_bar(True) as progress:
+            report = push_book(book, client, journal=journal, progress=progress)
+            save_book(book, report, None)
+            journal.clear()
+            print_summary(report)
+            console.rule("[bold]6. What the service now holds")
+            console.print(records_table(OPERATOR, client.list(OPERATOR), title="Operators"))
+            charge_points = client.list(CHARGEPOINT)
+            console.print(f"{len(charge_points)} charge point records; `qaas-excel chargepoints list --env sandbox` "
+                          "while a sandbox runs shows them all.")
+    console.print(
+        f"\nOpen [bold]{target}[/] in Excel: every row has its QaaS ID, status, result and message; invalid cells "
+        "are marked red with a note. Run the demo again: pushed rows come back 'unchanged', never duplicated."
+    )

@@ -1,0 +1,372 @@
+"""validate / push / pull a whole workbook: the one implementation behind the CLI and the ribbon.
+
+Data flows one way: sheet rows -> DataFrame -> validate -> plan -> API -> outcomes -> the same
+rows. Operators are handled before charge points, so a charge point can name its operator by
+the operator's reference from the Operators sheet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qaas_excel.api.client import QaasClient
+from qaas_excel.journal import Journal
+from qaas_excel.problems import Problem
+from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
+from qaas_excel.sync import (
+    ATTENTION,
+    Outcome,
+    Result,
+    RowState,
+    count_results,
+    fingerprint,
+    outcomes_to_writeback,
+    plan_rows,
+    run_plan,
+    system_values,
+)
+from qaas_excel.validation import validate
+from qaas_excel.workbook import columns as C
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (phase, advance, total)
+
+
+@dataclass
+class SheetReport:
+    sheet: str
+    resource: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    file_problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_results(self.outcomes)
+
+
+@dataclass
+class RunReport:
+    """What a validate/push/pull did, for the summary table, --json and the exit code."""
+
+    command: str
+    book: str
+    sheets: list[SheetReport] = field(default_factory=list)
+    dry_run: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+    saved_to: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for s in self.sheets:
+            for k, v in s.counts.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(o.result in ATTENTION for s in self.sheets for o in s.outcomes) or any(
+            s.file_problems for s in self.sheets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "book": self.book,
+            "dry_run": self.dry_run,
+            "saved_to": self.saved_to,
+            "counts": self.counts,
+            "sheets": [
+                {"sheet": s.sheet, "resource": s.resource, "counts": s.counts,
+                 "problems": [p.to_dict() for p in s.file_problems],
+                 "rows": [{"row": o.row, "result": o.result.value, "message": o.message,
+                           "id": (o.record or {}).get("id"), "status": (o.record or {}).get("status"),
+                           "problems": [p.to_dict() for p in o.problems]} for o in s.outcomes]}
+                for s in self.sheets
+            ],
+            "stats": self.stats,
+            "notes": self.notes,
+        }
+
+
+# --- which sheets -----------------------------------------------------------------------------------
+
+def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[Resource, str]]:
+    """(resource, sheet) pairs, operators first: the named sheet, or every template sheet present."""
+    names = book.sheet_names()
+    if sheet is not None:
+        if sheet not in names:
+            raise WorkbookError(f"{book.name} has no sheet {sheet!r} (sheets: {', '.join(names)}).",
+                                path=book.name, sheet=sheet)
+        for resource in RESOURCES.values():
+            if resource.sheet.casefold() == sheet.casefold():
+                return [(resource, sheet)]
+        errors = []
+        for resource in (CHARGEPOINT, OPERATOR):  # the one whose required columns are there
+            try:
+                book.read(resource, sheet)
+                return [(resource, sheet)]
+            except WorkbookError as exc:
+                errors.append(str(exc))
+        raise WorkbookError(f"Sheet {sheet!r} of {book.name} holds neither operators nor charge points: "
+                            + " / ".join(errors), path=book.name, sheet=sheet)
+    found = [(r, r.sheet) for r in (OPERATOR, CHARGEPOINT) if r.sheet in names]
+    if not found:
+        raise WorkbookError(
+            f"{book.name} has neither an {OPERATOR.sheet!r} nor a {CHARGEPOINT.sheet!r} sheet (sheets: "
+            f"{', '.join(names)}); use --sheet NAME, or start from the template (`qaas-excel templates`).",
+            path=book.name)
+    return found
+
+
+# --- rows -------------------------------------------------------------------------------------------
+
+@dataclass
+class PreparedSheet:
+    resource: Resource
+    table: SheetTable
+    records: pd.DataFrame
+    problems: dict[int, list[Problem]]
+    file_problems: list[Problem]
+    system: pd.DataFrame
+
+
+def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
+             operator_refs: set[str] | None = None, operator_ids: set[int] | None = None) -> PreparedSheet:
+    table = book.read(resource, sheet)
+    kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
+    if resource is CHARGEPOINT:
+        kwargs.update(operator_refs=operator_refs, operator_ids=operator_ids)
+    result = validate(resource, table.data, **kwargs)
+    by_row: dict[int, list[Problem]] = {}
+    file_problems = []
+    for p in result.problems:
+        if p.row is None:
+            file_problems.append(p)
+        else:
+            by_row.setdefault(p.row, []).append(p)
+    return PreparedSheet(resource, table, result.records, by_row, file_problems, system_values(table))
+
+
+def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None = None,
+                operator_rows: dict[str, int] | None = None) -> list[RowState]:
+    rows = []
+    records = prep.records.to_dict("index")
+    system = prep.system.to_dict("index")
+    for row, values in records.items():
+        values = {k: (None if _blank(v) else v) for k, v in values.items()}
+        problems = list(prep.problems.get(row, []))
+        if prep.resource is CHARGEPOINT and not problems:
+            op = values.get("chargepointoperator_id")
+            if isinstance(op, str):
+                op_id = (operator_ids_by_ref or {}).get(op.strip())
+                if op_id is None:
+                    where = f" (Operators sheet row {operator_rows[op.strip()]})" if operator_rows and \
+                        op.strip() in operator_rows else ""
+                    problems.append(Problem(row, "chargepointoperator_id", "operator-not-pushed",
+                                            f"{prep.table.header('chargepointoperator_id')}: operator {op!r} is "
+                                            f"not on the service yet{where}; push it first.", prep.table.sheet))
+                else:
+                    values["chargepointoperator_id"] = op_id
+        sys_row = system.get(row, {})
+        rows.append(RowState(row, values, record_id=sys_row.get(C.ID), status=sys_row.get(C.STATUS),
+                             stored_fingerprint=sys_row.get(C.FINGERPRINT), problems=problems))
+    return rows
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _replay_journal(journal: Journal | None, sheet: str, resource: Resource,
+                    rows: list[RowState]) -> dict[int, Outcome]:
+    """Put results an interrupted run got from the service back into the rows (idempotent)."""
+    if journal is None:
+        return {}
+    done, _open_intents = journal.pending(sheet)
+    recovered: dict[int, Outcome] = {}
+    for r in rows:
+        e = done.get(r.row)
+        if e is None or e.record_id is None or r.problems:
+            continue
+        if r.record_id not in (None, e.record_id):
+            continue
+        if fingerprint(resource, r.values) != e.fingerprint:
+            continue  # the row was edited since: plan it afresh
+        r.record_id, r.stored_fingerprint = e.record_id, e.fingerprint
+        r.status = e.status or r.status
+        recovered[r.row] = Outcome(r.row, Result(e.result or Result.CREATED.value),
+                                   (e.message or "") + " (recovered from an interrupted run)")
+    return recovered
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
+    """Check every row locally (no network) and mark what is wrong in the workbook."""
+    report = RunReport("validate", book.name)
+    op_refs: set[str] | None = None
+    op_ids: set[int] | None = None
+    for resource, name in sheets_to_process(book, sheet):
+        if resource is CHARGEPOINT and op_refs is None and OPERATOR.sheet in book.sheet_names():
+            op_table = book.read(OPERATOR, OPERATOR.sheet)
+            op_refs = _sheet_refs(op_table)
+        prep = _prepare(book, resource, name, today=today, operator_refs=op_refs, operator_ids=op_ids)
+        if resource is OPERATOR:
+            op_refs = _sheet_refs(prep.table)
+        outcomes = [
+            Outcome(row, Result.INVALID, " | ".join(p.message for p in prep.problems[row]),
+                    problems=prep.problems[row]) if row in prep.problems else Outcome(row, Result.VALID, "")
+            for row in prep.records.index
+        ]
+        book.write_back(prep.table, outcomes_to_writeback(resource, outcomes))
+        report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    return report
+
+
+def _sheet_refs(table: SheetTable) -> set[str]:
+    if "customer_reference" not in table.data:
+        return set()
+    return {str(v).strip() for v in table.data["customer_reference"] if not _blank(v) and str(v).strip()}
+
+
+def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
+              dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
+              progress: Progress | None = None) -> RunReport:
+    """Create, update or skip every row; write id, status, result and message back into each."""
+    report = RunReport("push", book.name, dry_run=dry_run)
+    targets = sheets_to_process(book, sheet)
+    ids_by_ref: dict[str, int] = {}
+    op_rows: dict[str, int] = {}
+    service_ops: list[dict[str, Any]] | None = None
+
+    def operators_on_service() -> list[dict[str, Any]]:
+        nonlocal service_ops
+        if service_ops is None:
+            service_ops = client.list(OPERATOR)
+        return service_ops
+
+    for resource, name in targets:
+        if resource is CHARGEPOINT:
+            for op in operators_on_service():
+                ref = str(op.get("customer_reference") or "").strip()
+                if ref:
+                    ids_by_ref.setdefault(ref, op["id"])
+            prep = _prepare(book, resource, name, today=today,
+                            operator_refs=set(ids_by_ref) | set(op_rows),
+                            operator_ids={op["id"] for op in operators_on_service()})
+        else:
+            prep = _prepare(book, resource, name, today=today)
+        rows = _row_states(prep, ids_by_ref, op_rows)
+        recovered = _replay_journal(journal, name, resource, rows)
+        service = operators_on_service() if resource is OPERATOR else client.list(CHARGEPOINT)
+        plan = plan_rows(resource, rows, service)
+        if dry_run:
+            outcomes = [_dry_outcome(p) for p in plan]
+        else:
+            total = sum(1 for p in plan if p.action.value != "none")
+            if progress:
+                progress(f"{name}", 0, total)
+            outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
+                                headers=prep.table.headers,
+                                progress=(lambda n: progress(name, n, total)) if progress else None)
+        outcomes = [recovered.get(o.row, o) if o.result is Result.UNCHANGED and o.row in recovered else o
+                    for o in outcomes]
+        if resource is OPERATOR:
+            refs = prep.records["customer_reference"] if "customer_reference" in prep.records else None
+            for o in outcomes:
+                ref = refs.get(o.row) if refs is not None else None
+                if _blank(ref) or not str(ref).strip():
+                    continue
+                op_rows[str(ref).strip()] = o.row
+                rec_id = (o.record or {}).get("id")
+                if rec_id is None:
+                    rec_id = next((r.record_id for r in rows if r.row == o.row), None)
+                if rec_id is not None and o.result not in (Result.INVALID, Result.FAILED, Result.CONFLICT):
+                    ids_by_ref[str(ref).strip()] = rec_id
+        book.write_back(prep.table, outcomes_to_writeback(resource, outcomes))
+        report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    report.stats = client.stats.to_dict()
+    return report
+
+
+def _dry_outcome(p: Any) -> Outcome:
+    if p.action.value == "create":
+        return Outcome(p.row, Result.VALID, "Dry run: would be created.")
+    if p.action.value == "update":
+        return Outcome(p.row, Result.VALID, f"Dry run: would update {p.message}.")
+    return Outcome(p.row, p.result, p.message, p.record, None, p.problems)
+
+
+def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
+              add_missing: bool = False) -> RunReport:
+    """Refresh status and last update of every row with a QaaS ID (one list call per sheet)."""
+    from qaas_excel.sync import canonical, describe_changes, differences
+
+    report = RunReport("pull", book.name)
+    for resource, name in sheets_to_process(book, sheet):
+        table = book.read(resource, name)
+        system = system_values(table)
+        service = client.list(resource)
+        by_id = {r["id"]: r for r in service}
+        outcomes: list[Outcome] = []
+        seen: set[int] = set()
+        for row, sys_row in system.to_dict("index").items():
+            rec_id = sys_row.get(C.ID)
+            if rec_id is None:
+                continue
+            seen.add(rec_id)
+            record = by_id.get(rec_id)
+            if record is None:
+                outcomes.append(Outcome(row, Result.FAILED, f"QaaS ID {rec_id} is not on the service (deleted, or "
+                                        "another account's)."))
+                continue
+            stored = sys_row.get(C.FINGERPRINT)
+            service_fp = fingerprint(resource, record)
+            msg = ""
+            if stored and stored != service_fp:
+                # The service's values changed: keep the stored fingerprint, so push sees the conflict.
+                row_values = {k: table.data.at[row, k] if k in table.data else None for k in canonical(resource, {})}
+                diffs = differences(resource, row_values, record)
+                msg = "Changed on the service: " + (describe_changes(resource, diffs) or "values differ") + "."
+            outcomes.append(Outcome(row, Result.PULLED, msg or f"Status: {record.get('status') or 'ok'}.", record))
+        append = None
+        if add_missing:
+            missing = [r for r in service if r["id"] not in seen]
+            if missing:
+                append = _records_frame(resource, missing)
+                report.notes.append(f"{name}: {len(missing)} record(s) from the service added below the table.")
+        wb = outcomes_to_writeback(resource, outcomes)
+        wb.append = append
+        book.write_back(table, wb)
+        report.sheets.append(SheetReport(name, resource.name, outcomes))
+    report.stats = client.stats.to_dict()
+    return report
+
+
+def _records_frame(resource: Resource, records: list[dict[str, Any]]) -> pd.DataFrame:
+    from qaas_excel.sync import _excel_time
+
+    rows = []
+    for rec in records:
+        row = {f.name: _excel_time(rec.get(f.name)) for f in resource.fields if f.name in rec}
+        row[C.FINGERPRINT] = fingerprint(resource, rec)
+        row[C.RESULT] = Result.PULLED.value
+        row[C.MESSAGE] = "Added from the service by pull."
+        rows.append(row)
+    return pd.DataFrame(rows, dtype=object)
+
+
+def default_journal(book_path: Path) -> Journal:
+    from qaas_excel.journal import journal_path
+
+    return Journal(journal_path(book_path))

@@ -1,0 +1,441 @@
+"""Plan each row, run the plan against the service, and turn the outcomes into a write-back.
+
+Every row gets exactly one result:
+
+- ``created``   no QaaS ID yet; POSTed.
+- ``adopted``   no QaaS ID yet, but the service already holds the same record (found by your
+                reference, or for charge points by EVSE ID and period): linked, not created again.
+- ``updated``   changed since the last push; the changed fields were PATCHed.
+- ``unchanged`` same values as at the last push (judged by a fingerprint): no request at all.
+- ``locked``    changed, but the service no longer accepts changes (sent to the UBA, or a
+                status we do not know, or a field that cannot change after creation).
+- ``conflict``  changed here AND on the service since the last push: nothing overwritten.
+- ``invalid``   local validation found problems: not sent.
+- ``failed``    the service said no (400/422, unknown record) or could not be reached.
+
+Conflicts are found with fingerprints, not clocks: the hidden fingerprint column holds a hash
+of the values last pushed (or pulled). Row fingerprint != stored means "changed here";
+the service record's fingerprint != stored means "changed there".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+from qaas_excel.api import errors
+from qaas_excel.api.client import QaasClient
+from qaas_excel.journal import Journal, JournalEntry
+from qaas_excel.problems import Problem
+from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, is_editable_status
+from qaas_excel.workbook import columns as C
+from qaas_excel.workbook.table import SheetTable, WriteBack
+
+log = logging.getLogger(__name__)
+
+
+class Result(StrEnum):
+    CREATED = "created"
+    ADOPTED = "adopted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    LOCKED = "locked"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+    FAILED = "failed"
+    VALID = "valid"  # dry run / validate: would be sent
+    PULLED = "pulled"
+
+
+# Results that make a run exit with code 1: the user has something to look at.
+ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    NONE = "none"  # the outcome is already known at planning time
+
+
+# --- canonical values and fingerprints ------------------------------------------------------------
+
+def canonical_value(f: Field, value: Any) -> str:
+    """One spelling per value, so 12.5 and 12.500 or ' A ' and 'A' compare equal."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return ""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    try:
+        if f.type is FieldType.DECIMAL:
+            d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+            if f.decimals is not None:
+                d = d.quantize(Decimal(1).scaleb(-f.decimals))
+            return format(d, "f")
+        if f.type is FieldType.DATE:
+            if isinstance(value, datetime):
+                return value.date().isoformat()
+            if isinstance(value, date):
+                return value.isoformat()
+            return date.fromisoformat(str(value).strip()[:10]).isoformat()
+        if f.type is FieldType.DATETIME:
+            if isinstance(value, datetime):
+                v = value if value.tzinfo else value.replace(tzinfo=UTC)
+                return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return str(value).strip()
+        if f.type is FieldType.INT:
+            return str(int(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value).strip()
+    return str(value).strip()
+
+
+def canonical(resource: Resource, values: dict[str, Any]) -> dict[str, str]:
+    return {f.name: canonical_value(f, values.get(f.name)) for f in resource.client_fields}
+
+
+def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
+    """Hash of the pushed fields' canonical values."""
+    c = canonical(resource, values)
+    text = "\x1f".join(f"{k}={c[k]}" for k in sorted(c))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def differences(resource: Resource, row: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Client fields whose canonical values differ: name -> (service, row)."""
+    a, b = canonical(resource, record), canonical(resource, row)
+    return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] | None:
+    """A charge point record is one EVSE in one period; operators have no such key."""
+    if resource is not CHARGEPOINT:
+        return None
+    c = canonical(resource, values)
+    key = (c["evse_id"].replace("*", "").upper(), c["period_start"], c["period_end"])
+    return key if all(key) else None
+
+
+# --- rows and plans -------------------------------------------------------------------------------
+
+@dataclass
+class RowState:
+    """One sheet row as the planner sees it."""
+
+    row: int
+    values: dict[str, Any]  # typed client-field values, operator resolved to its id
+    record_id: int | None = None
+    status: str | None = None
+    stored_fingerprint: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str | None:
+        ref = self.values.get("customer_reference")
+        return str(ref).strip() if ref not in (None, "") and str(ref).strip() else None
+
+
+@dataclass
+class Planned:
+    row: int
+    action: Action
+    result: Result | None = None  # known already when action is NONE
+    message: str = ""
+    record_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)  # create: all client values; update: changes
+    fingerprint: str | None = None  # the fingerprint to store when it succeeds
+    record: dict[str, Any] | None = None  # the service's record, when known
+    problems: list[Problem] = field(default_factory=list)
+    reference: str | None = None
+
+
+@dataclass
+class Outcome:
+    row: int
+    result: Result
+    message: str = ""
+    record: dict[str, Any] | None = None
+    fingerprint: str | None = None  # None: leave the stored one as it is
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _fmt(f: Field, canonical_text: str) -> str:
+    if not canonical_text:
+        return "(empty)"
+    if f.type is FieldType.DECIMAL:
+        from qaas_excel.cli._render import german_number
+
+        return german_number(Decimal(canonical_text), f.decimals or 3)
+    return canonical_text
+
+
+def describe_changes(resource: Resource, diffs: dict[str, tuple[str, str]]) -> str:
+    return ", ".join(f"{resource.field(k).header} {_fmt(resource.field(k), old)} → {_fmt(resource.field(k), new)}"
+                     for k, (old, new) in diffs.items())
+
+
+def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]],
+              *, resolved: dict[int, dict[str, Any]] | None = None) -> list[Planned]:
+    """Decide per row what to do, from the rows, the service's records (one list call) and the journal.
+
+    ``resolved`` maps rows whose earlier create had an unknown outcome to nothing in particular:
+    they are matched against the service like any row without an ID (never blindly re-created).
+    """
+    by_id = {r["id"]: r for r in service if r.get("id") is not None}
+    by_ref: dict[str, dict[str, Any]] = {}
+    by_key: dict[tuple[str, ...], dict[str, Any]] = {}
+    by_fp: dict[str, dict[str, Any]] = {}
+    rows = list(rows)
+    linked = {r.record_id for r in rows if r.record_id is not None}
+    for rec in service:
+        if rec.get("id") in linked:
+            continue
+        ref = str(rec.get("customer_reference") or "").strip()
+        if ref:
+            by_ref.setdefault(ref, rec)
+        key = natural_key(resource, rec)
+        if key:
+            by_key.setdefault(key, rec)
+        by_fp.setdefault(fingerprint(resource, rec), rec)
+
+    planned: list[Planned] = []
+    taken: set[int] = set()
+    for r in rows:
+        if r.problems:
+            planned.append(Planned(r.row, Action.NONE, Result.INVALID, _problem_summary(r.problems),
+                                   record_id=r.record_id, problems=r.problems))
+            continue
+        fp = fingerprint(resource, r.values)
+        if r.record_id is None:
+            planned.append(_plan_new(resource, r, fp, by_ref, by_key, by_fp, taken))
+        else:
+            planned.append(_plan_existing(resource, r, fp, by_id.get(r.record_id)))
+    return planned
+
+
+def _problem_summary(problems: list[Problem]) -> str:
+    return " | ".join(p.message for p in problems)
+
+
+def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: dict, by_fp: dict,
+              taken: set[int]) -> Planned:
+    match, how = None, ""
+    if r.reference and r.reference in by_ref:
+        match, how = by_ref[r.reference], f"your reference {r.reference!r}"
+    elif (key := natural_key(resource, r.values)) and key in by_key:
+        match, how = by_key[key], "the same EVSE ID and period"
+    elif not r.reference and fp in by_fp and resource is not CHARGEPOINT:
+        match, how = by_fp[fp], "identical values"
+    if match is None or match["id"] in taken:
+        return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
+    taken.add(match["id"])
+    diffs = differences(resource, r.values, match)
+    if not diffs:
+        return Planned(r.row, Action.NONE, Result.ADOPTED,
+                       f"Already on the service (found by {how}); linked to this row, not created again.",
+                       record_id=match["id"], fingerprint=fp, record=match)
+    return Planned(r.row, Action.NONE, Result.CONFLICT,
+                   f"The service already holds record {match['id']} with {how} but different values "
+                   f"({describe_changes(resource, diffs)}). Nothing was sent. To change that record, put "
+                   f"{match['id']} into the QaaS ID column; if it is another record, give this row its own reference.",
+                   record=match)
+
+
+def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None) -> Planned:
+    if record is None:
+        return Planned(r.row, Action.NONE, Result.FAILED,
+                       f"QaaS ID {r.record_id} is not on the service (deleted, or it belongs to another "
+                       "account). Clear the QaaS ID to create the record again.", record_id=r.record_id)
+    service_fp = fingerprint(resource, record)
+    stored = r.stored_fingerprint or None
+    changed_here = fp != stored if stored else fp != service_fp
+    changed_there = stored is not None and service_fp != stored
+    status = record.get("status")
+    if not changed_here:
+        note = ""
+        if changed_there:
+            note = ("Changed on the service since your last push (" +
+                    describe_changes(resource, differences(resource, r.values, record)) + "); run reconcile.")
+        return Planned(r.row, Action.NONE, Result.UNCHANGED, note, record_id=r.record_id, record=record,
+                       fingerprint=stored or fp)
+    if fp == service_fp:  # both sides already agree (changed the same way, or never diverged)
+        return Planned(r.row, Action.NONE, Result.UNCHANGED, "", record_id=r.record_id, record=record, fingerprint=fp)
+    diffs = differences(resource, r.values, record)
+    if changed_there:
+        return Planned(r.row, Action.NONE, Result.CONFLICT,
+                       "Changed here and on the service since your last push; nothing was overwritten. Service now: "
+                       + describe_changes(resource, diffs) + ". Pull or reconcile, then decide.",
+                       record_id=r.record_id, record=record)
+    frozen = [k for k in diffs if not resource.field(k).patchable]
+    if frozen:
+        names = ", ".join(resource.field(k).header for k in frozen)
+        return Planned(r.row, Action.NONE, Result.LOCKED,
+                       f"{names} cannot be changed once the record exists (service: "
+                       f"{describe_changes(resource, {k: diffs[k] for k in frozen})}). Restore the value, "
+                       "or clear the QaaS ID to create a new record.", record_id=r.record_id, record=record)
+    if resource.has_status and not is_editable_status(status):
+        return Planned(r.row, Action.NONE, Result.LOCKED,
+                       f"Not sent: the record has status {status!r} and can no longer be changed "
+                       f"(wanted: {describe_changes(resource, diffs)}).", record_id=r.record_id, record=record)
+    changes = {k: r.values.get(k) for k in diffs}
+    return Planned(r.row, Action.UPDATE, record_id=r.record_id, payload=changes, fingerprint=fp, record=record,
+                   message=describe_changes(resource, diffs))
+
+
+# --- running a plan -------------------------------------------------------------------------------
+
+def _service_problems(resource: Resource, row: int, exc: errors.QaasError, headers: dict[str, str],
+                      sheet: str | None) -> list[Problem]:
+    fields = getattr(exc, "fields", {}) or {}
+    known = {f.name for f in resource.fields}
+    return [Problem(row, name if name in known else None, "service-rejected",
+                    f"{headers.get(name, name)}: {' '.join(msgs)}", sheet) for name, msgs in fields.items()]
+
+
+def _failure_message(resource: Resource, exc: errors.QaasError, headers: dict[str, str]) -> str:
+    if isinstance(exc, errors.ValidationError):
+        from qaas_excel.api.errors import ErrorBody
+
+        return "Rejected by the service: " + ErrorBody(fields=exc.fields).summary(headers)
+    if isinstance(exc, errors.UnprocessableError):
+        return "Not processed by the service: " + exc.reason
+    return str(exc)
+
+
+def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, sheet: str,
+             journal: Journal | None = None, workers: int = 4, headers: dict[str, str] | None = None,
+             progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Send the creates and updates concurrently (bounded pool); everything else is already decided."""
+    headers = headers or {f.name: f.header for f in resource.fields}
+    outcomes: dict[int, Outcome] = {}
+    todo = [p for p in plan if p.action is not Action.NONE]
+    for p in plan:
+        if p.action is Action.NONE:
+            outcomes[p.row] = Outcome(p.row, p.result or Result.UNCHANGED, p.message, p.record, p.fingerprint,
+                                      p.problems)
+
+    def send(p: Planned) -> Outcome:
+        if journal:
+            journal.append(JournalEntry("intent", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
+                                        p.record_id))
+        try:
+            if p.action is Action.CREATE:
+                created = client.create(resource, p.payload)
+                record = created.record
+                if created.adopted:
+                    result, msg = Result.ADOPTED, "Already on the service (its earlier create had gone through)."
+                else:
+                    result, msg = Result.CREATED, "Created."
+            else:
+                record = client.update(resource, p.record_id, p.payload)  # type: ignore[arg-type]
+                result, msg = Result.UPDATED, "Updated: " + p.message + "."
+        except errors.SignInRequired:
+            raise
+        except errors.QaasError as exc:
+            if journal:
+                journal.append(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference,
+                                            p.action.value, p.record_id, message=str(exc)))
+            return Outcome(p.row, Result.FAILED, _failure_message(resource, exc, headers),
+                           problems=_service_problems(resource, p.row, exc, headers, sheet))
+        if journal:
+            journal.append(JournalEntry("done", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
+                                        record.get("id"), record.get("status"), _iso(record.get("last_updated")),
+                                        result.value, msg))
+        return Outcome(p.row, result, msg, record, p.fingerprint)
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qaas-push") as pool:
+            futures = [pool.submit(send, p) for p in todo]
+            for fut in as_completed(futures):
+                outcome = fut.result()
+                outcomes[outcome.row] = outcome
+                if progress:
+                    progress(1)
+    return [outcomes[p.row] for p in plan]
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else str(value)
+
+
+# --- write-back -----------------------------------------------------------------------------------
+
+def _excel_time(value: Any) -> Any:
+    """Excel has no time zones: UTC datetimes are written naive (the column header says UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: datetime | None = None) -> WriteBack:
+    """System-column values, row colours and cell marks for every row the run touched."""
+    synced_at = _excel_time(now or datetime.now(UTC).replace(microsecond=0))
+    rows, values = [], []
+    marks: list[Problem] = []
+    for o in outcomes:
+        v: dict[str, Any] = {C.RESULT: o.result.value, C.MESSAGE: o.message or None}
+        if o.record is not None:
+            v[C.ID] = o.record.get("id")
+            v[C.LAST_UPDATED] = _excel_time(o.record.get("last_updated"))
+            if resource.has_status:
+                v[C.STATUS] = o.record.get("status")
+        if o.fingerprint is not None:
+            v[C.FINGERPRINT] = o.fingerprint
+        if o.result in (Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.UNCHANGED, Result.PULLED):
+            v[C.SYNCED_AT] = synced_at
+        rows.append(o.row)
+        values.append(v)
+        marks.extend(p for p in o.problems if p.row is not None and p.column)
+    frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
+    results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
+    return WriteBack(values=frame, results=results, marks=marks)
+
+
+def count_results(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result.value] = counts.get(o.result.value, 0) + 1
+    return counts
+
+
+def needs_attention(outcomes: Iterable[Outcome]) -> bool:
+    return any(o.result in ATTENTION for o in outcomes)
+
+
+# --- reading system columns -------------------------------------------------------------------------
+
+def system_values(table: SheetTable) -> pd.DataFrame:
+    """id / status / fingerprint of each row, cleaned (ids as ints, blanks as None)."""
+    data = table.data
+    out = pd.DataFrame(index=data.index)
+    ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
+    out[C.ID] = [_as_id(v) for v in ids]
+    for key in (C.STATUS, C.FINGERPRINT):
+        col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
+        out[key] = [str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None for v in col]
+    return out
+
+
+def _as_id(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return int(value) if value.is_integer() else None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.endswith(".0"):
+        text = text[:-2]
+    return int(text) if text.isdigit() else None
