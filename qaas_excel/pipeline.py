@@ -276,13 +276,13 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             total = sum(1 for p in plan if p.action.value != "none")
             if progress:
                 progress(f"{name}", 0, total)
+            tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
             outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                                headers=prep.table.headers,
-                                progress=(lambda n: progress(name, n, total)) if progress else None)
+                                headers=prep.table.headers, progress=tick)
         outcomes = [recovered.get(o.row, o) if o.result is Result.UNCHANGED and o.row in recovered else o
                     for o in outcomes]
         if resource is OPERATOR:
-            refs = prep.records["customer_reference"] if "customer_reference" in prep.records else None
+            refs = prep.records.get("customer_reference")
             for o in outcomes:
                 ref = refs.get(o.row) if refs is not None else None
                 if _blank(ref) or not str(ref).strip():
