@@ -49,6 +49,9 @@ class Field:
     decimals: int | None = None
     positive: bool = False
     example: Any = None
+    # For comparing values (no duplicates, no needless PATCH): spellings that mean the same.
+    ignore_chars: str = ""
+    case_insensitive: bool = False
     # Excel number format of the template column.
     number_format: str = "General"
     width: float = 16
@@ -56,6 +59,12 @@ class Field:
     @property
     def is_server(self) -> bool:
         return self.set_by is SetBy.SERVER
+
+    def comparable(self, text: str) -> str:
+        """The form two values are compared in: DE*ABC*E1 and deabce1 are the same EVSE."""
+        for ch in self.ignore_chars:
+            text = text.replace(ch, "")
+        return text.casefold() if self.case_insensitive else text
 
     @property
     def regex(self) -> re.Pattern[str] | None:
@@ -223,7 +232,7 @@ CHARGEPOINT = Resource(
               "EVSE ID in eMI3 form, e.g. DE*ABC*E1234567*1 (the * separators are optional).",
               required=True, max_length=41, pattern=EVSE_ID,
               pattern_help="eMI3 form such as DE*ABC*E1234567*1", example="DE*ABC*E1234567*1",
-              number_format="@", width=22),
+              ignore_chars="*", case_insensitive=True, number_format="@", width=22),
         _street("Street and house number where the charge point stands."),
         _zip("German postal code (PLZ) where the charge point stands; keep leading zeros."),
         _town("Town where the charge point stands."),

@@ -95,7 +95,7 @@ def canonical_value(f: Field, value: Any) -> str:
             return str(int(value))
     except (InvalidOperation, ValueError, TypeError):
         return str(value).strip()
-    return str(value).strip()
+    return f.comparable(str(value).strip())
 
 
 def canonical(resource: Resource, values: dict[str, Any]) -> dict[str, str]:
@@ -120,7 +120,7 @@ def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] |
     if resource is not CHARGEPOINT:
         return None
     c = canonical(resource, values)
-    key = (c["evse_id"].replace("*", "").upper(), c["period_start"], c["period_end"])
+    key = (c["evse_id"], c["period_start"], c["period_end"])
     return key if all(key) else None
 
 

@@ -1,0 +1,137 @@
+"""Planning: every row gets exactly one action, decided from the row, the service and the fingerprint."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from qaas_excel.problems import Problem
+from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.sync import Action, Result, RowState, canonical_value, fingerprint, plan_rows
+
+
+def cp(**overrides):
+    values = {
+        "customer_reference": "CP-1", "chargepointoperator_id": 7, "evse_id": "DE*ABC*E1234567*1",
+        "street": "Hauptstraße 1", "zip_code": "01067", "town": "Dresden", "commissioning_date": date(2021, 5, 17),
+        "max_power_kw": Decimal("22"), "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31),
+        "amount": Decimal("1234.5"),
+    }
+    values.update(overrides)
+    return values
+
+
+def service_record(record_id=1, status="created", **overrides):
+    rec = {"id": record_id, "status": status, **cp(**overrides)}
+    return rec
+
+
+def test_row_without_id_and_no_match_is_created() -> None:
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp())], [])
+    assert p.action is Action.CREATE and p.row == 5
+    assert p.payload["amount"] == Decimal("1234.5")
+    assert p.fingerprint == fingerprint(CHARGEPOINT, cp())
+
+
+def test_row_without_id_matching_a_record_by_reference_is_adopted_not_created() -> None:
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp())], [service_record(41)])
+    assert p.action is Action.NONE and p.result is Result.ADOPTED and p.record_id == 41
+    assert "reference" in p.message
+
+
+def test_charge_point_matching_by_evse_and_period_is_adopted() -> None:
+    row = cp(customer_reference=None, evse_id="DEABCE1234567*1")
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, row)], [service_record(41, customer_reference=None)])
+    assert p.result is Result.ADOPTED and p.record_id == 41
+
+
+def test_match_with_different_values_is_a_conflict_and_sends_nothing() -> None:
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(amount=Decimal("99")))], [service_record(41)])
+    assert p.action is Action.NONE and p.result is Result.CONFLICT
+    assert "41" in p.message and "Amount (kWh)" in p.message
+
+
+def test_one_service_record_is_adopted_by_one_row_only() -> None:
+    rows = [RowState(5, cp()), RowState(6, cp())]
+    plans = plan_rows(CHARGEPOINT, rows, [service_record(41)])
+    assert [p.result for p in plans] == [Result.ADOPTED, None]
+    assert plans[1].action is Action.CREATE
+
+
+def test_unchanged_row_sends_nothing() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(), 41, "created", fp)], [service_record(41)])
+    assert p.action is Action.NONE and p.result is Result.UNCHANGED
+
+
+def test_changed_amount_is_patched_with_only_the_change() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(amount=Decimal("2000")), 41, "created", fp)], [service_record(41)])
+    assert p.action is Action.UPDATE and p.payload == {"amount": Decimal("2000")}
+    assert "1.234,500 → 2.000,000" in p.message
+
+
+def test_changed_row_of_a_record_sent_to_uba_is_locked() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    rows = [RowState(5, cp(amount=Decimal("2000")), 41, "created", fp)]
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41, status="sent_to_uba")])
+    assert p.action is Action.NONE and p.result is Result.LOCKED and "sent_to_uba" in p.message
+
+
+def test_unknown_status_is_treated_as_locked() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    rows = [RowState(5, cp(amount=Decimal("2000")), 41, "created", fp)]
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41, status="archived_by_bafa")])
+    assert p.result is Result.LOCKED and "archived_by_bafa" in p.message
+
+
+def test_change_of_a_field_that_cannot_be_patched_is_locked() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    rows = [RowState(5, cp(evse_id="DE*ABC*E7654321*1"), 41, "created", fp)]
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41)])
+    assert p.result is Result.LOCKED and "EVSE ID" in p.message
+
+
+def test_changed_here_and_on_the_service_is_a_conflict() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    rows = [RowState(5, cp(amount=Decimal("2000")), 41, "created", fp)]
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41, amount=Decimal("1500"))])
+    assert p.action is Action.NONE and p.result is Result.CONFLICT
+
+
+def test_changed_only_on_the_service_is_unchanged_with_a_note() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(), 41, "created", fp)], [service_record(41, amount=Decimal("1500"))])
+    assert p.result is Result.UNCHANGED and "Changed on the service" in p.message
+
+
+def test_id_unknown_to_the_service_fails() -> None:
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(), 99, "created", "x")], [service_record(41)])
+    assert p.result is Result.FAILED and "99" in p.message
+
+
+def test_invalid_rows_are_not_sent() -> None:
+    problem = Problem(5, "amount", "not-positive", "Amount (kWh): must be greater than 0")
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(), problems=[problem])], [])
+    assert p.action is Action.NONE and p.result is Result.INVALID and p.problems == [problem]
+
+
+def test_hand_entered_id_without_fingerprint_equal_to_service_is_unchanged() -> None:
+    [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(), 41)], [service_record(41)])
+    assert p.result is Result.UNCHANGED and p.fingerprint == fingerprint(CHARGEPOINT, cp())
+
+
+def test_operator_without_reference_is_matched_by_identical_values() -> None:
+    op = {"organization_name": "Beispiel GmbH", "street": "Baumstraße 1", "zip_code": "85123", "town": "Entenhausen",
+          "terms_agreed": "2022-09-28T15:38:21Z", "customer_reference": None}
+    [p] = plan_rows(OPERATOR, [RowState(2, op)], [{"id": 335, **op}])
+    assert p.result is Result.ADOPTED and p.record_id == 335
+
+
+def test_canonical_values_ignore_spelling_differences() -> None:
+    amount = CHARGEPOINT.field("amount")
+    assert canonical_value(amount, Decimal("12.5")) == canonical_value(amount, "12.500") == "12.500"
+    assert canonical_value(CHARGEPOINT.field("town"), " Dresden ") == "Dresden"
+    assert canonical_value(CHARGEPOINT.field("period_start"), "2024-01-01T00:00:00") == "2024-01-01"
+    assert fingerprint(CHARGEPOINT, cp(amount=Decimal("1234.500"))) == fingerprint(CHARGEPOINT, cp())
+    assert fingerprint(CHARGEPOINT, cp(amount=Decimal("1234.501"))) != fingerprint(CHARGEPOINT, cp())
