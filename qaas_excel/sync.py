@@ -335,7 +335,7 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 else:
                     result, msg = Result.CREATED, "Created."
             else:
-                record = client.update(resource, p.record_id, p.payload)  # type: ignore[arg-type]
+                record = client.update(resource, p.record_id, p.payload, before=p.record)  # type: ignore[arg-type]
                 result, msg = Result.UPDATED, "Updated: " + p.message + "."
         except errors.SignInRequired:
             raise

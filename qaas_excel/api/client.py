@@ -33,6 +33,7 @@ from tenacity import (
 from qaas_excel.api import errors
 from qaas_excel.api.auth import TokenProvider
 from qaas_excel.api.http import VerifyingSession
+from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
 from qaas_excel.resources import Resource, decode_record, encode_record
 
@@ -95,9 +96,11 @@ class QaasClient:
 
     def __init__(self, env: Environment, tokens: TokenProvider, *, session: VerifyingSession | None = None,
                  max_attempts: int = 6, max_wait_s: float = 30.0, give_up_after_s: float = 300.0,
-                 pool_size: int = 16) -> None:
+                 pool_size: int = 16, audit: AuditLog | None = None) -> None:
         self.env = env
         self.tokens = tokens
+        self.audit = audit
+        self._account: str | None = None
         self.session = session or VerifyingSession(env.verify, pool_size=pool_size)
         self.stats = ClientStats()
         self.max_attempts = max_attempts
@@ -209,11 +212,48 @@ class QaasClient:
         response = self.request("GET", resource.item_url_path(record_id), route=resource.item_path)
         return decode_record(resource, self._json(response) or {})
 
-    def update(self, resource: Resource, record_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """PATCH the given client fields; returns the edited record."""
+    @property
+    def account(self) -> str | None:
+        """Who the writes are made as (for the audit trail)."""
+        if self._account is None:
+            try:
+                self._account = self.tokens.username
+            except errors.QaasError:
+                return None
+        return self._account
+
+    def _audited(self, method: str, resource: Resource, send: Any, *, record_id: int | None,
+                 reference: str | None, changes: dict[str, dict[str, Any]]) -> Any:
+        if self.audit is None:
+            return send()
+        entry = self.audit.begin(environment=self.env.name, account=self.account, method=method,
+                                 resource=resource.name, record_id=record_id, customer_reference=reference,
+                                 changes=changes)
+        try:
+            result = send()
+        except errors.QaasError as exc:
+            known = not isinstance(exc, errors.UnreachableError | errors.OutcomeUnknownError | errors.ServerError)
+            self.audit.finish(entry, ok=False,
+                              outcome=f"{exc.status or ''} {exc}".strip() if known else f"unknown: {exc}")
+            raise
+        record = result.record if isinstance(result, Created) else result
+        outcome = ("adopted (already existed)" if isinstance(result, Created) and result.adopted
+                   else "created" if method == "POST" else "updated")
+        self.audit.finish(entry, ok=True, outcome=outcome, record_id=record.get("id"))
+        return result
+
+    def update(self, resource: Resource, record_id: int, changes: dict[str, Any], *,
+               before: dict[str, Any] | None = None) -> dict[str, Any]:
+        """PATCH the given client fields (``before``: the record as last seen, for the audit); returns it edited."""
         body = encode_record(resource, changes)
-        response = self.request("PATCH", resource.item_url_path(record_id), route=resource.item_path, body=body)
-        return decode_record(resource, self._json(response) or {})
+
+        def send() -> dict[str, Any]:
+            response = self.request("PATCH", resource.item_url_path(record_id), route=resource.item_path, body=body)
+            return decode_record(resource, self._json(response) or {})
+
+        return self._audited("PATCH", resource, send, record_id=record_id,
+                             reference=(before or {}).get("customer_reference"),
+                             changes={k: {"old": (before or {}).get(k), "new": v} for k, v in changes.items()})
 
     def find_by_reference(self, resource: Resource, reference: str) -> dict[str, Any] | None:
         for record in self.list(resource):
@@ -223,6 +263,12 @@ class QaasClient:
 
     def create(self, resource: Resource, values: dict[str, Any]) -> Created:
         """POST a new record; never creates it twice (see module docstring)."""
+        reference = str(values.get("customer_reference") or "").strip() or None
+        changes = {k: {"old": None, "new": v} for k, v in values.items() if v is not None}
+        return self._audited("POST", resource, lambda: self._create(resource, values), record_id=None,
+                             reference=reference, changes=changes)
+
+    def _create(self, resource: Resource, values: dict[str, Any]) -> Created:
         body = encode_record(resource, values)
         reference = str(values.get("customer_reference") or "").strip() or None
         state = {"lookup_first": False}
@@ -303,4 +349,5 @@ def connect(env: Environment, *, account: str | None = None, **kwargs: Any) -> Q
     from qaas_excel.api.auth import token_provider
 
     session = VerifyingSession(env.verify, pool_size=kwargs.pop("pool_size", 16))
+    kwargs.setdefault("audit", AuditLog())
     return QaasClient(env, token_provider(env, account=account, session=session), session=session, **kwargs)

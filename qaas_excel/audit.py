@@ -1,0 +1,116 @@
+"""An append-only audit trail of every write (POST, PATCH) the tool sends.
+
+Each write is logged twice: "sending" before the request leaves and the outcome after, so a
+write whose answer never came is visible too. Entries name the environment, the account (from
+the token's claims), the resource, id, reference, and every changed field with its old and new
+value. Never a token or any secret.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from qaas_excel.config import state_dir
+
+AUDIT_FILE = "audit.jsonl"
+
+
+@dataclass
+class AuditEntry:
+    write_id: str  # pairs "sending" with its outcome
+    phase: str  # "sending" | "done" | "failed"
+    environment: str
+    account: str | None
+    method: str
+    resource: str
+    record_id: int | None = None
+    customer_reference: str | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {"old": ..., "new": ...}
+    outcome: str | None = None  # e.g. "201 created", "422: reason", "unknown: connection lost"
+    at: str = ""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class AuditLog:
+    """Thread-safe appends, each fsynced; the file is created readable by its owner only."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or state_dir() / AUDIT_FILE
+        self._lock = threading.Lock()
+
+    def write(self, entry: AuditEntry) -> None:
+        entry.at = entry.at or datetime.now(UTC).isoformat(timespec="milliseconds")
+        data = asdict(entry)
+        data["changes"] = {k: {kk: _plain(vv) for kk, vv in v.items()} for k, v in entry.changes.items()}
+        line = json.dumps(data, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def begin(self, *, environment: str, account: str | None, method: str, resource: str,
+              record_id: int | None = None, customer_reference: str | None = None,
+              changes: dict[str, dict[str, Any]] | None = None) -> AuditEntry:
+        entry = AuditEntry(uuid.uuid4().hex[:12], "sending", environment, account, method, resource, record_id,
+                           customer_reference, changes or {})
+        self.write(entry)
+        return entry
+
+    def finish(self, entry: AuditEntry, *, ok: bool, outcome: str, record_id: int | None = None) -> None:
+        done = AuditEntry(entry.write_id, "done" if ok else "failed", entry.environment, entry.account,
+                          entry.method, entry.resource, record_id or entry.record_id, entry.customer_reference,
+                          entry.changes, outcome)
+        self.write(done)
+
+    def entries(self, since: datetime | None = None) -> list[AuditEntry]:
+        if not self.path.exists():
+            return []
+        out = []
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    e = AuditEntry(**json.loads(line))
+                except (ValueError, TypeError):
+                    continue
+                if since is None or datetime.fromisoformat(e.at) >= since:
+                    out.append(e)
+        return out
+
+
+def to_csv(entries: Iterable[AuditEntry]) -> str:
+    """One line per changed field, so a spreadsheet can filter by field."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["at", "write_id", "phase", "environment", "account", "method", "resource", "record_id",
+                     "customer_reference", "field", "old", "new", "outcome"])
+    for e in entries:
+        changes = e.changes.items() or [("", {})]
+        for name, change in changes:
+            writer.writerow([e.at, e.write_id, e.phase, e.environment, e.account, e.method, e.resource, e.record_id,
+                             e.customer_reference, name, change.get("old", ""), change.get("new", ""),
+                             e.outcome or ""])
+    return buf.getvalue()
