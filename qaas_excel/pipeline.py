@@ -241,8 +241,11 @@ def _sheet_refs(table: SheetTable) -> set[str]:
 
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
-              progress: Progress | None = None) -> RunReport:
-    """Create, update or skip every row; write id, status, result and message back into each."""
+              progress: Progress | None = None, only_rows: set[int] | None = None) -> RunReport:
+    """Create, update or skip every row; write id, status, result and message back into each.
+
+    ``only_rows``: push just these Excel rows of the (single) sheet, e.g. the selection in Excel.
+    """
     report = RunReport("push", book.name, dry_run=dry_run)
     targets = sheets_to_process(book, sheet)
     ids_by_ref: dict[str, int] = {}
@@ -267,6 +270,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
         else:
             prep = _prepare(book, resource, name, today=today)
         rows = _row_states(prep, ids_by_ref, op_rows)
+        if only_rows is not None:
+            rows = [r for r in rows if r.row in only_rows]
         recovered = _replay_journal(journal, name, resource, rows)
         service = operators_on_service() if resource is OPERATOR else client.list(CHARGEPOINT)
         plan = plan_rows(resource, rows, service)

@@ -1,0 +1,32 @@
+"""Background half of the ribbon's sign-in: waits for the device-code approval outside Excel.
+
+Run as ``python -m qaas_excel.excel.signin_worker FLOW_FILE RESULT_FILE``; the flow file
+(written by the macro, mode 600) is deleted as soon as it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from qaas_excel.api.auth import MsalSignIn
+from qaas_excel.api.errors import QaasError
+from qaas_excel.config import ConfigError, get_environment
+
+
+def main(flow_file: Path, result_file: Path) -> int:
+    data = json.loads(flow_file.read_text(encoding="utf-8"))
+    flow_file.unlink(missing_ok=True)
+    try:
+        signin = MsalSignIn(get_environment(data["env"]), account=data.get("account"))
+        user = signin.finish_login(data["flow"])
+        result = {"ok": True, "user": user, "env": data["env"]}
+    except (QaasError, ConfigError) as exc:
+        result = {"ok": False, "error": str(exc), "env": data["env"]}
+    result_file.write_text(json.dumps(result), encoding="utf-8")
+    return 0 if result["ok"] else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
