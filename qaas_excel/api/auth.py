@@ -208,7 +208,9 @@ class MsalSignIn:
                     f"(`qaas-excel login --env {self.env.name}`): {why.splitlines()[0]}"
                 )
             expires_in = float(result.get("expires_in", 300))
-            self._cached = (result["access_token"], now + expires_in)
+            # Keep the safety margin small against short lifetimes, so a token is used for most of its life.
+            self._cached = (result["access_token"], now + expires_in - min(EXPIRY_MARGIN_S, expires_in / 4) +
+                            EXPIRY_MARGIN_S)
             return result["access_token"]
 
     def start_login(self) -> dict[str, Any]:

@@ -1,0 +1,287 @@
+"""The service's API as we understand it (resources.py), answering with the FAQ's status codes.
+
+200 GET/PATCH · 201 POST · 204 empty list (empty body) · 400 field errors (DRF style) ·
+401 bad token (empty) · 403 no customer (empty) · 404 unknown or another account's id (empty) ·
+422 {"detail": reason} · 500 unexpected (empty).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from qaas_excel.resources import (
+    CHARGEPOINT,
+    OPERATOR,
+    Field,
+    FieldType,
+    Resource,
+    Status,
+    encode_value,
+    is_editable_status,
+    max_amount_kwh,
+)
+from qaas_excel.sandbox import USERS
+from qaas_excel.sandbox.identity import Identity, TokenError
+from qaas_excel.sandbox.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def empty(status: int) -> Response:
+    return Response(status_code=status, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def bad_request(errors: dict[str, list[str]]) -> JSONResponse:
+    return JSONResponse(errors, status_code=400)
+
+
+def unprocessable(reason: str) -> JSONResponse:
+    return JSONResponse({"detail": reason}, status_code=422)
+
+
+# --- validation of one record, as the service would do it --------------------------------------------
+
+def _parse(f: Field, value: Any) -> tuple[Any, str | None]:
+    """(wire value, error) for one client field."""
+    if f.type is FieldType.STR:
+        if not isinstance(value, str):
+            return None, "Not a valid string."
+        text = value.strip()
+        if f.max_length and len(text) > f.max_length:
+            return None, f"Ensure this field has no more than {f.max_length} characters."
+        if f.regex and text and not f.regex.fullmatch(text.upper() if f.case_insensitive else text):
+            return None, f"Enter a valid value ({f.pattern_help})."
+        return text, None
+    if f.type is FieldType.INT:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return None, "A valid integer is required."
+        try:
+            return int(value), None
+        except ValueError:
+            return None, "A valid integer is required."
+    if f.type is FieldType.DECIMAL:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return None, "A valid number is required."
+        try:
+            d = Decimal(str(value).strip())
+        except InvalidOperation:
+            return None, "A valid number is required."
+        if not d.is_finite():
+            return None, "A valid number is required."
+        if f.decimals is not None and -d.as_tuple().exponent > f.decimals and d != d.quantize(
+                Decimal(1).scaleb(-f.decimals)):
+            return None, f"Ensure that there are no more than {f.decimals} decimal places."
+        if f.positive and d <= 0:
+            return None, "Ensure this value is greater than 0."
+        return encode_value(f, d), None
+    if f.type is FieldType.DATE:
+        try:
+            return date.fromisoformat(str(value)).isoformat(), None
+        except ValueError:
+            return None, "Date has wrong format. Use YYYY-MM-DD."
+    if f.type is FieldType.DATETIME:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None, "Datetime has wrong format. Use YYYY-MM-DDThh:mm:ssZ."
+        return encode_value(f, dt if dt.tzinfo else dt.replace(tzinfo=UTC)), None
+    return value, None
+
+
+def validate_record(resource: Resource, body: dict[str, Any], *, partial: bool,
+                    existing: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Client fields of a POST/PATCH body as wire values, and field errors (server fields are ignored)."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for f in resource.client_fields:
+        if f.name not in body:
+            if f.required and not partial:
+                errors.setdefault(f.name, []).append("This field is required.")
+            continue
+        value = body[f.name]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if f.required:
+                errors.setdefault(f.name, []).append("This field may not be blank.")
+            else:
+                clean[f.name] = None
+            continue
+        if partial and not f.patchable:
+            errors.setdefault(f.name, []).append("This field cannot be changed once the record exists.")
+            continue
+        parsed, error = _parse(f, value)
+        if error:
+            errors.setdefault(f.name, []).append(error)
+        else:
+            clean[f.name] = parsed
+    if resource is CHARGEPOINT and not errors:
+        merged = {**(existing or {}), **clean}
+        errors.update(_charge_point_rules(merged))
+    return clean, errors
+
+
+def _charge_point_rules(rec: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    start, end = date.fromisoformat(rec["period_start"]), date.fromisoformat(rec["period_end"])
+    if start > end:
+        errors["period_end"] = ["The period must not end before it starts."]
+    elif start.year != end.year:
+        errors["period_end"] = ["The period must lie within one calendar year."]
+    elif Decimal(rec["amount"]) > max_amount_kwh(Decimal(rec["max_power_kw"]), start, end):
+        limit = max_amount_kwh(Decimal(rec["max_power_kw"]), start, end)
+        errors["amount"] = [f"Ensure the amount does not exceed max_power_kw × hours of the period ({limit} kWh)."]
+    if date.fromisoformat(rec["commissioning_date"]) > datetime.now(UTC).date():
+        errors["commissioning_date"] = ["The commissioning date must not lie in the future."]
+    return errors
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+class Api:
+    def __init__(self, store: Store, identity: Identity) -> None:
+        self.store, self.identity = store, identity
+
+    def account(self, request: Request) -> str | Response:
+        try:
+            username = self.identity.verify(request.headers.get("authorization"))
+        except TokenError as exc:
+            log.debug("401: %s", exc)
+            return empty(401)
+        account = USERS.get(username)
+        return account if account else empty(403)
+
+    async def body(self, request: Request) -> dict[str, Any] | Response:
+        raw = await request.body()
+        try:
+            data = json.loads(raw or b"null")
+        except ValueError:
+            return bad_request({"non_field_errors": ["Invalid JSON in the request body."]})
+        if not isinstance(data, dict):
+            return bad_request({"non_field_errors": ["Expected a JSON object."]})
+        return data
+
+    def _reference_taken(self, resource: Resource, account: str, ref: Any, except_id: int | None = None) -> bool:
+        return bool(ref) and any(r.get("customer_reference") == ref and r["id"] != except_id
+                                 for r in self.store.list(resource.name, account))
+
+    def _operator_unknown(self, account: str, operator_id: Any) -> bool:
+        return self.store.get(OPERATOR.name, int(operator_id), account) is None
+
+    async def create(self, resource: Resource, request: Request) -> Response:
+        account = self.account(request)
+        if isinstance(account, Response):
+            return account
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        clean, errors = validate_record(resource, body, partial=False)
+        if not errors and self._reference_taken(resource, account, clean.get("customer_reference")):
+            errors["customer_reference"] = ["A record with this customer_reference already exists."]
+        if errors:
+            return bad_request(errors)
+        if resource is CHARGEPOINT and self._operator_unknown(account, clean["chargepointoperator_id"]):
+            return unprocessable(f"Charge point operator {clean['chargepointoperator_id']} does not exist in "
+                                 "your account.")
+        stamp = now_text()
+        data = {**clean, "created": stamp, "last_updated": stamp}
+        if resource.has_status:
+            data["status"] = Status.CREATED.value
+        return JSONResponse(self.store.insert(resource.name, account, data), status_code=201)
+
+    def list(self, resource: Resource, request: Request) -> Response:
+        account = self.account(request)
+        if isinstance(account, Response):
+            return account
+        records = self.store.list(resource.name, account)
+        filters = {k: v for k, v in request.query_params.items() if k in resource.list_filters}
+        if "chargepointoperator_id" in filters:
+            if not filters["chargepointoperator_id"].isdigit():
+                return bad_request({"chargepointoperator_id": ["A valid integer is required."]})
+            records = [r for r in records if r.get("chargepointoperator_id") == int(filters["chargepointoperator_id"])]
+        if "status" in filters:
+            records = [r for r in records if r.get("status") == filters["status"]]
+        return JSONResponse(records) if records else empty(204)
+
+    def get(self, resource: Resource, record_id: int, request: Request) -> Response:
+        account = self.account(request)
+        if isinstance(account, Response):
+            return account
+        record = self.store.get(resource.name, record_id, account)
+        return JSONResponse(record) if record else empty(404)
+
+    async def patch(self, resource: Resource, record_id: int, request: Request) -> Response:
+        account = self.account(request)
+        if isinstance(account, Response):
+            return account
+        record = self.store.get(resource.name, record_id, account)
+        if record is None:
+            return empty(404)
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        if resource.has_status and not is_editable_status(record.get("status")):
+            return unprocessable(f"The record has status {record.get('status')} and can no longer be changed.")
+        server = {f.name for f in resource.server_fields}
+        clean, errors = validate_record(resource, {k: v for k, v in body.items() if k not in server}, partial=True,
+                                        existing=record)
+        if not errors and "customer_reference" in clean and self._reference_taken(
+                resource, account, clean["customer_reference"], except_id=record_id):
+            errors["customer_reference"] = ["A record with this customer_reference already exists."]
+        if errors:
+            return bad_request(errors)
+        changed = {k: v for k, v in clean.items() if record.get(k) != v}
+        if changed:
+            record.update(changed)
+            record["last_updated"] = now_text()
+            self.store.replace(resource.name, record)
+        return JSONResponse(record)
+
+
+def router(store: Store, identity: Identity) -> APIRouter:
+    api = Api(store, identity)
+    r = APIRouter()
+
+    def routes(resource: Resource) -> None:
+        name = resource.name
+
+        async def create(request: Request) -> Response:
+            return await api.create(resource, request)
+
+        def list_(request: Request) -> Response:
+            return api.list(resource, request)
+
+        def get(record_id: str, request: Request) -> Response:
+            if not record_id.isdigit():
+                return empty(404)
+            return api.get(resource, int(record_id), request)
+
+        async def patch(record_id: str, request: Request) -> Response:
+            if not record_id.isdigit():
+                return empty(404)
+            return await api.patch(resource, int(record_id), request)
+
+        item = resource.item_path.replace("{id}", "{record_id}")
+        add: Callable[..., Any] = r.add_api_route
+        add(resource.create_path, create, methods=["POST"], name=f"create_{name}", status_code=201)
+        add(resource.list_path, list_, methods=["GET"], name=f"list_{name}")
+        add(item, get, methods=["GET"], name=f"get_{name}")
+        add(item, patch, methods=["PATCH"], name=f"patch_{name}")
+
+    routes(OPERATOR)
+    routes(CHARGEPOINT)
+    return r
+
+
+API_PATH = re.compile(r"^/chargepoint")

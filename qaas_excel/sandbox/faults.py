@@ -1,0 +1,131 @@
+"""Request counting and fault injection, as a raw ASGI middleware in front of the whole app.
+
+Faults apply to API routes only (never to sign-in or admin): latency, and a fraction of
+requests answered 500, 503, 429 with Retry-After, or with the connection dropped before or
+after the request was processed (the client then cannot know whether it took effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULTS = ("500", "503", "429", "drop-before", "drop-after")
+DROP_LOG_TEXT = "ASGI callable returned without completing response."
+
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+_TENANT = re.compile(r"^/[0-9a-f-]{36}/")
+
+
+def route_of(path: str) -> str:
+    """/chargepoint/10007 -> /chargepoint/{id}; /<tenant>/oauth2/... -> /{tenant}/oauth2/..."""
+    return _TENANT.sub("/{tenant}/", _NUMBER.sub("/{id}", path))
+
+
+@dataclass
+class FaultSettings:
+    latency_ms: int = 0
+    fail_rate: float = 0.0
+    retry_after: float = 1.0
+    kinds: tuple[str, ...] = FAULTS
+    fail_next: deque = field(default_factory=deque)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def seed(self, seed: int | None) -> None:
+        self.rng = random.Random(seed)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter = Counter()
+        self.faults: Counter = Counter()
+
+    def count(self, key: str) -> None:
+        with self._lock:
+            self.requests[key] += 1
+
+    def fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests": dict(self.requests), "faults": dict(self.faults),
+                    "total": sum(self.requests.values())}
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+
+
+class DropLogFilter(logging.Filter):
+    """Deliberately dropped connections are not server errors worth logging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return DROP_LOG_TEXT not in record.getMessage()
+
+
+class FaultMiddleware:
+    def __init__(self, app: Any, settings: FaultSettings, stats: Stats) -> None:
+        self.app, self.settings, self.stats = app, settings, stats
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not path.startswith("/_sandbox"):
+            self.stats.count(f"{scope['method']} {route_of(path)}")
+        if not path.startswith("/chargepoint"):
+            await self.app(scope, receive, send)
+            return
+        s = self.settings
+        if s.latency_ms:
+            await asyncio.sleep(s.latency_ms / 1000)
+        kind = self._pick()
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        self.stats.fault(kind)
+        if kind == "drop-after":
+            captured: list[dict] = []
+
+            async def capture(message: dict) -> None:
+                captured.append(message)
+
+            await self.app(scope, receive, capture)  # processed and committed ...
+            start = next(m for m in captured if m["type"] == "http.response.start")
+            body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+            await self._drop(send, start["status"], max(len(body), 1))  # ... but the answer never arrives
+            return
+        if kind == "drop-before":
+            await self._drop(send, 200, 64)
+            return
+        status = int(kind)
+        headers = [(b"content-length", b"0")]
+        if status == 429:
+            headers.append((b"retry-after", str(s.retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    def _pick(self) -> str | None:
+        s = self.settings
+        if s.fail_next:
+            return s.fail_next.popleft()
+        if s.fail_rate and s.rng.random() < s.fail_rate:
+            return s.rng.choice(s.kinds)
+        return None
+
+    @staticmethod
+    async def _drop(send: Any, status: int, length: int) -> None:
+        # Headers promise a body that never comes; the server then closes the connection.
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]})

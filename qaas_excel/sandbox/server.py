@@ -1,0 +1,186 @@
+"""The sandbox server: FastAPI app behind uvicorn with real TLS, in a thread or in the foreground."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, sandbox_info_path
+from qaas_excel.sandbox import DEFAULT_USER, USERS, admin, api, identity
+from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
+from qaas_excel.sandbox.store import Store
+from qaas_excel.sandbox.tls import make_certificates
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"  # loopback only, always
+
+
+class SandboxServer:
+    """A running sandbox; ``start()`` returns once it accepts HTTPS connections."""
+
+    def __init__(self, home: Path, *, port: int = 8765, db_path: Path | None = None, auto_approve: bool = False,
+                 token_lifetime: int = 3600, latency_ms: int = 0, fail_rate: float = 0.0,
+                 seed_demo_data: bool = False, seed: int | None = None, retry_after: float = 1.0) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(db_path or self.home / "sandbox.sqlite3")
+        self.identity = identity.Identity(self.store, token_lifetime=token_lifetime, auto_approve=auto_approve)
+        self.stats = Stats()
+        self.faults = FaultSettings(latency_ms=latency_ms, fail_rate=fail_rate, retry_after=retry_after)
+        self.faults.seed(seed)
+        self.admin_token = secrets.token_urlsafe(24)
+        self._requested_port = port
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._admin: admin.SandboxAdmin | None = None
+        self.ca_file, self._cert_file, self._key_file = make_certificates(self.home / "sandbox-tls")
+        if seed_demo_data:
+            seed_records(self.store)
+
+    # -- addresses ---------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._socket.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.base_url}/{TENANT_ID}"
+
+    @property
+    def environment(self) -> Environment:
+        return Environment(name="sandbox", base_url=self.base_url, authority=self.authority,
+                           ca_bundle=str(self.ca_file), admin_token=self.admin_token)
+
+    @property
+    def admin(self) -> admin.SandboxAdmin:
+        if self._admin is None:
+            self._admin = admin.SandboxAdmin(self.base_url, self.admin_token, str(self.ca_file))
+        return self._admin
+
+    # -- app ---------------------------------------------------------------------------------------
+    def app(self) -> Any:
+        fastapi = FastAPI(title="QaaS sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+        fastapi.include_router(identity.router(self.identity))
+        fastapi.include_router(api.router(self.store, self.identity))
+        fastapi.include_router(admin.router(self.store, self.identity, self.stats, self.faults, self.admin_token))
+        return FaultMiddleware(fastapi, self.faults, self.stats)
+
+    def _bind(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, self._requested_port))
+        sock.listen(256)
+        self._socket = sock
+        self.identity.base_url = self.base_url
+
+    def _uvicorn(self, log_level: str) -> uvicorn.Server:
+        logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
+        config = uvicorn.Config(self.app(), ssl_certfile=str(self._cert_file), ssl_keyfile=str(self._key_file),
+                                http="h11", ws="none", lifespan="off", log_level=log_level, access_log=False,
+                                timeout_keep_alive=30)
+        return uvicorn.Server(config)
+
+    def _write_info(self) -> None:
+        path = sandbox_info_path(self.home)
+        info = {"base_url": self.base_url, "authority": self.authority, "client_id": CLIENT_ID,
+                "ca_file": str(self.ca_file), "admin_token": self.admin_token}
+        path.write_text(json.dumps(info, indent=2), encoding="utf-8")
+        path.chmod(0o600)
+
+    def start(self, *, timeout: float = 20.0) -> SandboxServer:
+        self._bind()
+        self._server = self._uvicorn("warning")
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="qaas-sandbox", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start")
+            time.sleep(0.02)
+        self._write_info()
+        return self
+
+    def serve_forever(self, on_ready: Any = None) -> None:
+        """Foreground: until Ctrl-C / SIGTERM (uvicorn handles the signals)."""
+        self._bind()
+        self._server = self._uvicorn("warning")
+        thread = threading.Thread(target=self._announce, args=(on_ready,), daemon=True)
+        thread.start()
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self._cleanup()
+
+    def _announce(self, on_ready: Any) -> None:
+        while self._server is not None and not self._server.started:
+            time.sleep(0.02)
+        self._write_info()
+        if on_ready:
+            on_ready(self)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        sandbox_info_path(self.home).unlink(missing_ok=True)
+        if self._socket is not None:
+            self._socket.close()
+        if self._admin is not None:
+            self._admin.session.close()
+        self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def seed_records(store: Store) -> None:
+    """A few operators and charge point records for the default user's account, some already frozen."""
+    account = USERS[DEFAULT_USER] or ""
+    if store.list("operator", account):
+        return
+    stamp = api.now_text()
+    ops = [
+        ("SW-001", "Stadtwerke Musterstadt GmbH", "Am Kraftwerk 3", "01067", "Dresden"),
+        ("LP-002", "Ladepunkt Nord GmbH & Co. KG", "Hafenstraße 12", "20457", "Hamburg"),
+    ]
+    ids = []
+    for ref, name, street, zip_code, town in ops:
+        rec = store.insert("operator", account, {
+            "customer_reference": ref, "organization_name": name, "street": street, "zip_code": zip_code,
+            "town": town, "terms_agreed": "2024-01-15T09:30:00Z", "created": stamp, "last_updated": stamp})
+        ids.append(rec["id"])
+    points = [
+        (ids[0], "DE*SWM*E1000001*1", "Postplatz 1", "01067", "Dresden", "22", "2024", "41234.500", "accepted_by_uba"),
+        (ids[0], "DE*SWM*E1000002*1", "Albertplatz 4", "01097", "Dresden", "50", "2024", "98765.125", "sent_to_uba"),
+        (ids[1], "DE*LPN*E2000001*1", "Jungfernstieg 7", "20354", "Hamburg", "150", "2025", "210000", "created"),
+    ]
+    for op_id, evse, street, zip_code, town, kw, year, amount, status in points:
+        store.insert("chargepoint", account, {
+            "customer_reference": f"SEED-{evse[-9:-2]}", "chargepointoperator_id": op_id, "evse_id": evse,
+            "street": street, "zip_code": zip_code, "town": town, "commissioning_date": "2021-06-01",
+            "max_power_kw": kw, "period_start": f"{year}-01-01", "period_end": f"{year}-12-31", "amount": amount,
+            "status": status, "created": stamp, "last_updated": stamp})

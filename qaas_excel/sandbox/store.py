@@ -1,0 +1,128 @@
+"""The sandbox's persistence: records per account, refresh tokens and its signing key, in SQLite.
+
+Records are stored in the wire format (decimals as exact strings), so nothing is ever a float.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    resource TEXT NOT NULL, id INTEGER NOT NULL, account TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (resource, id)
+);
+CREATE INDEX IF NOT EXISTS records_account ON records (resource, account);
+CREATE TABLE IF NOT EXISTS refresh_tokens (token TEXT PRIMARY KEY, username TEXT NOT NULL, expires REAL NOT NULL);
+"""
+FIRST_ID = {"operator": 335, "chargepoint": 10001}
+
+
+class Store:
+    """Thread-safe; every write is committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- meta --------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- records -----------------------------------------------------------------------------------
+    def list(self, resource: str, account: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if account is None:
+                rows = self._db.execute("SELECT data, account FROM records WHERE resource = ? ORDER BY id",
+                                        (resource,)).fetchall()
+            else:
+                rows = self._db.execute("SELECT data, account FROM records WHERE resource = ? AND account = ? "
+                                        "ORDER BY id", (resource, account)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def list_with_accounts(self, resource: str) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT account, data FROM records WHERE resource = ? ORDER BY id",
+                                    (resource,)).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def get(self, resource: str, record_id: int, account: str | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data, account FROM records WHERE resource = ? AND id = ?",
+                                   (resource, record_id)).fetchone()
+        if row is None or (account is not None and row[1] != account):
+            return None
+        return json.loads(row[0])
+
+    def insert(self, resource: str, account: str, data: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            key = f"next_id.{resource}"
+            next_id = int(self.get_meta(key) or FIRST_ID[resource])
+            data = {"id": next_id, **data}
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT INTO records (resource, id, account, data) VALUES (?, ?, ?, ?)",
+                                 (resource, next_id, account, json.dumps(data)))
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(next_id + 1)))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return data
+
+    def replace(self, resource: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE records SET data = ? WHERE resource = ? AND id = ?",
+                             (json.dumps(data), resource, data["id"]))
+
+    def delete(self, resource: str, record_id: int) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM records WHERE resource = ? AND id = ?", (resource, record_id))
+        return cur.rowcount > 0
+
+    def account_of(self, resource: str, record_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT account FROM records WHERE resource = ? AND id = ?",
+                                   (resource, record_id)).fetchone()
+        return row[0] if row else None
+
+    def reset(self) -> None:
+        """Forget every record (keys and refresh tokens stay, so signed-in clients keep working)."""
+        with self._lock:
+            self._db.execute("DELETE FROM records")
+            self._db.execute("DELETE FROM meta WHERE key LIKE 'next_id.%'")
+
+    # -- refresh tokens ----------------------------------------------------------------------------
+    def add_refresh_token(self, token: str, username: str, lifetime_s: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO refresh_tokens (token, username, expires) VALUES (?, ?, ?)",
+                             (token, username, time.time() + lifetime_s))
+
+    def take_refresh_token(self, token: str) -> str | None:
+        """The user of a valid refresh token, which is used up (rotation); None if unknown or expired."""
+        with self._lock:
+            row = self._db.execute("SELECT username, expires FROM refresh_tokens WHERE token = ?", (token,)).fetchone()
+            self._db.execute("DELETE FROM refresh_tokens WHERE token = ? OR expires < ?", (token, time.time()))
+        if row is None or row[1] < time.time():
+            return None
+        return row[0]
