@@ -21,6 +21,7 @@ import requests
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
+from qaas_excel.api.errors import NotFoundError, QaasError, UnreachableError
 from qaas_excel.api.http import VerifyingSession
 from qaas_excel.resources import get_resource
 from qaas_excel.sandbox import USERS
@@ -139,9 +140,15 @@ class SandboxAdmin:
         self.session.headers[HEADER] = admin_token
 
     def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = self.session.request(method, self.base_url + path, **kwargs)
+        try:
+            response = self.session.request(method, self.base_url + path, **kwargs)
+        except requests.RequestException:
+            raise UnreachableError(f"The sandbox at {self.base_url} does not answer; is it running?") from None
+        if response.status_code == 404:
+            raise NotFoundError(f"No such record in the sandbox ({method} {path}).")
         if response.status_code >= 400:
-            raise RuntimeError(f"sandbox admin {method} {path}: HTTP {response.status_code} {response.text[:200]}")
+            raise QaasError(f"Sandbox admin {method} {path}: HTTP {response.status_code} {response.text[:200]}",
+                            status=response.status_code)
         return response
 
     def set_status(self, resource: str, record_id: int, status: str) -> dict[str, Any]:
