@@ -1,0 +1,339 @@
+"""Turn raw cell values into typed, exact values — never raising, naming what cannot be read.
+
+Each parser takes a pandas Series of raw values (as openpyxl/xlwings give them: int, float,
+str, datetime, date, bool, None; formula errors as text such as "#REF!") and returns a
+``Parsed``: the typed values and, per element, an error (code, text) or None.
+
+Numbers. Excel numbers are used as shown (binary noise below 1e-9 removed). Text numbers may use
+German ("1.234,5") or English ("1,234.5") separators. A lone separator followed by exactly
+three digits ("1.234" or "1,234") is AMBIGUOUS — one thousand or one point two — and is reported
+rather than guessed: a finance figure must never be silently 1000 times off.
+
+Decimals are returned as ``Decimal`` and, for the vectorised rules, as exact integers in
+thousandths (``milli``): 1234.5 kWh -> 1234500.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Error = tuple[str, str] | None  # (code, text)
+
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 in Excel's 1900 date system
+FORMULA_ERRORS = ("#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                  "#GETTING_DATA")
+_SPACES = re.compile(r"[\s\u00a0\u202f']+")
+_UNIT = re.compile(r"(?i)\s*(kwh|kw)\.?$")
+_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class Parsed:
+    values: pd.Series  # typed values, None where empty or unreadable
+    errors: pd.Series  # Error per element
+
+    @property
+    def failed(self) -> pd.Series:
+        return self.errors.notna()
+
+
+def is_blank(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def formula_error(value: Any) -> Error:
+    if isinstance(value, str) and value.strip().upper() in FORMULA_ERRORS:
+        return ("formula-error", f"the formula gives {value.strip().upper()}")
+    return None
+
+
+def _map_unique(series: pd.Series, fn: Callable[[Any], tuple[Any, Error]]) -> Parsed:
+    """Apply ``fn`` once per distinct value (dates, towns and zip codes repeat a lot)."""
+    cache: dict[Any, tuple[Any, Error]] = {}
+    values: list[Any] = []
+    errors: list[Error] = []
+    for raw in series.to_numpy(dtype=object):
+        key: Any = None if is_blank(raw) else (type(raw), raw)
+        hit = cache.get(key)
+        if hit is None:
+            try:
+                hit = (None, None) if key is None else fn(raw)
+            except Exception as exc:  # noqa: BLE001 - a parser must never take the run down
+                hit = (None, ("unreadable", f"cannot read {raw!r} ({type(exc).__name__})"))
+            cache[key] = hit
+        values.append(hit[0])
+        errors.append(hit[1])
+    return Parsed(pd.Series(values, index=series.index, dtype=object),
+                  pd.Series(errors, index=series.index, dtype=object))
+
+
+# --- numbers ----------------------------------------------------------------------------------------
+
+def _text_to_decimal(text: str) -> tuple[Decimal | None, Error]:
+    raw = text
+    text = _UNIT.sub("", _SPACES.sub("", text.strip()))
+    if not text:
+        return None, ("not-a-number", f"{raw!r} is not a number")
+    sign = ""
+    if text[0] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:]
+    if not text or not re.fullmatch(r"[0-9.,]+", text):
+        return None, ("not-a-number", f"{raw!r} is not a number")
+    has_dot, has_comma = "." in text, "," in text
+    if has_dot and has_comma:
+        dec = "," if text.rfind(",") > text.rfind(".") else "."
+        thou = "." if dec == "," else ","
+        whole, _, frac = text.rpartition(dec)
+        if dec in whole or not re.fullmatch(rf"\d{{1,3}}(\{thou}\d{{3}})*", whole):
+            return None, ("not-a-number", f"{raw!r} has misplaced separators")
+        number = whole.replace(thou, "") + "." + frac
+    elif has_dot or has_comma:
+        sep = "." if has_dot else ","
+        parts = text.split(sep)
+        if len(parts) > 2:  # 1.234.567 or 1,234,567: thousands separators
+            if not re.fullmatch(rf"\d{{1,3}}(\{sep}\d{{3}})+", text):
+                return None, ("not-a-number", f"{raw!r} has misplaced separators")
+            number = text.replace(sep, "")
+        elif len(parts[1]) == 3 and 1 <= len(parts[0]) <= 3 and parts[0] != "0":
+            return None, ("ambiguous-number",
+                          f"{raw!r} is ambiguous (thousands separator or decimal point?): write it without "
+                          "thousands separators, e.g. 1234 or 1234,5")
+        else:
+            number = parts[0] + "." + parts[1]
+    else:
+        number = text
+    try:
+        return Decimal(sign + number), None
+    except InvalidOperation:
+        return None, ("not-a-number", f"{raw!r} is not a number")
+
+
+def _to_decimal(value: Any) -> tuple[Decimal | None, Error]:
+    if (err := formula_error(value)) is not None:
+        return None, err
+    if isinstance(value, bool):
+        return None, ("not-a-number", f"{value} is not a number")
+    if isinstance(value, int):
+        return Decimal(value), None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None, ("not-a-number", "not a finite number")
+        # Shortest repr of the value rounded to 9 places: what Excel shows, without binary noise.
+        return Decimal(repr(round(value, 9))).normalize() if value != int(value) else Decimal(int(value)), None
+    if isinstance(value, Decimal):
+        return value, None
+    if isinstance(value, str):
+        return _text_to_decimal(value)
+    if isinstance(value, datetime | date):
+        return None, ("not-a-number", f"a date ({value:%d.%m.%Y}) where a number belongs")
+    return None, ("not-a-number", f"{value!r} is not a number")
+
+
+def parse_decimal(series: pd.Series) -> Parsed:
+    """Exact decimals; floats (the common case) go through a vectorised path."""
+    arr = series.to_numpy(dtype=object)
+    is_float = np.fromiter((type(v) is float for v in arr), dtype=bool, count=len(arr))
+    out = pd.Series([None] * len(arr), index=series.index, dtype=object)
+    errors = pd.Series([None] * len(arr), index=series.index, dtype=object)
+    if is_float.any():
+        floats = arr[is_float].astype(float)
+        finite = np.isfinite(floats)
+        rounded = np.round(floats, 9)
+        idx = np.flatnonzero(is_float)
+        vals: list[Any] = []
+        for f, ok in zip(rounded.tolist(), finite.tolist(), strict=True):
+            if not ok:
+                vals.append(None)
+            elif f == int(f):
+                vals.append(Decimal(int(f)))
+            else:
+                vals.append(Decimal(repr(f)))
+        out.iloc[idx] = vals
+        nan_idx = idx[~finite]
+        errors.iloc[nan_idx] = [None if math.isnan(arr[i]) else ("not-a-number", "not a finite number")
+                                for i in nan_idx]
+    rest = ~is_float
+    if rest.any():
+        parsed = _map_unique(series[rest], _to_decimal)
+        out[rest] = parsed.values
+        errors[rest] = parsed.errors
+    return Parsed(out, errors)
+
+
+def to_milli(values: pd.Series) -> pd.Series:
+    """Decimals as exact integers in thousandths (None -> <NA>; more decimals are truncated by the caller's check)."""
+    return pd.Series([None if v is None else int((v * 1000).to_integral_value()) for v in values],
+                     index=values.index, dtype="Int64")
+
+
+def decimal_places(value: Decimal | None) -> int:
+    if value is None:
+        return 0
+    exp = value.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+# --- dates ------------------------------------------------------------------------------------------
+
+def _serial_to_date(value: float) -> date | None:
+    if 1 <= value < 2958466:
+        return EXCEL_EPOCH + timedelta(days=int(value))
+    return None
+
+
+def _to_date(value: Any) -> tuple[date | None, Error]:
+    if (err := formula_error(value)) is not None:
+        return None, err
+    if isinstance(value, datetime):
+        return value.date(), None
+    if isinstance(value, date):
+        return value, None
+    if isinstance(value, bool):
+        return None, ("not-a-date", f"{value} is not a date")
+    if isinstance(value, int | float):
+        d = _serial_to_date(float(value))
+        return (d, None) if d else (None, ("not-a-date", f"{value!r} is not a date"))
+    text = str(value).strip()
+    m = _GERMAN_DATE.match(text)
+    try:
+        if m:
+            day, month, year = int(m[1]), int(m[2]), int(m[3])
+            if len(m[3]) == 2:
+                year += 2000
+            return date(year, month, day), None
+        if _ISO_DATE.match(text):
+            return date.fromisoformat(text[:10]), None
+    except ValueError:
+        return None, ("not-a-date", f"{text!r} is not a valid date")
+    return None, ("not-a-date", f"{text!r} is not a date: write it as 31.12.2024 or 2024-12-31")
+
+
+def parse_date(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_date)
+
+
+def _to_datetime(value: Any) -> tuple[datetime | None, Error]:
+    """A point in time in UTC; a naive value is taken as UTC (the column says UTC)."""
+    if (err := formula_error(value)) is not None:
+        return None, err
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC), None
+    if isinstance(value, str):
+        text = value.strip()
+        m = _GERMAN_DATE.match(text)
+        if m and m[4]:
+            try:
+                year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+                return datetime(year, int(m[2]), int(m[1]), int(m[4]), int(m[5]), int(m[6] or 0), tzinfo=UTC), None
+            except ValueError:
+                return None, ("not-a-date", f"{text!r} is not a valid date and time")
+        if _ISO_DATE.match(text) and len(text) > 10:
+            try:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return None, ("not-a-date", f"{text!r} is not a valid date and time")
+            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC), None
+    if isinstance(value, float) and not value.is_integer() and 1 <= value < 2958466:
+        base = datetime(1899, 12, 30, tzinfo=UTC)
+        return base + timedelta(days=value), None
+    d, err = _to_date(value)
+    if err:
+        return None, err
+    return datetime(d.year, d.month, d.day, tzinfo=UTC), None  # type: ignore[union-attr]
+
+
+def parse_datetime(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_datetime)
+
+
+# --- text and ids -----------------------------------------------------------------------------------
+
+def _to_text(value: Any) -> tuple[str | None, Error]:
+    if (err := formula_error(value)) is not None:
+        return None, err
+    if isinstance(value, bool):
+        return None, ("not-text", f"{value} (TRUE/FALSE) where text belongs")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S"), None
+    if isinstance(value, date):
+        return value.isoformat(), None
+    text = " ".join(str(value).split())
+    return (text or None), None
+
+
+def parse_text(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_text)
+
+
+def _to_zip(value: Any) -> tuple[str | None, Error]:
+    text, err = _to_text(value)
+    if err or text is None:
+        return text, err
+    # A PLZ stored as a number loses its leading zero (01067 -> 1067): put it back.
+    if text.isdigit() and len(text) == 4:
+        text = "0" + text
+    return text, None
+
+
+def parse_zip(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_zip)
+
+
+def _to_evse(value: Any) -> tuple[str | None, Error]:
+    text, err = _to_text(value)
+    if err or text is None:
+        return text, err
+    return text.replace(" ", "").upper(), None
+
+
+def parse_evse(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_evse)
+
+
+def _to_id_or_reference(value: Any) -> tuple[int | str | None, Error]:
+    """An operator given by QaaS ID (a whole number) or by its reference (text)."""
+    if (err := formula_error(value)) is not None:
+        return None, err
+    if isinstance(value, bool):
+        return None, ("not-an-id", f"{value} is neither an operator ID nor a reference")
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, float):
+        if value.is_integer() and value > 0:
+            return int(value), None
+        return None, ("not-an-id", f"{value!r} is not a whole number")
+    text = " ".join(str(value).split())
+    if text.isdigit():
+        return int(text), None
+    return (text or None), None
+
+
+def parse_id_or_reference(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_id_or_reference)
+
+
+def _to_int(value: Any) -> tuple[int | None, Error]:
+    parsed, err = _to_id_or_reference(value)
+    if err or parsed is None or isinstance(parsed, int):
+        return parsed, err  # type: ignore[return-value]
+    return None, ("not-an-id", f"{parsed!r} is not a whole number")
+
+
+def parse_int(series: pd.Series) -> Parsed:
+    return _map_unique(series, _to_int)
