@@ -1,3 +1,19 @@
-"""CLI commands (being written)."""
+"""`templates`: the template workbooks, generated from the resource definitions."""
 
-from qaas_excel.cli._app import app  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from qaas_excel.cli._app import app, console, handle_errors
+
+
+@app.command()
+@handle_errors
+def templates(out: Path = typer.Option(Path("."), "--out", help="Folder to write the workbooks to.")) -> None:
+    """Write qaas_template.xlsx (empty) and demo.xlsx (sample rows, a few with mistakes)."""
+    from qaas_excel.templates import write_all
+
+    for path in write_all(out):
+        console.print(f"Wrote {path}")

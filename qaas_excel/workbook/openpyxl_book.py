@@ -1,0 +1,268 @@
+"""The headless backend: a workbook file on disk, read and written with openpyxl.
+
+- The file is checked before loading, so an ``.xls``, a CSV renamed to ``.xlsx``, a
+  password-protected or a corrupt file gets a clear message, not a traceback.
+- Formulas count by their cached values (as Excel last computed them); a formula error such
+  as ``#REF!`` comes through as that text, so validation can name it.
+- A merged range in the data rows gives its value to every cell it covers.
+- Saving is atomic: a temporary file in the same folder, fsynced, then renamed over the
+  original, which is first kept as ``<name>.backup.xlsx``. A failed save leaves the original
+  byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from qaas_excel.resources import Resource
+from qaas_excel.workbook import columns as C
+from qaas_excel.workbook import mapping
+from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+
+AUTHOR = "qaas-excel"
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+NO_FILL = PatternFill(fill_type=None)
+
+
+def check_file(path: Path) -> None:
+    """Refuse what openpyxl cannot (or must not) read, with a message a user can act on."""
+    name = path.name
+    if not path.exists():
+        raise WorkbookError(f"{path}: no such file.", path=str(path))
+    if path.is_dir():
+        raise WorkbookError(f"{path} is a folder, not a workbook.", path=str(path))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror}).", path=str(path)) from None
+    if not head:
+        raise WorkbookError(f"{name} is empty (0 bytes): not a workbook.", path=str(path))
+    if head.startswith(OLE_MAGIC):
+        if _is_encrypted_ole(path):
+            raise WorkbookError(f"{name} is password-protected. Remove the password in Excel (File > Info > "
+                                "Protect Workbook > Encrypt with Password) and try again.", path=str(path))
+        raise WorkbookError(f"{name} is an old Excel 97-2003 workbook (.xls). Open it in Excel and save it as "
+                            "Excel Workbook (.xlsx).", path=str(path))
+    if not head.startswith(b"PK"):
+        kind = "a CSV/text file" if _looks_like_text(head) else "not an Excel workbook"
+        raise WorkbookError(f"{name} is {kind}, not an .xlsx workbook. Open it in Excel and save it as "
+                            "Excel Workbook (.xlsx).", path=str(path))
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise WorkbookError(f"{name} is damaged (not a readable .xlsx archive). Restore it from a backup, or "
+                            "open it in Excel, which may offer to repair it.", path=str(path)) from None
+    if bad is not None:
+        raise WorkbookError(f"{name} is damaged (part {bad} is corrupt).", path=str(path))
+    if "xl/workbook.xml" not in names:
+        raise WorkbookError(f"{name} is a zip archive but not an Excel workbook.", path=str(path))
+
+
+def _is_encrypted_ole(path: Path) -> bool:
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    return "EncryptedPackage".encode("utf-16-le") in data
+
+
+def _looks_like_text(head: bytes) -> bool:
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in head) or head.startswith(b"\xef\xbb\xbf")
+
+
+class OpenpyxlBook:
+    """One workbook file; implements ``TableBook``."""
+
+    def __init__(self, path: Path, workbook: Workbook) -> None:
+        self.path = path
+        self.name = path.name
+        self.wb = workbook
+        self._cached: Workbook | None = None
+
+    @classmethod
+    def open(cls, path: Path | str) -> OpenpyxlBook:
+        path = Path(path)
+        check_file(path)
+        try:
+            wb = openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", keep_links=True)
+        except Exception as exc:  # openpyxl raises many kinds on broken parts
+            raise WorkbookError(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc}).",
+                                path=str(path)) from None
+        return cls(path, wb)
+
+    def sheet_names(self) -> list[str]:
+        return [ws.title for ws in self.wb.worksheets if ws.title != mapping.META_SHEET]
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, dict[str, Any]]:
+        if mapping.META_SHEET not in self.wb.sheetnames:
+            return {}
+        return mapping.read_meta(list(self.wb[mapping.META_SHEET].iter_rows(values_only=True)))
+
+    def _cached_values(self, sheet: str) -> Worksheet:
+        """The values Excel last computed for formulas (a second, read-only load; only when needed)."""
+        if self._cached is None:
+            self._cached = openpyxl.load_workbook(self.path, data_only=True, read_only=True, keep_links=False)
+        return self._cached[sheet]
+
+    def read(self, resource: Resource, sheet: str | None = None) -> SheetTable:
+        sheet = sheet or resource.sheet
+        if sheet not in self.wb.sheetnames:
+            raise WorkbookError(f"{self.name} has no sheet '{sheet}' (sheets: {', '.join(self.sheet_names())}).",
+                                path=self.name, sheet=sheet)
+        ws = self.wb[sheet]
+        values = [list(r) for r in ws.iter_rows(values_only=True)]
+        self._resolve_formulas(ws, values)
+        self._fill_merged(ws, values)
+        layout = mapping.locate(values, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
+        data, last = mapping.rows_frame(values, layout)
+        return SheetTable(self.name, sheet, resource, layout.header_row, layout.columns, layout.headers, data,
+                          last_row=last)
+
+    def _resolve_formulas(self, ws: Worksheet, values: list[list[Any]]) -> None:
+        formula_cells = [(i, j) for i, row in enumerate(values) for j, v in enumerate(row)
+                         if isinstance(v, str) and v.startswith("=")]
+        if not formula_cells:
+            return
+        cached = [list(r) for r in self._cached_values(ws.title).iter_rows(values_only=True)]
+        for i, j in formula_cells:
+            values[i][j] = cached[i][j] if i < len(cached) and j < len(cached[i]) else None
+
+    @staticmethod
+    def _fill_merged(ws: Worksheet, values: list[list[Any]]) -> None:
+        for rng in ws.merged_cells.ranges:
+            top = values[rng.min_row - 1][rng.min_col - 1] if rng.min_row - 1 < len(values) else None
+            for r in range(rng.min_row - 1, min(rng.max_row, len(values))):
+                for c in range(rng.min_col - 1, min(rng.max_col, len(values[r]))):
+                    values[r][c] = top
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write_back(self, table: SheetTable, changes: WriteBack) -> None:
+        ws = self.wb[table.sheet]
+        touched = list(changes.values.index)
+        input_cols = [c for k, c in table.columns.items() if k not in C.SYSTEM_KEYS]
+        system_cols = [c for k, c in table.columns.items() if k in C.SYSTEM_KEYS]
+        for row in touched:
+            for col in input_cols:
+                cell = ws.cell(row, col)
+                if cell.comment is not None and cell.comment.author == AUTHOR:
+                    cell.comment = None
+                    cell.fill = NO_FILL
+        for key in changes.values.columns:
+            col = table.columns.get(key)
+            if col is None:
+                continue
+            for row, value in changes.values[key].items():
+                if _is_missing(value):
+                    continue
+                _set(ws.cell(int(row), col), value)
+        fills = {name: PatternFill("solid", fgColor=rgb) for name, rgb in RESULT_FILLS.items() if rgb}
+        for row, result in changes.results.items():
+            fill = fills.get(result)
+            if fill is None:
+                continue
+            for col in system_cols:
+                ws.cell(int(row), col).fill = fill
+        problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
+        notes: dict[tuple[int, int], list[str]] = {}
+        for p in changes.marks:
+            col = table.columns.get(p.column or "")
+            if col is None or p.row is None:
+                continue
+            notes.setdefault((p.row, col), []).append(p.message)
+        for (row, col), messages in notes.items():
+            cell = ws.cell(row, col)
+            cell.fill = problem_fill
+            cell.comment = Comment("\n".join(messages), AUTHOR, width=300, height=120)
+        if changes.append is not None and len(changes.append):
+            self._append(ws, table, changes.append)
+
+    def _append(self, ws: Worksheet, table: SheetTable, rows: pd.DataFrame) -> None:
+        start = table.last_row + 1
+        for i, record in enumerate(rows.to_dict("records")):
+            for key, value in record.items():
+                col = table.columns.get(key)
+                if col is not None and not _is_missing(value):
+                    _set(ws.cell(start + i, col), value)
+        end = start + len(rows) - 1
+        table.last_row = end
+        for t in ws.tables.values():
+            ref = t.ref
+            from openpyxl.utils.cell import range_boundaries
+
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            if min_row == table.header_row and max_row < end:
+                from openpyxl.utils import get_column_letter
+
+                t.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{end}"
+                if t.autoFilter is not None:
+                    t.autoFilter.ref = t.ref
+
+    # -- saving ------------------------------------------------------------------------------------
+    def check_writable(self, output: Path | None = None) -> None:
+        """Before any request is sent: will the result be savable? (Excel's lock file, read-only file.)"""
+        target = Path(output) if output else self.path
+        lock = target.parent / f"~${target.name}"
+        if lock.exists():
+            raise WorkbookError(f"{target.name} is open in Excel (lock file {lock.name}); close it first, "
+                                "or write the result elsewhere with --output OTHER.xlsx.", path=str(target))
+        folder_ok = os.access(target.parent if str(target.parent) else ".", os.W_OK)
+        if (target.exists() and not os.access(target, os.W_OK)) or not folder_ok:
+            raise WorkbookError(f"{target} cannot be written (read-only file or folder); use --output OTHER.xlsx.",
+                                path=str(target))
+
+    def save(self, output: Path | None = None) -> Path:
+        target = Path(output) if output else self.path
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix or ".xlsx",
+                                        dir=target.parent if str(target.parent) else ".")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                self.wb.save(f)
+                f.flush()
+                os.fsync(f.fileno())
+            if target.exists():
+                shutil.copy2(target, backup_path(target))
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise WorkbookError(f"Could not save {target} ({exc.strerror or exc}); it is unchanged. Is it open in "
+                                "Excel or read-only? Close it, or use --output OTHER.xlsx.", path=str(target)) from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.backup{path.suffix}")
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _set(cell: Any, value: Any) -> None:
+    """Write a value; text that looks like a formula stays text (no formula injection)."""
+    from datetime import datetime
+
+    cell.value = value
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        cell.data_type = "s"
+    elif isinstance(value, datetime) and cell.number_format == "General":
+        cell.number_format = DATETIME_FORMAT
