@@ -34,3 +34,28 @@ def sandbox(qaas_home: Path, request: pytest.FixtureRequest) -> Iterator:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def signed_in(sandbox, qaas_home: Path):
+    """The sandbox environment with DEFAULT_USER signed in through the real device-code flow."""
+    from qaas_excel.api.auth import MsalSignIn
+
+    MsalSignIn(sandbox.environment, home=qaas_home).login(lambda code: None, timeout=30)
+    return sandbox.environment
+
+
+@pytest.fixture
+def client(signed_in, qaas_home: Path):
+    from qaas_excel.api.client import connect
+
+    with connect(signed_in, max_wait_s=0.2) as c:
+        yield c
+
+
+@pytest.fixture
+def demo_book(tmp_path: Path) -> Path:
+    """A fresh copy of the demo workbook, generated from the resource definitions."""
+    from qaas_excel.templates import write_demo_workbook
+
+    return write_demo_workbook(tmp_path / "demo.xlsx")

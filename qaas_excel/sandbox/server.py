@@ -93,7 +93,7 @@ class SandboxServer:
         logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
         config = uvicorn.Config(self.app(), ssl_certfile=str(self._cert_file), ssl_keyfile=str(self._key_file),
                                 http="h11", ws="none", lifespan="off", log_level=log_level, access_log=False,
-                                timeout_keep_alive=30)
+                                timeout_keep_alive=30, timeout_graceful_shutdown=2)
         return uvicorn.Server(config)
 
     def _write_info(self) -> None:
@@ -138,6 +138,7 @@ class SandboxServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # do not wait for idle keep-alive connections
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._cleanup()

@@ -1,0 +1,5 @@
+"""python -m qaas_excel"""
+
+from qaas_excel.cli import main
+
+main()
