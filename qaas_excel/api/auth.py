@@ -13,7 +13,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,8 +23,9 @@ from urllib.parse import urlsplit
 import jwt
 import msal
 import msal_extensions
+import requests
 
-from qaas_excel.api.errors import SignInRequired
+from qaas_excel.api.errors import SignInRequired, UnreachableError
 from qaas_excel.api.http import VerifyingSession
 from qaas_excel.config import Environment, is_loopback, state_dir
 
@@ -68,6 +70,15 @@ class StaticToken:
                 "or unset QAAS_ACCESS_TOKEN and sign in with `qaas-excel login`."
             )
         return self._token
+
+
+@contextmanager
+def reachable(env: Environment) -> Iterator[None]:
+    """msal talks HTTP itself: a network failure there is 'unreachable', not a crash."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise UnreachableError(f"Cannot reach the sign-in service {env.authority} ({type(exc).__name__}).") from None
 
 
 def token_claims(access_token: str) -> dict[str, Any]:
@@ -125,6 +136,10 @@ class MsalSignIn:
 
     @property
     def app(self) -> msal.PublicClientApplication:
+        with reachable(self.env):
+            return self._make_app()
+
+    def _make_app(self) -> msal.PublicClientApplication:
         if self._app is None:
             local = is_loopback(urlsplit(self.env.authority).hostname)
             self._app = msal.PublicClientApplication(
@@ -197,9 +212,10 @@ class MsalSignIn:
             if not force_refresh and self._cached and self._cached[1] - EXPIRY_MARGIN_S > now:
                 return self._cached[0]
             account = self._msal_account()
-            result = self.app.acquire_token_silent_with_error(
-                self.env.scopes, account=account, force_refresh=force_refresh
-            )
+            with reachable(self.env):
+                result = self.app.acquire_token_silent_with_error(
+                    self.env.scopes, account=account, force_refresh=force_refresh
+                )
             if not result or "access_token" not in result:
                 why = (result or {}).get("error_description") or "the sign-in has expired"
                 self._cached = None
@@ -215,7 +231,8 @@ class MsalSignIn:
 
     def start_login(self) -> dict[str, Any]:
         """Start a device-code flow; show ``DeviceCode`` to the user, then call ``finish_login``."""
-        flow = self.app.initiate_device_flow(scopes=self.env.scopes)
+        with reachable(self.env):
+            flow = self.app.initiate_device_flow(scopes=self.env.scopes)
         if "user_code" not in flow:
             raise SignInRequired(
                 f"Could not start sign-in at {self.env.authority}: "
@@ -237,7 +254,8 @@ class MsalSignIn:
             # Replacing msal's default condition, so the expiry check must stay in.
             return f.get("expires_at", 0) < time.time() or bool(should_stop and should_stop())
 
-        result = self.app.acquire_token_by_device_flow(flow, exit_condition=exit_condition)
+        with reachable(self.env):
+            result = self.app.acquire_token_by_device_flow(flow, exit_condition=exit_condition)
         if "access_token" not in result:
             raise SignInRequired(
                 f"Sign-in did not complete: {result.get('error_description') or result.get('error')}"

@@ -124,7 +124,11 @@ class QaasClient:
         data = json.dumps(body, default=_json_default, ensure_ascii=False).encode() if body is not None else None
         refreshed = False
         while True:
-            token = self.tokens.token(force_refresh=refreshed)
+            try:
+                token = self.tokens.token(force_refresh=refreshed)
+            except errors.UnreachableError as exc:
+                exc.sent = False  # the request itself never left
+                raise
             headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             if data is not None:
                 headers["Content-Type"] = "application/json"

@@ -102,9 +102,8 @@ class FaultMiddleware:
                 captured.append(message)
 
             await self.app(scope, receive, capture)  # processed and committed ...
-            start = next(m for m in captured if m["type"] == "http.response.start")
             body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
-            await self._drop(send, start["status"], max(len(body), 1))  # ... but the answer never arrives
+            await self._drop(send, 200, len(body) + 1)  # ... but the answer never arrives
             return
         if kind == "drop-before":
             await self._drop(send, 200, 64)
