@@ -284,8 +284,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
             outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                                 headers=prep.table.headers, progress=tick)
-        outcomes = [recovered.get(o.row, o) if o.result is Result.UNCHANGED and o.row in recovered else o
-                    for o in outcomes]
+        outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
+                    if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
         if resource is OPERATOR:
             refs = prep.records.get("customer_reference")
             for o in outcomes:
@@ -296,6 +296,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 rec_id = (o.record or {}).get("id")
                 if rec_id is None:
                     rec_id = next((r.record_id for r in rows if r.row == o.row), None)
+                if rec_id is None and dry_run and o.result is Result.VALID:
+                    rec_id = -o.row  # would be created: a placeholder, so its charge points plan as they would
                 if rec_id is not None and o.result not in (Result.INVALID, Result.FAILED, Result.CONFLICT):
                     ids_by_ref[str(ref).strip()] = rec_id
         book.write_back(prep.table, outcomes_to_writeback(resource, outcomes))

@@ -419,10 +419,11 @@ def system_values(table: SheetTable) -> pd.DataFrame:
     data = table.data
     out = pd.DataFrame(index=data.index)
     ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
-    out[C.ID] = [_as_id(v) for v in ids]
+    out[C.ID] = pd.Series([_as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
     for key in (C.STATUS, C.FINGERPRINT):
         col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
-        out[key] = [str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None for v in col]
+        out[key] = pd.Series([str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None
+                              for v in col], index=data.index, dtype=object)
     return out
 
 

@@ -213,6 +213,7 @@ class QaasClient:
         return [decode_record(resource, item) for item in data if isinstance(item, dict)]
 
     def get(self, resource: Resource, record_id: int) -> dict[str, Any]:
+        record_id = _whole(record_id)
         response = self.request("GET", resource.item_url_path(record_id), route=resource.item_path)
         return decode_record(resource, self._json(response) or {})
 
@@ -250,6 +251,7 @@ class QaasClient:
                before: dict[str, Any] | None = None) -> dict[str, Any]:
         """PATCH the given client fields (``before``: the record as last seen, for the audit); returns it edited."""
         body = encode_record(resource, changes)
+        record_id = _whole(record_id)
 
         def send() -> dict[str, Any]:
             response = self.request("PATCH", resource.item_url_path(record_id), route=resource.item_path, body=body)
@@ -323,6 +325,15 @@ class QaasClient:
                     f"succeeded and the service kept failing ({exc}); push again later: the record will "
                     "be looked up by its reference first, never created twice.", method="POST") from None
             raise
+
+
+def _whole(record_id: Any) -> int:
+    """Record ids go into URLs: 10001.0 must never become '/chargepoint/10001.0'."""
+    if isinstance(record_id, float) and record_id.is_integer():
+        return int(record_id)
+    if isinstance(record_id, int) and not isinstance(record_id, bool):
+        return record_id
+    raise ValueError(f"not a record id: {record_id!r}")
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -26,7 +26,7 @@ from qaas_excel.api.http import VerifyingSession
 from qaas_excel.resources import get_resource
 from qaas_excel.sandbox import USERS
 from qaas_excel.sandbox.api import now_text
-from qaas_excel.sandbox.faults import FAULTS, FaultSettings, Stats
+from qaas_excel.sandbox.faults import FAULTS, REFUSALS, FaultSettings, Stats
 from qaas_excel.sandbox.identity import Identity
 from qaas_excel.sandbox.store import Store
 
@@ -115,7 +115,8 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
     def set_faults(request: Request, body: dict = Body(...)) -> Response:
         if not allowed(request):
             return deny()
-        unknown = [k for k in body.get("fail_next", []) + list(body.get("kinds", [])) if k not in FAULTS]
+        queued = [k.partition("@")[0] for k in body.get("fail_next", [])]
+        unknown = [k for k in queued + list(body.get("kinds", [])) if k not in FAULTS and k not in REFUSALS]
         if unknown:
             return JSONResponse({"fail_next": [f"unknown faults {unknown}; known: {list(FAULTS)}"]}, status_code=400)
         for key in ("latency_ms", "fail_rate", "retry_after"):
@@ -183,5 +184,5 @@ class SandboxAdmin:
         self._call("POST", "/auto-approve", json={"user": user, "enabled": enabled})
 
     def set_faults(self, **settings: Any) -> None:
-        """latency_ms, fail_rate, retry_after, seed, kinds=[...], fail_next=["503", "drop-after", ...]."""
+        """latency_ms, fail_rate, retry_after, seed, kinds=[...], fail_next=["503", "422@POST /chargepoint", ...]."""
         self._call("POST", "/faults", json=settings)

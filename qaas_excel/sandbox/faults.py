@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAULTS = ("500", "503", "429", "drop-before", "drop-after")
+# Only on request (fail_next), never drawn at random: the service's own refusals, with a canned body.
+REFUSALS = {"400": b'{"amount": ["Rejected by the sandbox (injected)."]}',
+            "422": b'{"detail": "Rejected by the sandbox (injected)."}'}
 DROP_LOG_TEXT = "ASGI callable returned without completing response."
 
 _NUMBER = re.compile(r"/\d+(?=/|$)")
@@ -90,7 +93,7 @@ class FaultMiddleware:
         s = self.settings
         if s.latency_ms:
             await asyncio.sleep(s.latency_ms / 1000)
-        kind = self._pick()
+        kind = self._pick(f"{scope['method']} {route_of(path)}")
         if kind is None:
             await self.app(scope, receive, send)
             return
@@ -109,16 +112,21 @@ class FaultMiddleware:
             await self._drop(send, 200, 64)
             return
         status = int(kind)
-        headers = [(b"content-length", b"0")]
+        body = REFUSALS.get(kind, b"")
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
         if status == 429:
             headers.append((b"retry-after", str(s.retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": body})
 
-    def _pick(self) -> str | None:
+    def _pick(self, route: str) -> str | None:
+        """The next queued fault (``"503"``, or ``"422@POST /chargepoint"`` for one route only), else the dice."""
         s = self.settings
-        if s.fail_next:
-            return s.fail_next.popleft()
+        for i, entry in enumerate(s.fail_next):
+            kind, _, target = entry.partition("@")
+            if not target or target == route:
+                del s.fail_next[i]
+                return kind
         if s.fail_rate and s.rng.random() < s.fail_rate:
             return s.rng.choice(s.kinds)
         return None

@@ -1,0 +1,205 @@
+"""validate / push / pull through the CLI, on real workbook files, against the real sandbox."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from qaas_excel.cli import app
+from qaas_excel.pipeline import default_journal, push_book
+from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+
+runner = CliRunner()
+OPS, CPS = "Operators", "ChargePoints"
+
+
+def cli(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def run_json(*args: str) -> tuple[int, dict]:
+    result = cli(*args, "--json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _col(ws, header: str) -> int:
+    """1-based column of a header ("Amount (kWh)" finds "Amount (kWh) *")."""
+    return [str(c.value or "").rstrip(" *") for c in ws[1]].index(header) + 1
+
+
+def column(path: Path, sheet: str, header: str) -> dict[int, object]:
+    ws = openpyxl.load_workbook(path)[sheet]
+    j = _col(ws, header)
+    return {r: ws.cell(r, j).value for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value is not None}
+
+
+def set_cell(path: Path, sheet: str, header: str, row: int, value: object) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    ws.cell(row, _col(ws, header)).value = value
+    wb.save(path)
+
+
+def api_requests(sandbox) -> dict[str, int]:
+    """Requests to the API itself (sign-in traffic left out)."""
+    return {k: v for k, v in sandbox.admin.stats()["requests"].items() if " /chargepoint" in k}
+
+
+def row_of(path: Path, reference: str) -> int:
+    return next(r for r, v in column(path, CPS, "Your reference").items() if v == reference)
+
+
+def test_validate_marks_problems_without_network(demo_book: Path, qaas_home: Path) -> None:
+    code, report = run_json("validate", str(demo_book))
+    assert code == 1
+    assert report["counts"] == {"valid": 16, "invalid": 8}
+    ws = openpyxl.load_workbook(demo_book)[CPS]
+    marked = {(c.row, c.column) for row in ws.iter_rows() for c in row if c.comment is not None}
+    assert marked and all(ws.cell(r, c).comment.author == "qaas-excel" for r, c in marked)
+    results = column(demo_book, CPS, "Result")
+    assert results[row_of(demo_book, "M-006-2024")] == "invalid"
+    assert "greater than 0" in column(demo_book, CPS, "Message")[row_of(demo_book, "M-006-2024")]
+
+
+def test_push_creates_writes_back_and_a_second_push_sends_nothing(sandbox, signed_in, demo_book: Path) -> None:
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert code == 1  # the demo has invalid rows
+    assert report["counts"] == {"created": 16, "invalid": 8}
+    ids = column(demo_book, CPS, "QaaS ID")
+    assert sum(1 for v in ids.values() if isinstance(v, int)) == 13
+    assert set(column(demo_book, CPS, "Status").values()) >= {"created"}
+    assert len(sandbox.admin.records("chargepoint")) == 13 and len(sandbox.admin.records("operator")) == 3
+    assert (demo_book.parent / "demo.backup.xlsx").exists()
+
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert report["counts"] == {"unchanged": 16, "invalid": 8}
+    assert api_requests(sandbox) == {"GET /chargepointoperators": 1, "GET /chargepoints": 1}
+
+
+def test_changed_amount_is_patched_once(sandbox, signed_in, demo_book: Path) -> None:
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "DD-001-2024")
+    set_cell(demo_book, CPS, "Amount (kWh)", row, 19000.5)
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert report["counts"]["updated"] == 1
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 1
+    record_id = column(demo_book, CPS, "QaaS ID")[row]
+    [record] = [r for r in sandbox.admin.records("chargepoint") if r["id"] == record_id]
+    assert Decimal(record["amount"]) == Decimal("19000.5")
+    assert "18.234,512 → 19.000,500" in column(demo_book, CPS, "Message")[row]
+
+
+def test_a_record_sent_to_the_uba_is_locked(sandbox, signed_in, demo_book: Path) -> None:
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "DD-002-2024")
+    sandbox.admin.set_status("chargepoint", column(demo_book, CPS, "QaaS ID")[row], "sent_to_uba")
+    set_cell(demo_book, CPS, "Amount (kWh)", row, 1.0)
+    sandbox.admin.reset_stats()
+    cli("push", str(demo_book), "--env", "sandbox")
+    assert column(demo_book, CPS, "Result")[row] == "locked"
+    assert "sent_to_uba" in column(demo_book, CPS, "Message")[row]
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 0
+
+
+def test_changed_on_both_sides_is_a_conflict_and_nothing_is_overwritten(sandbox, signed_in, demo_book: Path) -> None:
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "HH-001-2024")
+    record_id = column(demo_book, CPS, "QaaS ID")[row]
+    sandbox.admin.update_record("chargepoint", record_id, amount="9000.000")
+    set_cell(demo_book, CPS, "Amount (kWh)", row, 9500)
+    cli("push", str(demo_book), "--env", "sandbox")
+    assert column(demo_book, CPS, "Result")[row] == "conflict"
+    [record] = [r for r in sandbox.admin.records("chargepoint") if r["id"] == record_id]
+    assert record["amount"] == "9000.000"
+
+
+def test_service_refusals_land_in_their_rows(sandbox, signed_in, demo_book: Path) -> None:
+    sandbox.admin.set_faults(fail_next=["422@POST /chargepointoperator", "400@POST /chargepoint"])
+    code, report = run_json("push", str(demo_book), "--env", "sandbox", "--workers", "1")
+    assert code == 1
+    assert report["counts"]["failed"] == 2
+    failed_ops = [r for r in report["sheets"][0]["rows"] if r["result"] == "failed"]
+    assert failed_ops and "Rejected by the sandbox" in failed_ops[0]["message"]
+    failed_cps = [r for r in report["sheets"][1]["rows"] if r["result"] == "failed"]
+    assert failed_cps and failed_cps[0]["message"].startswith("Rejected by the service: Amount (kWh)")
+    ws = openpyxl.load_workbook(demo_book)[CPS]
+    amount_col = _col(ws, "Amount (kWh)")
+    assert ws.cell(failed_cps[0]["row"], amount_col).comment is not None
+
+
+def test_results_of_an_interrupted_push_are_recovered_not_recreated(sandbox, signed_in, demo_book: Path,
+                                                                    qaas_home: Path) -> None:
+    from qaas_excel.api.client import connect
+
+    book = OpenpyxlBook.open(demo_book)
+    with connect(signed_in) as client:
+        push_book(book, client, journal=default_journal(demo_book))  # the process dies before saving
+    assert column(demo_book, CPS, "QaaS ID") and not any(column(demo_book, CPS, "QaaS ID").values())
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert report["counts"] == {"created": 16, "invalid": 8}
+    assert not any(k.startswith("POST") for k in api_requests(sandbox))
+    assert len(sandbox.admin.records("chargepoint")) == 13
+    assert sum(1 for v in column(demo_book, CPS, "QaaS ID").values() if v) == 13
+    assert "recovered" in column(demo_book, CPS, "Message")[row_of(demo_book, "DD-001-2024")]
+
+
+def test_a_lost_workbook_copy_is_matched_not_duplicated(sandbox, signed_in, demo_book: Path, tmp_path: Path) -> None:
+    fresh = tmp_path / "again.xlsx"
+    fresh.write_bytes(demo_book.read_bytes())
+    cli("push", str(demo_book), "--env", "sandbox")
+    code, report = run_json("push", str(fresh), "--env", "sandbox")
+    assert report["counts"] == {"adopted": 16, "invalid": 8}
+    assert len(sandbox.admin.records("chargepoint")) == 13
+
+
+def test_pull_refreshes_statuses_with_one_list_call_and_adds_missing(sandbox, signed_in, demo_book: Path) -> None:
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "M-001-2024")
+    sandbox.admin.set_status("chargepoint", column(demo_book, CPS, "QaaS ID")[row], "accepted_by_uba")
+    extra = sandbox.admin.records("chargepoint")[0]
+    sandbox.admin.reset_stats()
+    code, report = run_json("pull", str(demo_book), "--env", "sandbox", "--sheet", CPS)
+    assert code == 0
+    assert column(demo_book, CPS, "Status")[row] == "accepted_by_uba"
+    assert api_requests(sandbox) == {"GET /chargepoints": 1}
+    # a record only the service knows is appended on request
+    ws_rows_before = len(column(demo_book, CPS, "Your reference"))
+    sandbox.admin.delete_record("chargepoint", extra["id"])  # (keep counts simple: one fewer on the service)
+    cli("pull", str(demo_book), "--env", "sandbox", "--sheet", CPS)
+    assert len(column(demo_book, CPS, "Your reference")) == ws_rows_before
+
+
+def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
+    code, report = run_json("push", str(demo_book), "--env", "sandbox", "--dry-run")
+    assert report["dry_run"] and report["counts"] == {"valid": 16, "invalid": 8}
+    assert set(api_requests(sandbox)) == {"GET /chargepointoperators", "GET /chargepoints"}
+
+
+def test_push_without_sign_in_exits_3(sandbox, demo_book: Path) -> None:
+    result = cli("push", str(demo_book), "--env", "sandbox")
+    assert result.exit_code == 3
+    assert "qaas-excel login" in result.stderr
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"a;b;c\n1;2;3\n", "CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, ".xls"),
+    (b"PK\x03\x04 definitely not a zip", "damaged"),
+    (b"", "empty"),
+])
+def test_unreadable_files_exit_2_naming_the_file(tmp_path: Path, qaas_home: Path, content: bytes,
+                                                 expected: str) -> None:
+    path = tmp_path / "Abrechnung 2024.xlsx"
+    path.write_bytes(content)
+    result = cli("validate", str(path))
+    assert result.exit_code == 2
+    assert "Abrechnung 2024.xlsx" in result.stderr and expected in result.stderr
+    assert path.read_bytes() == content
