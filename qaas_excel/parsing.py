@@ -28,6 +28,7 @@ import pandas as pd
 
 Error = tuple[str, str] | None  # (code, text)
 
+MAX_NUMBER = 1e15  # beyond this a float has no exact thousandths left
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 in Excel's 1900 date system
 FORMULA_ERRORS = ("#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA")
@@ -130,7 +131,7 @@ def _to_decimal(value: Any) -> tuple[Decimal | None, Error]:
     if isinstance(value, int):
         return Decimal(value), None
     if isinstance(value, float):
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
             return None, ("not-a-number", "not a finite number")
         # Shortest repr of the value rounded to 9 places: what Excel shows, without binary noise.
         return Decimal(repr(round(value, 9))).normalize() if value != int(value) else Decimal(int(value)), None
@@ -151,8 +152,8 @@ def parse_decimal(series: pd.Series) -> Parsed:
     errors = pd.Series([None] * len(arr), index=series.index, dtype=object)
     if is_float.any():
         floats = arr[is_float].astype(float)
-        finite = np.isfinite(floats)
-        rounded = np.round(floats, 9)
+        finite = np.isfinite(floats) & (np.abs(floats) < MAX_NUMBER)
+        rounded = np.round(np.where(finite, floats, 0.0), 9)
         idx = np.flatnonzero(is_float)
         vals: list[Any] = []
         for f, ok in zip(rounded.tolist(), finite.tolist(), strict=True):
@@ -164,7 +165,7 @@ def parse_decimal(series: pd.Series) -> Parsed:
                 vals.append(Decimal(repr(f)))
         out.iloc[idx] = vals
         nan_idx = idx[~finite]
-        errors.iloc[nan_idx] = [None if math.isnan(arr[i]) else ("not-a-number", "not a finite number")
+        errors.iloc[nan_idx] = [None if math.isnan(arr[i]) else ("not-a-number", f"{arr[i]:g} is out of range")
                                 for i in nan_idx]
     rest = ~is_float
     if rest.any():

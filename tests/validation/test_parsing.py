@@ -1,0 +1,110 @@
+"""Cell values as people type them: read exactly, or named as a problem; never an exception."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qaas_excel import parsing
+
+
+def one(parser, value):
+    parsed = parser(pd.Series([value], dtype=object))
+    return parsed.values.iloc[0], parsed.errors.iloc[0]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (1234.567, Decimal("1234.567")), (0.1 + 0.2, Decimal("0.3")), (22, Decimal("22")), ("1234,5", Decimal("1234.5")),
+    ("1.234,5", Decimal("1234.5")), ("1,234.5", Decimal("1234.5")), ("1.234.567", Decimal("1234567")),
+    ("1,234,567", Decimal("1234567")), (" 12 345,75 ", Decimal("12345.75")), ("\u00a012,5 kWh", Decimal("12.5")),
+    ("0,125", Decimal("0.125")), ("-5", Decimal("-5")), ("1234.567", Decimal("1234.567")), ("22 kW", Decimal("22")),
+])
+def test_numbers_are_read_exactly(raw, expected) -> None:
+    value, error = one(parsing.parse_decimal, raw)
+    assert error is None and value == expected
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    ("1.234", "ambiguous-number"), ("1,234", "ambiguous-number"), ("abc", "not-a-number"), (True, "not-a-number"),
+    ("#REF!", "formula-error"), ("#DIV/0!", "formula-error"), ("1.2.3,4,5", "not-a-number"),
+    (datetime(2024, 1, 1), "not-a-number"), (float("inf"), "not-a-number"),
+])
+def test_unreadable_numbers_are_named(raw, code) -> None:
+    value, error = one(parsing.parse_decimal, raw)
+    assert value is None and error[0] == code
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (datetime(2024, 12, 31, 0, 0), date(2024, 12, 31)), (date(2024, 1, 1), date(2024, 1, 1)),
+    ("31.12.2024", date(2024, 12, 31)), ("1.2.2024", date(2024, 2, 1)), ("31.12.24", date(2024, 12, 31)),
+    ("2024-12-31", date(2024, 12, 31)), ("2024-12-31T00:00:00", date(2024, 12, 31)), (45657, date(2024, 12, 31)),
+])
+def test_dates(raw, expected) -> None:
+    assert one(parsing.parse_date, raw) == (expected, None)
+
+
+@pytest.mark.parametrize("raw", ["31.02.2024", "12/31/2024", "morgen", True, -3])
+def test_bad_dates_are_named(raw) -> None:
+    value, error = one(parsing.parse_date, raw)
+    assert value is None and error[0] == "not-a-date"
+
+
+def test_datetimes_are_utc() -> None:
+    assert one(parsing.parse_datetime, "2022-09-28T15:38:21Z")[0] == datetime(2022, 9, 28, 15, 38, 21, tzinfo=UTC)
+    assert one(parsing.parse_datetime, datetime(2024, 1, 1, 9, 30))[0] == datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
+    assert one(parsing.parse_datetime, "28.09.2022 15:38")[0] == datetime(2022, 9, 28, 15, 38, tzinfo=UTC)
+    assert one(parsing.parse_datetime, date(2024, 1, 1))[0] == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_zip_codes_get_their_leading_zero_back_and_text_is_trimmed() -> None:
+    assert one(parsing.parse_zip, 1067)[0] == "01067"
+    assert one(parsing.parse_zip, "1067")[0] == "01067"
+    assert one(parsing.parse_zip, 80331.0)[0] == "80331"
+    assert one(parsing.parse_text, "  Baum   straße 1 ")[0] == "Baum straße 1"
+    assert one(parsing.parse_evse, " de*abc*e1234567*1 ")[0] == "DE*ABC*E1234567*1"
+
+
+def test_operator_column_takes_an_id_or_a_reference() -> None:
+    assert one(parsing.parse_id_or_reference, 335.0)[0] == 335
+    assert one(parsing.parse_id_or_reference, "335")[0] == 335
+    assert one(parsing.parse_id_or_reference, " SW-DD ")[0] == "SW-DD"
+    assert one(parsing.parse_id_or_reference, 3.5)[1][0] == "not-an-id"
+
+
+def german(d: Decimal) -> str:
+    text = f"{d:,.3f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+@given(st.decimals(min_value=Decimal("0.001"), max_value=Decimal("999999999"), places=3))
+def test_german_and_english_formatting_round_trips_or_is_called_ambiguous(d: Decimal) -> None:
+    # "1,000" is one (German) or one thousand (English): such forms must be reported, never guessed.
+    ambiguous = 1 <= d < 1000
+    for text in (german(d), f"{d:,.3f}"):
+        value, error = one(parsing.parse_decimal, text)
+        if ambiguous:
+            assert value is None and error[0] == "ambiguous-number"
+        else:
+            assert value == d and error is None
+    assert one(parsing.parse_decimal, float(d))[0] == d
+
+
+anything = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=30), st.dates(), st.datetimes(), st.decimals(allow_nan=False))
+
+
+@given(st.lists(anything, min_size=1, max_size=20))
+def test_any_input_gives_a_value_or_a_named_problem(values) -> None:
+    series = pd.Series(values, dtype=object)
+    for parser in (parsing.parse_decimal, parsing.parse_date, parsing.parse_datetime, parsing.parse_text,
+                   parsing.parse_zip, parsing.parse_evse, parsing.parse_id_or_reference, parsing.parse_int):
+        parsed = parser(series)
+        assert len(parsed.values) == len(values)
+        for value, error in zip(parsed.values, parsed.errors, strict=True):
+            assert error is None or (isinstance(error, tuple) and error[0] and error[1])
+            assert error is None or value is None

@@ -1,0 +1,118 @@
+"""Sheet validation: every rule, every problem of a row, in the user's column names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.validation import check_evse_id, validate
+
+TODAY = date(2026, 1, 1)
+
+
+def cp_row(**overrides):
+    row = {"customer_reference": "R-1", "chargepointoperator_id": 335, "evse_id": "DE*ABC*E1234567*1",
+           "street": "Postplatz 1", "zip_code": "01067", "town": "Dresden", "commissioning_date": datetime(2021, 5, 17),
+           "max_power_kw": 22, "period_start": datetime(2024, 1, 1), "period_end": datetime(2024, 12, 31),
+           "amount": 1234.5}
+    row.update(overrides)
+    return row
+
+
+def run(*rows, resource=CHARGEPOINT, **kwargs):
+    frame = pd.DataFrame(list(rows), index=range(2, 2 + len(rows)), dtype=object)
+    return validate(resource, frame, sheet="ChargePoints", today=TODAY, **kwargs)
+
+
+def codes(result, row=2):
+    return {(p.column, p.code) for p in result.problems if p.row == row}
+
+
+def test_a_clean_row_has_no_problems_and_typed_values() -> None:
+    result = run(cp_row())
+    assert result.problems == []
+    rec = result.records.loc[2]
+    assert rec["amount"] == Decimal("1234.5") and rec["period_start"] == date(2024, 1, 1)
+    assert rec["zip_code"] == "01067" and rec["chargepointoperator_id"] == 335
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"town": None}, ("town", "required")),
+    ({"town": "   "}, ("town", "required")),
+    ({"street": "x" * 201}, ("street", "too-long")),
+    ({"zip_code": "123456"}, ("zip_code", "pattern")),
+    ({"evse_id": "DE-ABC-1"}, ("evse_id", "pattern")),
+    ({"amount": "12,3456"}, ("amount", "too-many-decimals")),
+    ({"amount": 0}, ("amount", "not-positive")),
+    ({"max_power_kw": -11}, ("max_power_kw", "not-positive")),
+    ({"amount": "zwölf"}, ("amount", "not-a-number")),
+    ({"amount": "#VALUE!"}, ("amount", "formula-error")),
+    ({"period_end": datetime(2023, 12, 31)}, ("period_end", "period-order")),
+    ({"period_end": datetime(2025, 1, 31)}, ("period_end", "period-years")),
+    ({"amount": 193248.001}, ("amount", "amount-above-capacity")),
+    ({"commissioning_date": "02.01.2026"}, ("commissioning_date", "commissioning-in-future")),
+    ({"period_start": "32.01.2024"}, ("period_start", "not-a-date")),
+])
+def test_each_rule(overrides, expected) -> None:
+    assert expected in codes(run(cp_row(**overrides)))
+
+
+def test_capacity_is_exact_to_the_thousandth() -> None:
+    assert codes(run(cp_row(amount=193248.0))) == set()  # 22 kW x 8,784 h (2024 is a leap year)
+    result = run(cp_row(amount="193.248,001"))
+    [problem] = result.problems
+    assert problem.code == "amount-above-capacity"
+    assert "22 kW × 8.784 h = 193.248,000 kWh" in problem.message
+
+
+def test_all_problems_of_a_row_are_reported_with_headers_in_the_users_words() -> None:
+    result = run(cp_row(town=None, amount=-1, evse_id="x"), headers={"town": "Ort"})
+    assert {c for c, _ in codes(result)} == {"town", "amount", "evse_id"}
+    assert any(p.message.startswith("Ort:") for p in result.problems)
+    assert any(p.message.startswith("Amount (kWh):") for p in result.problems)
+    assert result.invalid_rows == {2}
+
+
+def test_duplicates_within_the_sheet_name_the_other_rows() -> None:
+    result = run(cp_row(), cp_row(evse_id="DEABCE1234567*1"), cp_row(customer_reference="R-3", evse_id="DE*ABC*E2*1"))
+    dup = [p for p in result.problems if p.code == "duplicate-reference"]
+    assert {p.row for p in dup} == {2, 3} and "rows 2, 3" in dup[0].message
+    assert {p.row for p in result.problems if p.code == "duplicate-evse-period"} == {2, 3}
+
+
+def test_operator_references_must_be_known() -> None:
+    result = run(cp_row(chargepointoperator_id="SW-DD"), cp_row(customer_reference="R-2", chargepointoperator_id="XX",
+                                                                 evse_id="DE*ABC*E2*1"),
+                 operator_refs={"SW-DD"}, operator_ids={335})
+    assert codes(result, 2) == set()
+    assert codes(result, 3) == {("chargepointoperator_id", "unknown-operator")}
+    assert ("chargepointoperator_id", "unknown-operator") in codes(run(cp_row(chargepointoperator_id=999),
+                                                                       operator_ids={335}))
+
+
+def test_operators_sheet_rules() -> None:
+    op = {"customer_reference": "A", "organization_name": "X GmbH", "street": "Weg 1", "zip_code": 1067,
+          "town": "Dresden", "terms_agreed": "2024-01-15T09:30:00Z"}
+    result = run(op, {**op, "zip_code": "ABCDE"}, resource=OPERATOR)
+    assert result.records.at[2, "zip_code"] == "01067"
+    assert ("zip_code", "pattern") in codes(result, 3)
+    assert ("customer_reference", "duplicate-reference") in codes(result, 2)
+
+
+def test_a_missing_required_column_is_one_sheet_level_problem() -> None:
+    frame = pd.DataFrame([{"evse_id": "DE*ABC*E1*1"}], index=[2], dtype=object)
+    result = validate(CHARGEPOINT, frame, today=TODAY)
+    sheet_level = [p for p in result.problems if p.row is None]
+    assert {p.column for p in sheet_level} >= {"amount", "town"} and all(p.code == "missing-column"
+                                                                         for p in sheet_level)
+
+
+def test_evse_check_for_the_worksheet_function() -> None:
+    assert check_evse_id("DE*ABC*E1234567*1") == "ok"
+    assert check_evse_id("de abc e1234567 1") == "ok"
+    assert "eMI3" in check_evse_id("hello")
+    assert check_evse_id(None) == "a value is required"
