@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 # Each module registers its commands on ``app``.
-from qaas_excel.cli import api_cmds, auth_cmds, pipeline_cmds, sandbox_cmds, workbook_cmds  # noqa: F401
+from qaas_excel.cli import (  # noqa: F401
+    api_cmds,
+    auth_cmds,
+    finance_cmds,
+    pipeline_cmds,
+    sandbox_cmds,
+    workbook_cmds,
+)
 from qaas_excel.cli._app import app, setup_logging
 
 

@@ -98,14 +98,14 @@ def progress_bar(enabled: bool):
         yield update
 
 
-def save_book(book: OpenpyxlBook, report: RunReport, output: Path | None, journal_note: str = "") -> None:
+def save_book(book: OpenpyxlBook, report: Any, output: Path | None, journal_note: str = "") -> None:
     try:
         saved = book.save(output)
     except WorkbookError as exc:
         err_console.print(f"[red]Could not save:[/] {exc}")
         if journal_note:
             err_console.print(journal_note)
-        if report.command == "push" and not report.dry_run:
+        if getattr(report, "command", "") == "push" and not report.dry_run:
             print_summary(report)
         raise typer.Exit(EXIT_USAGE) from None
     report.saved_to = str(saved) if saved else None

@@ -213,6 +213,12 @@ class OpenpyxlBook:
                 if t.autoFilter is not None:
                     t.autoFilter.ref = t.ref
 
+    def write_reconciliation(self, report: Any) -> None:
+        """Replace the Reconciliation sheet (detail, summaries, chart); nothing else is touched."""
+        from qaas_excel.workbook.report_sheet import render_openpyxl
+
+        render_openpyxl(self.wb, report)
+
     # -- saving ------------------------------------------------------------------------------------
     def check_writable(self, output: Path | None = None) -> None:
         """Before any request is sent: will the result be savable? (Excel's lock file, read-only file.)"""
