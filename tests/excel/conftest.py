@@ -1,0 +1,45 @@
+"""Books on xlwings' remote engine (its licence is set for tests only), built from the template workbooks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlwings as xw
+
+
+def book_json(path: Path) -> dict:
+    """The JSON an Office.js client would send for a workbook: every sheet's values."""
+    wb = openpyxl.load_workbook(path)
+    sheets = []
+    for ws in wb.worksheets:
+        rows = [[_plain(v) for v in row] for row in ws.iter_rows(values_only=True)] or [[None]]
+        width = max(len(r) for r in rows)
+        sheets.append({"name": ws.title, "values": [r + [None] * (width - len(r)) for r in rows], "pictures": [],
+                       "tables": [], "notes": [], "notes_supported": True})
+    return {"client": "Office.js", "version": xw.__version__,
+            "book": {"name": path.name, "active_sheet_index": 1, "selection": "A1"}, "names": [], "sheets": sheets}
+
+
+def _plain(value):
+    if isinstance(value, datetime | date):
+        return datetime(value.year, value.month, value.day, *(value.timetuple()[3:6])).isoformat() + ".000Z"
+    return value
+
+
+@pytest.fixture
+def remote_book(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    from xlwings.pro import _xlremote as remote
+
+    def make(path: Path) -> xw.Book:
+        impl = remote.App(remote.Apps(), add_book=False).books.open(book_json(path))
+        return xw.Book(impl=impl)
+
+    return make
+
+
+def actions(book: xw.Book) -> list[dict]:
+    return book.impl.json()["actions"]
