@@ -1,0 +1,99 @@
+"""Ribbon macros and worksheet functions against remote-engine books and the real sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qaas_excel.excel import macros, session, udfs
+from tests.excel.conftest import actions
+
+
+@pytest.fixture
+def excel_env(signed_in, qaas_home: Path):
+    session.save_settings(env="sandbox")
+    udfs.cache.clear()
+    yield signed_in
+    session.reset_clients()
+    udfs.cache.clear()
+
+
+def alerts(book) -> list[str]:
+    return [a["args"][0] for a in actions(book) if a["func"] == "alert"]
+
+
+def test_validate_macro_marks_rows_and_reports_in_a_message_box(remote_book, demo_book: Path, qaas_home) -> None:
+    book = remote_book(demo_book)
+    report = macros.validate(book)
+    assert report.counts == {"valid": 16, "invalid": 8}
+    assert "ChargePoints" in alerts(book)[-1] and any(a["func"] == "addNote" for a in actions(book))
+
+
+def test_push_macro_creates_and_writes_ids_with_few_calls(remote_book, demo_book: Path, sandbox, excel_env) -> None:
+    book = remote_book(demo_book)
+    report = macros.push(book)
+    assert report.counts == {"created": 16, "invalid": 8}
+    assert sandbox.admin.requests("POST /chargepoint") == 13
+    assert len(actions(book)) < 60
+    assert "Push finished" in alerts(book)[-1]
+
+
+def test_push_selected_sends_only_those_rows(remote_book, demo_book: Path, sandbox, excel_env) -> None:
+    empty = remote_book(demo_book)
+    assert macros.push_selected(empty, rows=set(), sheet="Operators") is None  # nothing selected: nothing sent
+    assert "Select the rows" in alerts(empty)[-1]
+    assert sandbox.admin.requests("POST /chargepointoperator") == 0
+    report = macros.push_selected(remote_book(demo_book), rows={2, 3}, sheet="Operators")
+    assert report.counts == {"created": 2}
+    assert sandbox.admin.requests("POST /chargepointoperator") == 2
+
+
+def test_errors_reach_the_user_as_a_message_box_not_a_traceback(remote_book, demo_book: Path, sandbox,
+                                                                qaas_home) -> None:
+    session.save_settings(env="sandbox")  # but nobody signed in
+    book = remote_book(demo_book)
+    assert macros.push(book) is None
+    assert "Sign in" in alerts(book)[-1]
+
+
+def test_functions_batch_lookups_one_list_call_for_a_thousand_cells(sandbox, excel_env, remote_book,
+                                                                   demo_book: Path) -> None:
+    macros.push(remote_book(demo_book))
+    ids = [r["id"] for r in sandbox.admin.records("chargepoint")]
+    sandbox.admin.reset_stats()
+    statuses = [udfs.QAAS_STATUS(ids[i % len(ids)]) for i in range(1000)]
+    assert set(statuses) == {"created"}
+    api = {k: v for k, v in sandbox.admin.stats()["requests"].items() if " /chargepoint" in k}
+    assert api == {"GET /chargepoints": 1}
+    assert udfs.QAAS_STATUS(999999) == "not found"
+    assert udfs.QAAS_RECORD(ids[0], "Amount (kWh)") == float(sandbox.admin.records("chargepoint")[0]["amount"])
+    table = udfs.QAAS_CHARGEPOINTS("SW-DD", "created", 2024)
+    assert table[0][0] == "QaaS ID" and len(table) == 1 + 5
+    total = sum(float(r["amount"]) for r in sandbox.admin.records("chargepoint"))
+    assert udfs.QAAS_TOTAL() == pytest.approx(total)
+    assert udfs.QAAS_OPERATORS()[0][2] == "Organization name"
+
+
+def test_functions_never_prompt_without_a_sign_in(sandbox, qaas_home: Path) -> None:
+    session.save_settings(env="sandbox")
+    udfs.cache.clear()
+    session.reset_clients()
+    assert udfs.QAAS_STATUS(1) == udfs.SIGN_IN_TEXT
+    assert udfs.QAAS_CHECK_EVSE("DE*ABC*E1234567*1") == "ok"  # local, no network
+
+
+def test_sign_in_macro_shows_the_code_and_finishes_in_the_background(remote_book, demo_book: Path, sandbox,
+                                                                    qaas_home: Path) -> None:
+    import time
+
+    from qaas_excel.api.auth import MsalSignIn
+
+    session.save_settings(env="sandbox")
+    book = remote_book(demo_book)
+    code = macros.sign_in(book)
+    assert code in alerts(book)[-1] and "/devicelogin" in alerts(book)[-1]
+    deadline = time.monotonic() + 30
+    while not MsalSignIn(sandbox.environment, home=qaas_home).accounts() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert MsalSignIn(sandbox.environment, home=qaas_home).accounts() == ["demo@qaas-sandbox.test"]
