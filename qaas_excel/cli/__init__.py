@@ -6,6 +6,7 @@ import typer
 
 # Each module registers its commands on ``app``.
 from qaas_excel.cli import (  # noqa: F401
+    addin_cmds,
     api_cmds,
     auth_cmds,
     finance_cmds,

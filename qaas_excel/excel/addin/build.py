@@ -1,0 +1,146 @@
+"""Build ``qaas_excel.xlam`` from the text sources, on any OS.
+
+An .xlam is an OOXML zip: a workbook whose content type says "macro-enabled add-in", a
+``vbaProject.bin`` (written here with the ms-ovba package from ``QaasRibbon.bas``), and a
+``customUI/customUI14.xml`` part that Excel shows as the QaaS tab. The ribbon's callbacks call
+``RunPython`` of the xlwings add-in, so no xlwings VBA code is copied into ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from qaas_excel.excel import ribbon
+
+SOURCES = Path(__file__).resolve().parent
+CUSTOMUI = SOURCES / "customUI14.xml"
+VBA_MODULE = SOURCES / f"{ribbon.MODULE_NAME}.bas"
+XLAM_NAME = "qaas_excel.xlam"
+
+ADDIN_TYPE = "application/vnd.ms-excel.addin.macroEnabled.main+xml"
+VBA_TYPE = "application/vnd.ms-office.vbaProject"
+UI_REL = "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
+VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+FIXED_DATE = (2026, 1, 1, 0, 0, 0)
+
+
+def write_sources(folder: Path = SOURCES) -> list[Path]:
+    """(Re)generate the text sources from ribbon.py; a test keeps the committed copies in step."""
+    CUSTOMUI.write_text(ribbon.customui_xml(), encoding="utf-8")
+    VBA_MODULE.write_bytes(ribbon.vba_module().encode("cp1252"))
+    return [CUSTOMUI, VBA_MODULE]
+
+
+@contextlib.contextmanager
+def _correct_copy_token_length() -> Iterator[None]:
+    """ms-ovba-compression 1.0.1 computes MaximumLength as 0xFFFF << (bits + 3); MS-OVBA 2.4.1.3.19.3
+    says (0xFFFF >> bits) + 3. Long repeats then overflow the length field and corrupt the module."""
+    from ms_ovba_compression.ms_ovba import MsOvba
+
+    original = MsOvba.copytoken_help
+
+    def fixed(difference: int) -> dict:
+        help_ = original(difference)
+        help_["maxLength"] = (0xFFFF >> help_["bitCount"]) + 3
+        return help_
+
+    MsOvba.copytoken_help = staticmethod(fixed)
+    try:
+        yield
+    finally:
+        MsOvba.copytoken_help = staticmethod(original)
+
+
+def vba_project_bin(bas: Path) -> bytes:
+    """A vbaProject.bin holding ThisWorkbook, Sheet1 and our standard module (ms-ovba)."""
+    if bas.stat().st_size >= 4096:  # ms-ovba-compression mishandles the raw chunks of longer modules
+        raise ValueError(f"{bas.name} must stay below 4096 bytes (one compression chunk)")
+    with _correct_copy_token_length():
+        return _vba_project_bin(bas)
+
+
+def _vba_project_bin(bas: Path) -> bytes:
+    import ms_ovba
+    from ms_ovba.Models.Entities.doc_module import DocModule
+    from ms_ovba.Models.Entities.reference import Reference
+    from ms_ovba.Models.Entities.reference_registered import ReferenceRegistered
+    from ms_ovba.Models.Entities.std_module import StdModule
+    from ms_ovba.Models.Fields.libid_reference import LibidReference
+    from ms_ovba.vbaProject import VbaProject
+    from ms_ovba.Views.project_ole_file import ProjectOleFile
+
+    blank = Path(ms_ovba.__file__).resolve().parent / "blank_files"
+    project = VbaProject()
+    project.project_id = "{6B1F8F0E-3C55-4D0B-9E55-51A0A5C0DE01}"
+    for name, guid in (("Sheet1", "0002082000000000C000000000000046"),
+                       ("ThisWorkbook", "0002081900000000C000000000000046")):
+        module = DocModule(name)
+        module.add_file(str(blank / f"{name}.cls"))
+        module.add_guid(uuid.UUID(guid))
+        module.normalize_file()
+        project.add_module(module)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / bas.name
+        source.write_bytes(bas.read_bytes())
+        module = StdModule(bas.stem)
+        module.add_file(str(source))
+        module.normalize_file()
+        project.add_module(module)
+        stdole = LibidReference(uuid.UUID("0002043000000000C000000000000046"), "2.0", "0",
+                                "C:\\Windows\\System32\\stdole2.tlb", "OLE Automation")
+        office = LibidReference(uuid.UUID("2DF8D04C5BFA101BBDE500AA0044DE52"), "2.0", "0",
+                                r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
+                                "Microsoft Office 16.0 Object Library")  # IRibbonControl lives here
+        project.add_reference(Reference(ReferenceRegistered(stdole), "stdole"))
+        project.add_reference(Reference(ReferenceRegistered(office), "Office"))
+        with contextlib.chdir(tmp):  # ms-ovba writes ./vbaProject.bin
+            ProjectOleFile.write_file(project)
+            return (Path(tmp) / "vbaProject.bin").read_bytes()
+
+
+def _base_workbook() -> dict[str, bytes]:
+    wb = Workbook()
+    wb.active.title = "QaaS"
+    wb.active["A1"] = "qaas-excel add-in: adds the QaaS tab to Excel."
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def build_addin(out_dir: Path) -> Path:
+    parts = _base_workbook()
+    types = parts["[Content_Types].xml"].decode()
+    types = re.sub(r'(PartName="/xl/workbook.xml" ContentType=")[^"]+"', rf'\g<1>{ADDIN_TYPE}"', types)
+    types = types.replace("</Types>", f'<Default Extension="bin" ContentType="{VBA_TYPE}"/></Types>')
+    parts["[Content_Types].xml"] = types.encode()
+    rels = parts["_rels/.rels"].decode()
+    parts["_rels/.rels"] = rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="qaasUi" Type="{UI_REL}" Target="customUI/customUI14.xml"/></Relationships>').encode()
+    wb_rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    parts["xl/_rels/workbook.xml.rels"] = wb_rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="qaasVba" Type="{VBA_REL}" Target="vbaProject.bin"/></Relationships>').encode()
+    parts["customUI/customUI14.xml"] = CUSTOMUI.read_bytes()
+    parts["xl/vbaProject.bin"] = vba_project_bin(VBA_MODULE)
+    parts.pop("docProps/core.xml", None)  # carries a timestamp; not needed by Excel
+    types = parts["[Content_Types].xml"].decode()
+    parts["[Content_Types].xml"] = re.sub(r'<Override PartName="/docProps/core.xml"[^>]*/>', "", types).encode()
+    rels = parts["_rels/.rels"].decode()
+    parts["_rels/.rels"] = re.sub(r'<Relationship [^>]*Target="docProps/core.xml"/>', "", rels).encode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / XLAM_NAME
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(parts, key=lambda n: (n != "[Content_Types].xml", n)):
+            z.writestr(zipfile.ZipInfo(name, FIXED_DATE), parts[name], zipfile.ZIP_DEFLATED)
+    return target
