@@ -126,7 +126,9 @@ class OpenpyxlBook:
             raise WorkbookError(f"{self.name} has no sheet '{sheet}' (sheets: {', '.join(self.sheet_names())}).",
                                 path=self.name, sheet=sheet)
         ws = self.wb[sheet]
-        values = [list(r) for r in ws.iter_rows(values_only=True)]
+        # Formatting alone (a million styled empty rows) must not make us read a million rows.
+        last = max((r for (r, _c), cell in ws._cells.items() if cell.value is not None), default=1)
+        values = [list(r) for r in ws.iter_rows(min_row=1, max_row=last, values_only=True)]
         self._resolve_formulas(ws, values)
         self._fill_merged(ws, values)
         layout = mapping.locate(values, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
