@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one line per message: greppable logs
 log = logging.getLogger("qaas_excel")
 
 F = TypeVar("F", bound=Callable[..., Any])
