@@ -140,7 +140,10 @@ def _data_sheet(ws: Worksheet, resource: Resource, rows: Sequence[dict[str, Any]
     for i, record in enumerate(rows, start=2):
         for j, col in enumerate(cols, start=1):
             if col.key in record and record[col.key] is not None:
-                ws.cell(i, j).value = record[col.key]
+                cell = ws.cell(i, j)
+                cell.value = record[col.key]
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+                    cell.data_type = "s"  # sample data is text, never a formula
     ref = f"A1:{get_column_letter(len(cols))}{last_row}"
     table = Table(displayName=resource.table, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
