@@ -292,8 +292,11 @@ def encode_value(f: Field, value: Any) -> Any:
     if value is None:
         return None
     if f.type is FieldType.DECIMAL:
-        return format(Decimal(value), "f")
+        # A float goes through its shortest repr: 0.1 stays 0.1, not 0.1000000000000000055511151231257827.
+        return format(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), "f")
     if f.type is FieldType.DATE:
+        if isinstance(value, datetime):
+            value = value.date()
         return value.isoformat() if isinstance(value, date) else str(value)
     if f.type is FieldType.DATETIME:
         if isinstance(value, datetime):

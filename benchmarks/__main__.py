@@ -1,0 +1,312 @@
+"""Benchmarks P1-P5 of the proofs issue: one command, ratios against baselines measured in the same run.
+
+    ./run bench            # full sizes
+    ./run bench --quick    # smaller sizes, same ratios (for a first look)
+
+Every measurement talks to a real sandbox (a separate process, real TLS) or real files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def sandbox_process(home: Path, latency_ms: int = 0):
+    """`qaas-excel sandbox serve` in its own process, so the client under test has the CPU to itself."""
+    env = {**os.environ, "QAAS_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "qaas_excel", "sandbox", "serve", "--port", "0", "--auto-approve",
+                             "--latency-ms", str(latency_ms)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if "ready" not in line:
+            raise RuntimeError(f"sandbox did not start: {line}")
+        from qaas_excel.config import sandbox_environment
+
+        yield sandbox_environment(home)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def signed_in_client(env: Any, home: Path, workers: int = 16):
+    from qaas_excel.api.auth import MsalSignIn
+    from qaas_excel.api.client import QaasClient
+
+    signin = MsalSignIn(env, home=home)
+    signin.login(lambda code: None, timeout=30)
+    return QaasClient(env, signin, pool_size=workers)
+
+
+def charge_point_rows(n: int, operator: Any = "SW-DD", seed: int = 1) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [{"customer_reference": f"B-{i:06d}", "chargepointoperator_id": operator,
+             "evse_id": f"DE*SWE*E{i:07d}*1", "street": f"Benchstraße {i % 200 + 1}", "zip_code": "01067",
+             "town": "Dresden", "commissioning_date": datetime(2021, 6, 1), "max_power_kw": 22.0,
+             "period_start": datetime(2024, 1, 1), "period_end": datetime(2024, 12, 31),
+             "amount": rng.randint(1000, 190_000_000) / 1000} for i in range(n)]
+
+
+def workbook(path: Path, n: int) -> Path:
+    from qaas_excel.templates import DEMO_OPERATORS, build_workbook
+
+    build_workbook(DEMO_OPERATORS[:1], charge_point_rows(n), size=0).save(path)
+    return path
+
+
+# --- P1 ---------------------------------------------------------------------------------------------
+
+def p1(tmp: Path, rows: int, sample: int) -> dict[str, Any]:
+    from qaas_excel.pipeline import push_book
+    from qaas_excel.resources import CHARGEPOINT, OPERATOR, encode_record
+    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+
+    latency, workers = 50, 16
+    home = tmp / "p1"
+    with sandbox_process(home, latency_ms=latency) as env:
+        client = signed_in_client(env, home, workers)
+        op = client.create(OPERATOR, {"organization_name": "Bench GmbH", "street": "Weg 1", "zip_code": "01067",
+                                      "town": "Dresden", "terms_agreed": "2024-01-01T00:00:00Z",
+                                      "customer_reference": "BENCH-OP"}).record
+        bodies = [json.dumps(encode_record(CHARGEPOINT, dict(r, chargepointoperator_id=op["id"],
+                                                             customer_reference=f"S-{i}", evse_id=f"DE*BEN*E{i}*1")))
+                  for i, r in enumerate(charge_point_rows(sample))]
+        token = client.tokens.token()
+        url = env.base_url + CHARGEPOINT.create_path
+        # (a) one curl process per request, as the service's FAQ scripts do
+        n_curl = max(10, sample // 4)
+        t = time.perf_counter()
+        for body in bodies[:n_curl]:
+            subprocess.run(["curl", "-s", "-o", os.devnull, "--cacert", env.ca_bundle, "-X", "POST", url,
+                            "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
+                            "-d", body], check=True)
+        curl_per_row = (time.perf_counter() - t) / n_curl
+        # (b) a sequential keep-alive client
+        import requests
+
+        session = requests.Session()
+        t = time.perf_counter()
+        for body in bodies[n_curl:]:
+            session.post(url, data=body, headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"},
+                         verify=env.ca_bundle, timeout=30).raise_for_status()
+        seq_per_row = (time.perf_counter() - t) / (len(bodies) - n_curl)
+        # (c) qaas-excel push, 16 workers, of `rows` new rows (workbook read/save excluded)
+        book = OpenpyxlBook.open(workbook(tmp / "p1.xlsx", rows))
+        t = time.perf_counter()
+        report = push_book(book, client, workers=workers)
+        ours = time.perf_counter() - t
+        assert report.counts.get("created", 0) >= rows, report.counts
+    ideal = rows * latency / 1000 / workers
+    return {"rows": rows, "ours_s": ours, "curl_s": curl_per_row * rows, "sequential_s": seq_per_row * rows,
+            "ideal_s": ideal, "vs_curl": curl_per_row * rows / ours, "vs_sequential": seq_per_row * rows / ours,
+            "of_ideal": ideal / ours, "baseline_samples": {"curl": n_curl, "sequential": len(bodies) - n_curl}}
+
+
+# --- P2 ---------------------------------------------------------------------------------------------
+
+def row_by_row(frame: pd.DataFrame) -> int:
+    """The baseline: the same checks, one row and one cell at a time, in plain Python."""
+    from qaas_excel import parsing
+    from qaas_excel.resources import CHARGEPOINT, max_amount_kwh
+
+    problems = 0
+    seen: set = set()
+    for _, row in frame.iterrows():
+        vals = {}
+        for f in CHARGEPOINT.client_fields:
+            raw = row.get(f.name)
+            if f.type.value == "decimal":
+                v, err = parsing._to_decimal(raw)
+            elif f.type.value == "date":
+                v, err = parsing._to_date(raw)
+            else:
+                v, err = parsing._to_text(raw)
+            problems += err is not None
+            if f.required and v is None:
+                problems += 1
+            if v is not None and f.regex is not None and not f.regex.fullmatch(str(v)):
+                problems += 1
+            if v is not None and f.max_length and len(str(v)) > f.max_length:
+                problems += 1
+            vals[f.name] = v
+        if vals["amount"] is not None and vals["max_power_kw"] is not None and vals["period_start"]:
+            problems += vals["amount"] > max_amount_kwh(vals["max_power_kw"], vals["period_start"], vals["period_end"])
+            problems += vals["period_start"].year != vals["period_end"].year
+        problems += vals["commissioning_date"] > date.today() if vals["commissioning_date"] else 0
+        key = vals["customer_reference"]
+        problems += key in seen
+        seen.add(key)
+    return problems
+
+
+def p2(rows: int, baseline_rows: int) -> dict[str, Any]:
+    from qaas_excel.resources import CHARGEPOINT
+    from qaas_excel.validation import validate
+
+    frame = pd.DataFrame(charge_point_rows(rows), index=range(2, rows + 2), dtype=object)
+    frame["chargepointoperator_id"] = 335
+    validate(CHARGEPOINT, frame.head(1000))  # warm up imports
+    t = time.perf_counter()
+    result = validate(CHARGEPOINT, frame)
+    ours = time.perf_counter() - t
+    assert not result.problems
+    t = time.perf_counter()
+    row_by_row(frame.head(baseline_rows))
+    loop = (time.perf_counter() - t) * rows / baseline_rows
+    return {"rows": rows, "ours_s": ours, "loop_s": loop, "vs_loop": loop / ours, "baseline_rows": baseline_rows}
+
+
+# --- P3 ---------------------------------------------------------------------------------------------
+
+def p3(tmp: Path, rows: int) -> dict[str, Any]:
+    import openpyxl
+
+    from qaas_excel.pipeline import push_book
+    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+
+    src = workbook(tmp / "p3.xlsx", rows)
+    bare_path, ours_path = tmp / "bare.xlsx", tmp / "ours.xlsx"
+    shutil.copyfile(src, bare_path)
+    shutil.copyfile(src, ours_path)
+    t = time.perf_counter()
+    openpyxl.load_workbook(bare_path).save(bare_path)
+    bare = time.perf_counter() - t
+    home = tmp / "p3"
+    with sandbox_process(home) as env:
+        client = signed_in_client(env, home)
+        t = time.perf_counter()
+        book = OpenpyxlBook.open(ours_path)
+        report = push_book(book, client, dry_run=True)
+        book.save()
+        ours = time.perf_counter() - t
+    assert report.counts.get("valid", 0) >= rows, report.counts
+    return {"rows": rows, "ours_s": ours, "bare_s": bare, "ratio": ours / bare}
+
+
+# --- P4 / P5 ----------------------------------------------------------------------------------------
+
+def p4(tmp: Path, rows: int) -> dict[str, Any]:
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # the remote engine, for measuring only
+    import xlwings as xw
+    from xlwings.pro import _xlremote as remote
+
+    sys.path.insert(0, str(ROOT))
+    from qaas_excel.sync import Outcome, Result, outcomes_to_writeback
+    from qaas_excel.workbook.xlwings_book import XlwingsBook
+    from tests.excel.conftest import book_json
+
+    path = workbook(tmp / "p4.xlsx", rows)
+    book = xw.Book(impl=remote.App(remote.Apps(), add_book=False).books.open(book_json(path)))
+    xb = XlwingsBook(book)
+    from qaas_excel.resources import CHARGEPOINT
+
+    table = xb.read(CHARGEPOINT)
+    outcomes = [Outcome(r, Result.CREATED, "Created.", {"id": i, "status": "created", "last_updated": datetime.now()},
+                        "fp") for i, r in enumerate(table.data.index, start=1)]
+    xb.write_back(table, outcomes_to_writeback(CHARGEPOINT, outcomes))
+    return {"rows": rows, "operations": xb.operations, "recorded_actions": len(book.impl.json()["actions"])}
+
+
+def p5(tmp: Path, cells: int) -> dict[str, Any]:
+    from qaas_excel.excel import session, udfs
+
+    home = tmp / "p5"
+    os.environ["QAAS_HOME"] = str(home)
+    with sandbox_process(home) as env:
+        client = signed_in_client(env, home)
+        from qaas_excel.resources import CHARGEPOINT, OPERATOR
+
+        op = client.create(OPERATOR, {"organization_name": "Bench GmbH", "street": "Weg 1", "zip_code": "01067",
+                                      "town": "Dresden", "terms_agreed": "2024-01-01T00:00:00Z"}).record
+        ids = [client.create(CHARGEPOINT, dict(r, chargepointoperator_id=op["id"])).record["id"]
+               for r in charge_point_rows(20)]
+        session.save_settings(env="sandbox")
+        from qaas_excel.sandbox.admin import SandboxAdmin
+
+        admin = SandboxAdmin(env.base_url, env.admin_token or "", env.ca_bundle or "")
+        admin.reset_stats()
+        for i in range(cells):
+            udfs.QAAS_STATUS(ids[i % len(ids)])
+        api = {k: v for k, v in admin.stats()["requests"].items() if " /chargepoint" in k}
+    return {"cells": cells, "requests": sum(api.values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only", nargs="*", default=["p1", "p2", "p3", "p4", "p5"])
+    args = parser.parse_args()
+    q = args.quick
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+                               "when": datetime.now().isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        os.environ["QAAS_HOME"] = str(tmp / "home")
+        if "p1" in args.only:
+            results["P1"] = p1(tmp, 400 if q else 2000, 80 if q else 240)
+        if "p2" in args.only:
+            results["P2"] = p2(20_000 if q else 100_000, 2_000 if q else 10_000)
+        if "p3" in args.only:
+            results["P3"] = p3(tmp, 10_000 if q else 50_000)
+        if "p4" in args.only:
+            results["P4"] = p4(tmp, 10_000)
+        if "p5" in args.only:
+            results["P5"] = p5(tmp, 1000)
+    report(results)
+
+
+def report(r: dict[str, Any]) -> None:
+    rows = [("measure", "result", "target", "met")]
+    if "P1" in r:
+        p = r["P1"]
+        rows += [(f"P1 push {p['rows']} rows, 50 ms latency", f"{p['ours_s']:.1f} s", "", ""),
+                 ("  vs curl per request", f"{p['vs_curl']:.0f}x ({p['curl_s']:.0f} s)", ">= 50x",
+                  p["vs_curl"] >= 50),
+                 ("  vs sequential keep-alive", f"{p['vs_sequential']:.1f}x ({p['sequential_s']:.0f} s)", ">= 10x",
+                  p["vs_sequential"] >= 10),
+                 ("  of ideal rows*latency/16", f"{p['of_ideal']:.0%} ({p['ideal_s']:.2f} s)", ">= 80%",
+                  p["of_ideal"] >= 0.8)]
+    if "P2" in r:
+        p = r["P2"]
+        rows += [(f"P2 validate {p['rows']} rows", f"{p['ours_s']:.2f} s", "<= 1 s", p["ours_s"] <= 1),
+                 ("  vs row-by-row loop", f"{p['vs_loop']:.0f}x ({p['loop_s']:.1f} s)", ">= 20x", p["vs_loop"] >= 20)]
+    if "P3" in r:
+        p = r["P3"]
+        rows += [(f"P3 dry run {p['rows']} rows vs bare load+save", f"{p['ratio']:.2f}x ({p['ours_s']:.1f} s vs "
+                  f"{p['bare_s']:.1f} s)", "<= 1.3x", p["ratio"] <= 1.3)]
+    if "P4" in r:
+        p = r["P4"]
+        rows += [(f"P4 xlwings operations, {p['rows']}-row push", str(p["operations"]), "<= 30",
+                  p["operations"] <= 30)]
+    if "P5" in r:
+        p = r["P5"]
+        rows += [(f"P5 requests for {p['cells']} QAAS_STATUS cells", str(p["requests"]), "<= 2", p["requests"] <= 2)]
+    print(f"qaas-excel benchmarks on {r['machine']} at {r['when']}")
+    width = max(len(a) for a, *_ in rows)
+    for a, b, c, d in rows:
+        met = "" if d == "" or d == "met" else ("yes" if d else "NO")
+        print(f"{a:<{width}}  {b:<34} {c:<8} {met if d != 'met' else d}")
+    print(json.dumps(r, default=lambda v: str(v) if isinstance(v, Decimal) else v, indent=1))
+
+
+if __name__ == "__main__":
+    main()
