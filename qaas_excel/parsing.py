@@ -63,21 +63,44 @@ def formula_error(value: Any) -> Error:
 
 
 def _map_unique(series: pd.Series, fn: Callable[[Any], tuple[Any, Error]]) -> Parsed:
-    """Apply ``fn`` once per distinct value (dates, towns and zip codes repeat a lot)."""
-    cache: dict[Any, tuple[Any, Error]] = {}
+    """Apply ``fn`` once per distinct value (dates, towns, powers repeat a lot), then spread the results."""
+    arr = series.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)  # None, NaN and NaT become -1
+    kinds = {type(u) for u in uniques}
+    if bool in kinds and kinds & {int, float}:
+        return _map_each(series, fn)  # True == 1 would share a slot: take the slow, exact path
+    results: list[tuple[Any, Error]] = []
+    for raw in uniques:
+        if type(raw) is str and not raw.strip():
+            results.append((None, None))
+            continue
+        try:
+            results.append(fn(raw))
+        except Exception as exc:  # noqa: BLE001 - a parser must never take the run down
+            results.append((None, ("unreadable", f"cannot read {raw!r} ({type(exc).__name__})")))
+    results.append((None, None))  # code -1 (empty) picks this last slot
+    values = np.empty(len(results), dtype=object)
+    errors = np.empty(len(results), dtype=object)
+    values[:] = [r[0] for r in results]
+    errors[:] = [r[1] for r in results]
+    return Parsed(pd.Series(values[codes], index=series.index, dtype=object),
+                  pd.Series(errors[codes], index=series.index, dtype=object))
+
+
+def _map_each(series: pd.Series, fn: Callable[[Any], tuple[Any, Error]]) -> Parsed:
     values: list[Any] = []
     errors: list[Error] = []
     for raw in series.to_numpy(dtype=object):
-        key: Any = None if is_blank(raw) else (type(raw), raw)
-        hit = cache.get(key)
-        if hit is None:
-            try:
-                hit = (None, None) if key is None else fn(raw)
-            except Exception as exc:  # noqa: BLE001 - a parser must never take the run down
-                hit = (None, ("unreadable", f"cannot read {raw!r} ({type(exc).__name__})"))
-            cache[key] = hit
-        values.append(hit[0])
-        errors.append(hit[1])
+        if is_blank(raw):
+            values.append(None)
+            errors.append(None)
+            continue
+        try:
+            value, error = fn(raw)
+        except Exception as exc:  # noqa: BLE001
+            value, error = None, ("unreadable", f"cannot read {raw!r} ({type(exc).__name__})")
+        values.append(value)
+        errors.append(error)
     return Parsed(pd.Series(values, index=series.index, dtype=object),
                   pd.Series(errors, index=series.index, dtype=object))
 
@@ -184,7 +207,9 @@ def to_milli(values: pd.Series) -> pd.Series:
 def decimal_places(value: Decimal | None) -> int:
     if value is None:
         return 0
-    exp = value.normalize().as_tuple().exponent
+    exp = value.as_tuple().exponent
+    if isinstance(exp, int) and exp < 0:
+        exp = value.normalize().as_tuple().exponent  # 1.500 has one decimal place, not three
     return max(0, -exp) if isinstance(exp, int) else 0
 
 
@@ -264,6 +289,13 @@ def parse_datetime(series: pd.Series) -> Parsed:
 # --- text and ids -----------------------------------------------------------------------------------
 
 def _to_text(value: Any) -> tuple[str | None, Error]:
+    if type(value) is str:  # the common case, kept cheap
+        text = value.strip()
+        if text.startswith("#") and (err := formula_error(text)) is not None:
+            return None, err
+        if "  " in text or "\n" in text or "\t" in text or "\u00a0" in text:
+            text = " ".join(text.split())
+        return (text or None), None
     if (err := formula_error(value)) is not None:
         return None, err
     if isinstance(value, bool):

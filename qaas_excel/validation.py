@@ -132,11 +132,13 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
     if f.type is FieldType.DECIMAL and present.any():
         decimals = values[present]
         if f.decimals is not None:
-            many = decimals.map(parsing.decimal_places) > f.decimals
+            limit = -f.decimals
+            many = pd.Series([d.as_tuple().exponent < limit and parsing.decimal_places(d) > f.decimals
+                              for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
             out.add(many[many].index, f.name, "too-many-decimals",
                     lambda r: f"{decimals[r]} has more than {f.decimals} decimal places")
         if f.positive:
-            neg = decimals.map(lambda d: d <= 0).astype(bool)
+            neg = pd.Series([d <= 0 for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
             out.add(neg[neg].index, f.name, "not-positive",
                     lambda r: f"{german(decimals[r], parsing.decimal_places(decimals[r]))} must be greater than 0")
 
@@ -171,7 +173,8 @@ def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out
     commissioning = records["commissioning_date"]
     known = commissioning.notna()
     if known.any():
-        future = commissioning[known].map(lambda d: d > today).astype(bool)
+        future = pd.Series([d > today for d in commissioning[known].to_numpy()], index=commissioning[known].index,
+                           dtype=bool)
         out.add(future[future].index, "commissioning_date", "commissioning-in-future",
                 lambda r: f"{commissioning[r]:%d.%m.%Y} lies in the future")
     # the same EVSE in the same period twice
@@ -179,9 +182,11 @@ def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out
     key_ok = evse.notna() & both
     if key_ok.any():
         f = CHARGEPOINT.field("evse_id")
-        keys = pd.Series([(f.comparable(str(evse[r])), start[r], end[r]) for r in key_ok[key_ok].index],
-                         index=key_ok[key_ok].index, dtype=object)
-        dup = keys.duplicated(keep=False)
+        rows = key_ok[key_ok].index
+        frame = pd.DataFrame({"evse": evse[rows].map(lambda v: f.comparable(str(v))), "start": start[rows],
+                              "end": end[rows]})
+        dup = frame.duplicated(keep=False)
+        keys = pd.Series(list(zip(frame["evse"], frame["start"], frame["end"], strict=True)), index=rows, dtype=object)
         if dup.any():
             groups: dict[Any, list[int]] = {}
             for r in dup[dup].index:
@@ -191,14 +196,15 @@ def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out
                               f"(rows {', '.join(map(str, groups[keys[r]]))})")
     # operator reference / id
     ops = records["chargepointoperator_id"]
+    op_values = ops.to_numpy()
     if operator_refs is not None:
-        refs = ops.map(lambda v: isinstance(v, str))
-        unknown = refs & ~ops.map(lambda v: isinstance(v, str) and v in operator_refs)
+        unknown = pd.Series([isinstance(v, str) and v not in operator_refs for v in op_values], index=ops.index,
+                            dtype=bool)
         out.add(unknown[unknown].index, "chargepointoperator_id", "unknown-operator",
                 lambda r: f"{ops[r]!r} is neither a QaaS operator ID nor a reference on the Operators sheet")
     if operator_ids is not None:
-        ids = ops.map(lambda v: isinstance(v, int))
-        unknown_ids = ids & ~ops.map(lambda v: isinstance(v, int) and v in operator_ids)
+        unknown_ids = pd.Series([isinstance(v, int) and v not in operator_ids for v in op_values], index=ops.index,
+                                dtype=bool)
         out.add(unknown_ids[unknown_ids].index, "chargepointoperator_id", "unknown-operator",
                 lambda r: f"operator {ops[r]} is not one of your account's operators")
 
