@@ -173,8 +173,7 @@ class Api:
         return data
 
     def _reference_taken(self, resource: Resource, account: str, ref: Any, except_id: int | None = None) -> bool:
-        return bool(ref) and any(r.get("customer_reference") == ref and r["id"] != except_id
-                                 for r in self.store.list(resource.name, account))
+        return bool(ref) and self.store.reference_taken(resource.name, account, ref, except_id)
 
     def _operator_unknown(self, account: str, operator_id: Any) -> bool:
         return self.store.get(OPERATOR.name, int(operator_id), account) is None

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (resource, id)
 );
 CREATE INDEX IF NOT EXISTS records_account ON records (resource, account);
+CREATE INDEX IF NOT EXISTS records_reference ON records (resource, account, json_extract(data, '$.customer_reference'));
 CREATE TABLE IF NOT EXISTS refresh_tokens (token TEXT PRIMARY KEY, username TEXT NOT NULL, expires REAL NOT NULL);
 """
 FIRST_ID = {"operator": 335, "chargepoint": 10001}
@@ -65,6 +66,15 @@ class Store:
             rows = self._db.execute("SELECT account, data FROM records WHERE resource = ? ORDER BY id",
                                     (resource,)).fetchall()
         return [(r[0], json.loads(r[1])) for r in rows]
+
+    def reference_taken(self, resource: str, account: str, reference: str, except_id: int | None = None) -> bool:
+        """Is the reference used by another record of the account? (an index lookup, not a scan)"""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM records WHERE resource = ? AND account = ? "
+                "AND json_extract(data, '$.customer_reference') = ? AND id != ? LIMIT 1",
+                (resource, account, reference, except_id if except_id is not None else -1)).fetchone()
+        return row is not None
 
     def get(self, resource: str, record_id: int, account: str | None = None) -> dict[str, Any] | None:
         with self._lock:
