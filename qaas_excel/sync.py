@@ -68,8 +68,20 @@ class Action(StrEnum):
 
 # --- canonical values and fingerprints ------------------------------------------------------------
 
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(10)}
+
+
 def canonical_value(f: Field, value: Any) -> str:
     """One spelling per value, so 12.5 and 12.500 or ' A ' and 'A' compare equal."""
+    kind = type(value)  # fast paths for what validation hands over
+    if kind is str and f.type is FieldType.STR:
+        return f.comparable(value.strip())
+    if kind is Decimal and f.type is FieldType.DECIMAL and value.is_finite():
+        return format(value.quantize(_QUANTUM[f.decimals]) if f.decimals is not None else value, "f")
+    if kind is date and f.type is FieldType.DATE:
+        return value.isoformat()
+    if kind is int and f.type is FieldType.INT:
+        return str(value)
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return ""
     if isinstance(value, str) and not value.strip():
@@ -102,10 +114,15 @@ def canonical(resource: Resource, values: dict[str, Any]) -> dict[str, str]:
     return {f.name: canonical_value(f, values.get(f.name)) for f in resource.client_fields}
 
 
+_SORTED_FIELDS: dict[str, tuple[Field, ...]] = {}
+
+
 def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
     """Hash of the pushed fields' canonical values."""
-    c = canonical(resource, values)
-    text = "\x1f".join(f"{k}={c[k]}" for k in sorted(c))
+    fields = _SORTED_FIELDS.get(resource.name)
+    if fields is None:
+        fields = _SORTED_FIELDS[resource.name] = tuple(sorted(resource.client_fields, key=lambda f: f.name))
+    text = "\x1f".join(f"{f.name}={canonical_value(f, values.get(f.name))}" for f in fields)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -119,8 +136,8 @@ def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] |
     """A charge point record is one EVSE in one period; operators have no such key."""
     if resource is not CHARGEPOINT:
         return None
-    c = canonical(resource, values)
-    key = (c["evse_id"], c["period_start"], c["period_end"])
+    key = tuple(canonical_value(resource.field(name), values.get(name))
+                for name in ("evse_id", "period_start", "period_end"))
     return key if all(key) else None
 
 
