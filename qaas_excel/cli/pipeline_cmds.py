@@ -130,6 +130,7 @@ def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = Env
              output: Path = OutputOption, as_json: bool = JsonOption) -> None:
     """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
     book = OpenpyxlBook.open(book_path)
+    book.check_writable(output)  # before anything is sent: will the results be savable?
     journal = default_journal(book_path)
     with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress:
         report = push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,

@@ -170,11 +170,22 @@ def test_pull_refreshes_statuses_with_one_list_call_and_adds_missing(sandbox, si
     assert code == 0
     assert column(demo_book, CPS, "Status")[row] == "accepted_by_uba"
     assert api_requests(sandbox) == {"GET /chargepoints": 1}
-    # a record only the service knows is appended on request
-    ws_rows_before = len(column(demo_book, CPS, "Your reference"))
-    sandbox.admin.delete_record("chargepoint", extra["id"])  # (keep counts simple: one fewer on the service)
+    # a record only the service knows is appended on request, below the table
+    from qaas_excel.api.client import connect
+    from qaas_excel.resources import CHARGEPOINT
+
+    with connect(signed_in) as client:
+        new = client.create(CHARGEPOINT, {k: v for k, v in client.get(CHARGEPOINT, extra["id"]).items()
+                                          if k not in ("id", "status", "created", "last_updated")}
+                            | {"customer_reference": "ONLY-ON-SERVICE", "evse_id": "DE*SWE*E7777777*1"}).record
+    before = len(column(demo_book, CPS, "Your reference"))
     cli("pull", str(demo_book), "--env", "sandbox", "--sheet", CPS)
-    assert len(column(demo_book, CPS, "Your reference")) == ws_rows_before
+    assert len(column(demo_book, CPS, "Your reference")) == before  # not without --add-missing
+    code, report = run_json("pull", str(demo_book), "--env", "sandbox", "--sheet", CPS, "--add-missing")
+    refs = column(demo_book, CPS, "Your reference")
+    assert len(refs) == before + 1 and "ONLY-ON-SERVICE" in refs.values()
+    assert column(demo_book, CPS, "QaaS ID")[max(refs)] == new["id"]
+    assert any("added" in note for note in report["notes"])
 
 
 def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
@@ -203,3 +214,25 @@ def test_unreadable_files_exit_2_naming_the_file(tmp_path: Path, qaas_home: Path
     assert result.exit_code == 2
     assert "Abrechnung 2024.xlsx" in result.stderr and expected in result.stderr
     assert path.read_bytes() == content
+
+
+def test_a_workbook_open_in_excel_is_refused_before_anything_is_sent(sandbox, signed_in, demo_book: Path,
+                                                                    tmp_path: Path) -> None:
+    lock = demo_book.parent / f"~${demo_book.name}"
+    lock.write_bytes(b"owner")
+    result = cli("push", str(demo_book), "--env", "sandbox")
+    assert result.exit_code == 2 and "open in Excel" in result.stderr
+    assert not any(k.startswith("POST") for k in api_requests(sandbox))
+    result = cli("push", str(demo_book), "--env", "sandbox", "--output", str(tmp_path / "elsewhere.xlsx"))
+    assert result.exit_code == 1 and (tmp_path / "elsewhere.xlsx").exists()
+
+
+def test_access_token_from_the_environment_is_used_as_is(sandbox, signed_in, demo_book: Path, qaas_home: Path,
+                                                         monkeypatch) -> None:
+    from qaas_excel.api.auth import MsalSignIn
+
+    token = MsalSignIn(signed_in, home=qaas_home).token()
+    (qaas_home / "token_cache.sandbox.bin").unlink()  # no cached sign-in at all
+    monkeypatch.setenv("QAAS_ACCESS_TOKEN", token)
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert report["counts"]["created"] == 16
