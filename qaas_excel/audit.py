@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 import threading
 import uuid
 from collections.abc import Iterable
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from qaas_excel.config import state_dir
+from qaas_excel.jsonl import append_line, read_lines
 
 AUDIT_FILE = "audit.jsonl"
 
@@ -62,15 +61,8 @@ class AuditLog:
         entry.at = entry.at or datetime.now(UTC).isoformat(timespec="milliseconds")
         data = asdict(entry)
         data["changes"] = {k: {kk: _plain(vv) for kk, vv in v.items()} for k, v in entry.changes.items()}
-        line = json.dumps(data, ensure_ascii=False, default=str) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, data)
 
     def begin(self, *, environment: str, account: str | None, method: str, resource: str,
               record_id: int | None = None, customer_reference: str | None = None,
@@ -87,17 +79,14 @@ class AuditLog:
         self.write(done)
 
     def entries(self, since: datetime | None = None) -> list[AuditEntry]:
-        if not self.path.exists():
-            return []
         out = []
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    e = AuditEntry(**json.loads(line))
-                except (ValueError, TypeError):
-                    continue
-                if since is None or datetime.fromisoformat(e.at) >= since:
-                    out.append(e)
+        for data in read_lines(self.path):
+            try:
+                e = AuditEntry(**data)
+            except TypeError:
+                continue
+            if since is None or datetime.fromisoformat(e.at) >= since:
+                out.append(e)
         return out
 
 

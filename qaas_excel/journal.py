@@ -10,15 +10,13 @@ created again. After the workbook was saved the journal is cleared.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from qaas_excel.config import state_dir
+from qaas_excel.jsonl import append_line, read_lines
 
 
 @dataclass(frozen=True)
@@ -49,36 +47,21 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._file: Any = None
-
-    def _open(self) -> Any:
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
-        return self._file
 
     def append(self, entry: JournalEntry) -> None:
         data = {k: v for k, v in entry.__dict__.items() if v is not None}
         data["at"] = entry.at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        line = json.dumps(data, ensure_ascii=False) + "\n"
         with self._lock:
-            f = self._open()
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+            append_line(self.path, data)
 
     def entries(self) -> list[JournalEntry]:
         """Everything journaled and not yet cleared; a torn last line (power loss) is ignored."""
-        if not self.path.exists():
-            return []
         out = []
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    data = json.loads(line)
-                    out.append(JournalEntry(**data))
-                except (ValueError, TypeError):
-                    continue
+        for data in read_lines(self.path):
+            try:
+                out.append(JournalEntry(**data))
+            except TypeError:
+                continue
         return out
 
     def pending(self, sheet: str) -> tuple[dict[int, JournalEntry], dict[int, JournalEntry]]:
@@ -96,13 +79,6 @@ class Journal:
                     done[e.row] = e
         return done, open_intents
 
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
     def clear(self) -> None:
         """After the workbook holds every result: start afresh."""
-        self.close()
         self.path.unlink(missing_ok=True)

@@ -290,23 +290,15 @@ class QaasClient:
                 response = self._send_once("POST", resource.create_path, resource.create_path, body=body)
             except errors.RateLimitedError:
                 raise  # not processed: plain retry after Retry-After
-            except errors.UnreachableError as exc:
-                if not exc.sent:
+            except (errors.UnreachableError, errors.ServerError) as exc:
+                if isinstance(exc, errors.UnreachableError) and not exc.sent:
                     raise  # no connection was made: nothing can have been created
                 if not reference:
                     raise errors.OutcomeUnknownError(
                         f"Creating the {resource.title} may or may not have succeeded ({exc}); it has no "
                         "'Your reference' to look it up by, so it was not sent again. Check the service "
                         "before pushing this row again.", method="POST", url=exc.url) from None
-                state["lookup_first"] = True
-                raise
-            except errors.ServerError as exc:
-                if not reference:
-                    raise errors.OutcomeUnknownError(
-                        f"Creating the {resource.title} may or may not have succeeded ({exc}); it has no "
-                        "'Your reference' to look it up by, so it was not sent again. Check the service "
-                        "before pushing this row again.", method="POST", url=exc.url) from None
-                state["lookup_first"] = True
+                state["lookup_first"] = True  # find out whether it went through before sending again
                 raise
             return Created(decode_record(resource, self._json(response) or {}))
 
