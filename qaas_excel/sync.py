@@ -34,6 +34,7 @@ import pandas as pd
 
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
+from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, is_editable_status
@@ -188,8 +189,6 @@ def _fmt(f: Field, canonical_text: str) -> str:
     if not canonical_text:
         return "(empty)"
     if f.type is FieldType.DECIMAL:
-        from qaas_excel.cli._render import german_number
-
         return german_number(Decimal(canonical_text), f.decimals or 3)
     return canonical_text
 

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from qaas_excel import parsing
+from qaas_excel.formatting import german_number
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource
 
@@ -38,12 +39,6 @@ class ValidationResult:
     @property
     def counts(self) -> dict[str, int]:
         return dict(Counter(p.code for p in self.problems))
-
-
-def german(value: Decimal | int, places: int = 3) -> str:
-    """Numbers in messages as the users write them: 1.234,500."""
-    text = f"{Decimal(value):,.{places}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 def _parser(f: Field, resource: Resource) -> Any:
@@ -115,6 +110,11 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
     return ValidationResult(records, out.problems)
 
 
+def _shown(value: Decimal) -> str:
+    """A number as the user typed it: 22 stays 22, 11.5 shows as 11,5."""
+    return german_number(value, parsing.decimal_places(value))
+
+
 def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector) -> None:
     empty = values.isna() & ~failed
     if f.required:
@@ -140,7 +140,7 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
         if f.positive:
             neg = pd.Series([d <= 0 for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
             out.add(neg[neg].index, f.name, "not-positive",
-                    lambda r: f"{german(decimals[r], parsing.decimal_places(decimals[r]))} must be greater than 0")
+                    lambda r: f"{_shown(decimals[r])} must be greater than 0")
 
 
 def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out: _Collector, today: date,
@@ -167,9 +167,9 @@ def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out
             limit_milli = power_milli * hours[ok_rows].astype("Int64")
             over = (amount_milli > limit_milli).fillna(False).astype(bool)
             out.add(over[over].index, "amount", "amount-above-capacity",
-                    lambda r: f"{german(amount[r])} kWh is more than the charge point can deliver in the period "
-                              f"({german(power[r], parsing.decimal_places(power[r]))} kW × "
-                              f"{german(int(hours[r]), 0)} h = {german(Decimal(int(limit_milli[r])) / 1000)} kWh)")
+                    lambda r: f"{german_number(amount[r])} kWh is more than the charge point can deliver in the period "
+                              f"({_shown(power[r])} kW × {german_number(int(hours[r]), 0)} h = "
+                              f"{german_number(Decimal(int(limit_milli[r])) / 1000)} kWh)")
     commissioning = records["commissioning_date"]
     known = commissioning.notna()
     if known.any():

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+from qaas_excel.formatting import german_number
 from qaas_excel.resources import FieldType, Resource, encode_value
 
 
@@ -21,12 +22,6 @@ def record_to_json(resource: Resource, record: dict[str, Any]) -> dict[str, Any]
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=lambda v: format(v, "f") if isinstance(v, Decimal)
                       else str(v))
-
-
-def german_number(value: Decimal, places: int = 3) -> str:
-    """1234567.5 -> '1.234.567,500' (the users' own notation)."""
-    text = f"{value:,.{places}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 def _cell(f_type: FieldType | None, value: Any) -> str:

@@ -19,8 +19,9 @@ from qaas_excel.cli._app import (
     handle_errors,
     open_client,
 )
-from qaas_excel.cli._render import dumps, german_number
+from qaas_excel.cli._render import dumps
 from qaas_excel.cli.pipeline_cmds import BookArg, OutputOption, SheetOption, save_book
+from qaas_excel.formatting import german_number
 
 
 def _summary_table(title: str, frame, key: str) -> Table:
