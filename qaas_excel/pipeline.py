@@ -160,10 +160,10 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
 def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None = None,
                 operator_rows: dict[str, int] | None = None) -> list[RowState]:
     rows = []
-    records = prep.records.to_dict("index")
+    clean = prep.records.astype(object).where(prep.records.notna(), None)  # NaN/NaT -> None, in one pass
+    records = clean.to_dict("index")
     system = prep.system.to_dict("index")
     for row, values in records.items():
-        values = {k: (None if _blank(v) else v) for k, v in values.items()}
         problems = list(prep.problems.get(row, []))
         if prep.resource is CHARGEPOINT and not problems:
             op = values.get("chargepointoperator_id")
