@@ -175,8 +175,15 @@ class MsalSignIn:
         data[self.env.name] = username
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
+    def _has_cached_accounts(self) -> bool:
+        """Whether anyone signed in here at all, read from the cache file without any network."""
+        if self._app is not None:
+            return True
+        cache = build_token_cache(self.cache_path)
+        return any(True for _ in cache.search(msal.TokenCache.CredentialType.ACCOUNT))
+
     def _msal_account(self) -> dict[str, Any]:
-        accounts = self.app.get_accounts()
+        accounts = self.app.get_accounts() if self._has_cached_accounts() else []
         if not accounts:
             raise SignInRequired(
                 f"Not signed in to {self.env.name}: run `qaas-excel login --env {self.env.name}`."

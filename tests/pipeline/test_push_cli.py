@@ -236,3 +236,11 @@ def test_access_token_from_the_environment_is_used_as_is(sandbox, signed_in, dem
     monkeypatch.setenv("QAAS_ACCESS_TOKEN", token)
     code, report = run_json("push", str(demo_book), "--env", "sandbox")
     assert report["counts"]["created"] == 16
+
+
+def test_not_signed_in_is_said_without_touching_the_network(demo_book: Path, qaas_home: Path) -> None:
+    # an environment whose sign-in service would refuse connections: the answer must come from the cache alone
+    (qaas_home / "config.toml").write_text('[environments.offline]\nbase_url = "https://127.0.0.1:9"\n'
+                                           'authority = "https://127.0.0.1:9/tenant"\n', encoding="utf-8")
+    result = cli("push", str(demo_book), "--env", "offline")
+    assert result.exit_code == 3 and "qaas-excel login --env offline" in result.stderr
