@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -43,6 +44,7 @@ class SandboxServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._admin: admin.SandboxAdmin | None = None
+        self._cleaned = False
         self.ca_file, self._cert_file, self._key_file = make_certificates(self.home / "sandbox-tls")
         if seed_demo_data:
             seed_records(self.store)
@@ -125,9 +127,18 @@ class SandboxServer:
         self._server = self._uvicorn("warning")
         thread = threading.Thread(target=self._announce, args=(on_ready,), daemon=True)
         thread.start()
+
+        def stop(signum: int, frame: Any) -> None:
+            # uvicorn re-raises the signal after its graceful shutdown; this handler then tidies up and exits
+            self._cleanup()
+            raise SystemExit(0)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._server.run(sockets=[self._socket])
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self._cleanup()
 
     def _announce(self, on_ready: Any) -> None:
@@ -146,6 +157,9 @@ class SandboxServer:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        if self._cleaned:
+            return
+        self._cleaned = True
         sandbox_info_path(self.home).unlink(missing_ok=True)
         if self._socket is not None:
             self._socket.close()
