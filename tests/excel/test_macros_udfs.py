@@ -97,3 +97,19 @@ def test_sign_in_macro_shows_the_code_and_finishes_in_the_background(remote_book
     while not MsalSignIn(sandbox.environment, home=qaas_home).accounts() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert MsalSignIn(sandbox.environment, home=qaas_home).accounts() == ["demo@qaas-sandbox.test"]
+
+
+def test_new_workbook_is_a_fresh_copy_of_the_template(tmp_path: Path) -> None:
+    import openpyxl
+
+    path = macros.new_workbook_path(tmp_path / "QaaS")
+    assert path.parent == tmp_path / "QaaS" and path.name.startswith("qaas-") and path.suffix == ".xlsx"
+    assert openpyxl.load_workbook(path).sheetnames == ["Instructions", "Operators", "ChargePoints", "_qaas"]
+
+
+def test_environment_choice_is_shared_by_macros_and_functions(remote_book, demo_book: Path, sandbox,
+                                                              qaas_home: Path) -> None:
+    book = remote_book(demo_book)
+    assert macros.choose_environment(book, env="sandbox") == "sandbox"
+    assert session.environment().base_url == sandbox.base_url
+    assert "sandbox" in [a["args"][0] for a in actions(book) if a["func"] == "alert"][-1]

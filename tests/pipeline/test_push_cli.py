@@ -244,3 +244,25 @@ def test_not_signed_in_is_said_without_touching_the_network(demo_book: Path, qaa
                                            'authority = "https://127.0.0.1:9/tenant"\n', encoding="utf-8")
     result = cli("push", str(demo_book), "--env", "offline")
     assert result.exit_code == 3 and "qaas-excel login --env offline" in result.stderr
+
+
+def test_a_failed_save_keeps_every_result_in_the_journal_for_the_next_push(sandbox, signed_in, demo_book: Path,
+                                                                           monkeypatch) -> None:
+    import os
+
+    before = demo_book.read_bytes()
+    real_replace = os.replace
+
+    def locked(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", locked)
+    result = cli("push", str(demo_book), "--env", "sandbox")
+    assert result.exit_code == 2
+    assert "kept in" in result.stderr and "--output" in result.stderr
+    assert demo_book.read_bytes() == before  # untouched, not half-written
+    monkeypatch.setattr(os, "replace", real_replace)
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(demo_book), "--env", "sandbox")
+    assert not any(k.startswith("POST") for k in api_requests(sandbox))  # nothing sent twice
+    assert sum(1 for v in column(demo_book, CPS, "QaaS ID").values() if v) == 13
