@@ -75,14 +75,12 @@ def operators_update(
     street: str = typer.Option(None),
     zip_code: str = typer.Option(None, "--zip"),
     town: str = typer.Option(None),
-    reference: str = typer.Option(None),
     env: str = EnvOption, account: str = AccountOption, as_json: bool = JsonOption,
 ) -> None:
-    """Change fields of an operator."""
-    changes = _operator_values(organization_name=organization_name, street=street, zip_code=zip_code, town=town,
-                               customer_reference=reference)
+    """Change the name or address of an operator (its reference is its key and stays)."""
+    changes = _operator_values(organization_name=organization_name, street=street, zip_code=zip_code, town=town)
     if not changes:
-        raise typer.BadParameter("nothing to change: give at least one of --name, --street, --zip, --town, --reference")
+        raise typer.BadParameter("nothing to change: give at least one of --name, --street, --zip, --town")
     with open_client(env, account) as client:
         _print(OPERATOR, [client.update(OPERATOR, operator_id, changes)], as_json, "Updated")
 
