@@ -169,8 +169,8 @@ class OpenpyxlBook:
             if col is None:
                 continue
             for row, value in changes.values[key].items():
-                if _is_missing(value):
-                    continue
+                if _not_given(value):
+                    continue  # NaN: this row has nothing for this column; None: clear the cell
                 _set(ws.cell(int(row), col), value)
         # Register each fill once and set its index per cell: assigning a Fill object hashes it every time,
         # which made colouring 50,000 rows cost seconds.
@@ -263,6 +263,10 @@ class OpenpyxlBook:
 
 def backup_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.backup{path.suffix}")
+
+
+def _not_given(value: Any) -> bool:
+    return value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _is_missing(value: Any) -> bool:

@@ -65,7 +65,8 @@ class SheetTable:
 class WriteBack:
     """What to put into a sheet after a run; every row in ``values`` is one the run touched."""
 
-    # Index: Excel rows; columns: keys to set (system keys, or data keys for pulled values). None clears.
+    # Index: Excel rows; columns: keys to set (system keys, or data keys for pulled values).
+    # None clears a cell; NaN (a row without a value for that column) leaves it as it is.
     values: pd.DataFrame
     # Excel row -> result name (see RESULT_FILLS), for the row colour.
     results: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))

@@ -121,9 +121,12 @@ class XlwingsBook:
             for first, last in runs:
                 column = []
                 for r in range(first, last + 1):
-                    value = new.get(r) if r in new.index else None
-                    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
-                        value = old.get(r) if r in old.index else None  # keep what is there
+                    if r in new.index:
+                        value = new.get(r)
+                        if value is pd.NaT or (isinstance(value, float) and value != value):
+                            value = old.get(r) if r in old.index else None  # nothing new: keep what is there
+                    else:
+                        value = old.get(r) if r in old.index else None
                     column.append([excel_value(value)])
                 ws.range((first, col), (last, col)).value = column
                 self._op()

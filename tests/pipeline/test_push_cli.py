@@ -266,3 +266,13 @@ def test_a_failed_save_keeps_every_result_in_the_journal_for_the_next_push(sandb
     code, report = run_json("push", str(demo_book), "--env", "sandbox")
     assert not any(k.startswith("POST") for k in api_requests(sandbox))  # nothing sent twice
     assert sum(1 for v in column(demo_book, CPS, "QaaS ID").values() if v) == 13
+
+
+def test_an_old_message_does_not_outlive_its_result(sandbox, signed_in, demo_book: Path) -> None:
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "DD-001-2024")
+    assert column(demo_book, CPS, "Message")[row] == "Created."
+    cli("push", str(demo_book), "--env", "sandbox")
+    assert column(demo_book, CPS, "Result")[row] == "unchanged"
+    assert column(demo_book, CPS, "Message")[row] is None
+    assert isinstance(column(demo_book, CPS, "QaaS ID")[row], int)  # untouched columns keep their values
