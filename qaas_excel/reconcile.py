@@ -105,7 +105,7 @@ def _amount(v: Any) -> Decimal | None:
 
 
 def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
-                      operator_names: dict[int, str]) -> pd.DataFrame:
+                      operator_names: dict[Any, str]) -> pd.DataFrame:
     """The detail table. ``rows``: dicts with row, id, status and the typed client fields."""
     by_id = {r["id"]: r for r in service}
     by_ref = {str(r.get("customer_reference")).strip(): r for r in service if r.get("customer_reference")}
@@ -114,7 +114,7 @@ def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
     out: list[dict[str, Any]] = []
 
     def op_name(value: Any) -> str:
-        if isinstance(value, int) and value in operator_names:
+        if value in operator_names:  # by QaaS ID, or by the operator's reference
             return operator_names[value]
         return "" if value is None else str(value)
 
@@ -210,7 +210,12 @@ def rows_of(table: SheetTable) -> list[dict[str, Any]]:
 def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = None) -> ReconcileReport:
     table = book.read(CHARGEPOINT, sheet or CHARGEPOINT.sheet)
     service = client.list(CHARGEPOINT)
-    operators = {op["id"]: str(op.get("organization_name") or op["id"]) for op in client.list(OPERATOR)}
+    operators: dict[Any, str] = {}
+    for op in client.list(OPERATOR):
+        name = str(op.get("organization_name") or op["id"])
+        operators[op["id"]] = name
+        if op.get("customer_reference"):
+            operators[str(op["customer_reference"])] = name
     detail = reconcile_records(rows_of(table), service, operators)
     return ReconcileReport(book.name, table.sheet, detail, summarise(detail, "status"), summarise(detail, "operator"),
                            summarise(detail, "year"), stats=client.stats.to_dict())

@@ -121,7 +121,8 @@ def render_openpyxl(wb: Any, report: Any) -> None:
         if block.title == "By status":
             status_block = (header_row, row)
         row += 2
-    for j, width in enumerate((18, 8, 10, 16, 28, 22, 12, 12, 16, 16, 16, 16, 16, 16), start=1):
+    # The summaries share these columns with the detail table, so every column fits a kWh total.
+    for j, width in enumerate((18, 16, 16, 18, 28, 22, 14, 12, 16, 16, 16, 16, 16, 16), start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
     if status_block and parts[1].rows:
         chart = BarChart()
