@@ -22,7 +22,9 @@ from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
 from qaas_excel.sync import (
     ATTENTION,
+    Action,
     Outcome,
+    Planned,
     Result,
     RowState,
     count_results,
@@ -278,7 +280,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
         if dry_run:
             outcomes = [_dry_outcome(p) for p in plan]
         else:
-            total = sum(1 for p in plan if p.action.value != "none")
+            total = sum(1 for p in plan if p.action is not Action.NONE)
             if progress:
                 progress(f"{name}", 0, total)
             tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
@@ -288,6 +290,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                     if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
         if resource is OPERATOR:
             refs = prep.records.get("customer_reference")
+            known_ids = {r.row: r.record_id for r in rows}
             for o in outcomes:
                 ref = refs.get(o.row) if refs is not None else None
                 if _blank(ref) or not str(ref).strip():
@@ -295,7 +298,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 op_rows[str(ref).strip()] = o.row
                 rec_id = (o.record or {}).get("id")
                 if rec_id is None:
-                    rec_id = next((r.record_id for r in rows if r.row == o.row), None)
+                    rec_id = known_ids.get(o.row)
                 if rec_id is None and dry_run and o.result is Result.VALID:
                     rec_id = -o.row  # would be created: a placeholder, so its charge points plan as they would
                 if rec_id is not None and o.result not in (Result.INVALID, Result.FAILED, Result.CONFLICT):
@@ -306,10 +309,10 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     return report
 
 
-def _dry_outcome(p: Any) -> Outcome:
-    if p.action.value == "create":
+def _dry_outcome(p: Planned) -> Outcome:
+    if p.action is Action.CREATE:
         return Outcome(p.row, Result.VALID, "Dry run: would be created.")
-    if p.action.value == "update":
+    if p.action is Action.UPDATE:
         return Outcome(p.row, Result.VALID, f"Dry run: would update {p.message}.")
     return Outcome(p.row, p.result, p.message, p.record, None, p.problems)
 
