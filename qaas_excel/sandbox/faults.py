@@ -70,10 +70,12 @@ class Stats:
 
 
 class DropLogFilter(logging.Filter):
-    """Deliberately dropped connections are not server errors worth logging."""
+    """Deliberately dropped connections are not server errors worth logging; neither is closing idle ones."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return DROP_LOG_TEXT not in record.getMessage()
+        text = record.getMessage()
+        # also quiet: idle keep-alive connections outliving shutdown, when no request was cut short
+        return DROP_LOG_TEXT not in text and not text.startswith("Cancel 0 running task(s)")
 
 
 class FaultMiddleware:
