@@ -19,6 +19,7 @@ import xlwings as xw
 from qaas_excel.api import errors
 from qaas_excel.excel import session
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, Resource
+from qaas_excel.validation import check_evse_id
 
 CACHE_TTL_S = 60.0
 SIGN_IN_TEXT = "Not signed in: sign in from the QaaS tab"
@@ -194,12 +195,4 @@ def QAAS_TOTAL(status: Any = None, operator: Any = None, year: Any = None) -> An
 @xw.func
 def QAAS_CHECK_EVSE(evse_id: Any) -> str:  # noqa: N802
     """Checks an EVSE ID's form locally (no network): "ok" or what is wrong."""
-    f = CHARGEPOINT.field("evse_id")
-    text = "" if evse_id is None else str(evse_id).strip().upper()
-    if not text:
-        return "empty"
-    if f.max_length and len(text) > f.max_length:
-        return f"too long: at most {f.max_length} characters"
-    if not f.regex.fullmatch(text):  # type: ignore[union-attr]
-        return f"not an EVSE ID: expected the {f.pattern_help}"
-    return "ok"
+    return check_evse_id(evse_id)
