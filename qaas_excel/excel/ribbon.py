@@ -42,6 +42,8 @@ BUTTONS = (
 
 CUSTOMUI_NS = "http://schemas.microsoft.com/office/2009/07/customui"
 MODULE_NAME = "QaasRibbon"
+MACROS_MODULE = "qaas_excel.excel.macros"
+RUNPYTHON = "xlwings.xlam!RunPython"  # the function of the standard xlwings add-in
 
 
 def customui_xml() -> str:
@@ -63,8 +65,14 @@ def vba_module() -> str:
              "' Ribbon callbacks of the QaaS tab. Each runs one function of qaas_excel.excel.macros",
              "' through RunPython of the xlwings add-in (installed by `qaas-excel addin install`).", "",
              "Private Sub Py(ByVal functionName As String)",
-             '    Application.Run "xlwings.xlam!RunPython", "import qaas_excel.excel.macros as m; m." & '
-             'functionName & "()"',
+             "    ' Application.Run finds RunPython in the loaded xlwings add-in without a VBA reference to it.",
+             "    On Error GoTo Failed",
+             f'    Application.Run "{RUNPYTHON}", "import {MACROS_MODULE} as m; m." & functionName & "()"',
+             "    Exit Sub",
+             "Failed:",
+             '    MsgBox "QaaS could not start Python through the xlwings add-in:" & vbCrLf & Err.Description & '
+             'vbCrLf & vbCrLf & "Run \'qaas-excel addin install\' in a terminal, then restart Excel.", '
+             'vbCritical, "QaaS"',
              "End Sub", ""]
     for b in BUTTONS:
         lines += [f"Public Sub {b.vba_sub}(control As IRibbonControl)", f'    Py "{b.python}"', "End Sub", ""]

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from qaas_excel.cli import app
 from qaas_excel.excel import macros, ribbon
+from qaas_excel.excel.addin import install as addin_install
 from qaas_excel.excel.addin.build import ADDIN_TYPE, CUSTOMUI, VBA_MODULE, build_addin
 
 NS = {"ui": ribbon.CUSTOMUI_NS}
@@ -23,12 +24,16 @@ def xlam(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_addin(tmp_path_factory.mktemp("addin"))
 
 
-def vba_code(xlam: Path) -> str:
+def vba_modules(xlam: Path) -> dict[str, str]:
     parser = VBA_Parser(str(xlam))
     try:
-        return "\n".join(code for _, _, name, code in parser.extract_macros() if name.startswith("QaasRibbon"))
+        return {name: code for _, _, name, code in parser.extract_macros()}
     finally:
         parser.close()
+
+
+def vba_code(xlam: Path) -> str:
+    return vba_modules(xlam)["QaasRibbon.bas"]
 
 
 def test_package_is_a_macro_enabled_add_in_with_its_ribbon_and_vba(xlam: Path) -> None:
@@ -63,14 +68,90 @@ def test_every_runpython_target_exists_in_the_macros_module(xlam: Path) -> None:
         assert callable(getattr(macros, name)), name
 
 
+def test_vba_project_holds_our_module_verbatim_and_empty_document_modules(xlam: Path) -> None:
+    modules = vba_modules(xlam)
+    assert set(modules) == {"QaasRibbon.bas", "Sheet1.cls", "ThisWorkbook.cls"}
+    assert modules["QaasRibbon.bas"] == VBA_MODULE.read_bytes().decode("cp1252")
+    for name in ("Sheet1", "ThisWorkbook"):  # exactly one module header each, no code
+        assert modules[f"{name}.cls"].count("Attribute VB_Name") == 1, name
+        assert all(line.startswith("Attribute ") for line in modules[f"{name}.cls"].splitlines() if line), name
+    with zipfile.ZipFile(xlam) as z:
+        assert 'codeName="ThisWorkbook"' in z.read("xl/workbook.xml").decode()
+        assert 'codeName="Sheet1"' in z.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_build_is_reproducible_and_writes_nothing_into_ms_ovba(tmp_path: Path) -> None:
+    import ms_ovba
+
+    package = Path(ms_ovba.__file__).resolve().parent
+    before = {p: p.stat().st_mtime_ns for p in package.rglob("*") if "__pycache__" not in p.parts}
+    first = build_addin(tmp_path / "a").read_bytes()
+    second = build_addin(tmp_path / "b").read_bytes()
+    assert first == second
+    assert {p: p.stat().st_mtime_ns for p in package.rglob("*") if "__pycache__" not in p.parts} == before
+
+
 def test_committed_sources_match_the_button_list() -> None:
     assert CUSTOMUI.read_text(encoding="utf-8") == ribbon.customui_xml()
     assert VBA_MODULE.read_bytes().decode("cp1252") == ribbon.vba_module()
 
 
-def test_cli_builds_it_and_refuses_to_install_where_there_is_no_excel(tmp_path: Path) -> None:
+def test_cli_builds_it_and_refuses_to_install_where_there_is_no_excel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "platform", "linux")
     runner = CliRunner()
     result = runner.invoke(app, ["addin", "build", "--out", str(tmp_path)])
     assert result.exit_code == 0 and (tmp_path / "qaas_excel.xlam").exists()
     result = runner.invoke(app, ["addin", "install"])
-    assert result.exit_code == 2 and "Windows or macOS" in result.stderr
+    assert result.exit_code == 2
+    assert "Excel is not available on Linux" in result.stderr and "Windows or macOS" in result.stderr
+
+
+def test_install_puts_the_add_in_into_xlstart_and_points_xlwings_at_this_python(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    import xlwings
+
+    conf = tmp_path / "home" / ".xlwings" / "xlwings.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('"INTERPRETER_WIN","C:\\old\\python.exe"\n"UDF MODULES","mine"\n"LICENSE_KEY","k"\n')
+    ran = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("APPDATA", str(tmp_path / "appdata"))
+    monkeypatch.delenv("CONDA_DEFAULT_ENV", raising=False)
+    monkeypatch.setattr(xlwings, "USER_CONFIG_FILE", str(conf))
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: ran.append(args) or subprocess.CompletedProcess(args, 0))
+    done = addin_install.install()
+    assert ran == [[sys.executable, "-m", "xlwings", "addin", "install"]]
+    assert (tmp_path / "appdata" / "Microsoft" / "Excel" / "XLSTART" / "qaas_excel.xlam").is_file()
+    assert conf.read_text().splitlines() == [
+        f'"INTERPRETER_WIN","{sys.executable}"', '"UDF MODULES","mine;qaas_excel.excel.udfs"', '"LICENSE_KEY","k"']
+    assert len(done) == 3 and "XLSTART" in done[1]
+
+
+def test_install_on_a_mac_uses_the_startup_folder_and_the_mac_interpreter_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path))
+    assert addin_install.startup_folder() == (tmp_path / "Library" / "Group Containers" / "UBF8T346G9.Office"
+                                              / "User Content.localized" / "Startup.localized" / "Excel")
+    conf = addin_install.configure_interpreter(tmp_path / "xlwings.conf")
+    assert f'"INTERPRETER_MAC","{sys.executable}"' in conf.read_text().splitlines()
+
+
+def test_a_windows_conda_environment_is_configured_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("CONDA_DEFAULT_ENV", "qaas")
+    monkeypatch.setenv("CONDA_EXE", str(Path("miniconda3", "Scripts", "conda.exe")))
+    conf = tmp_path / "xlwings.conf"
+    conf.write_text('"INTERPRETER_WIN","C:\\old\\python.exe"\n')
+    lines = addin_install.configure_interpreter(conf).read_text().splitlines()
+    assert lines == ['"CONDA PATH","miniconda3"', '"CONDA ENV","qaas"', '"UDF MODULES","qaas_excel.excel.udfs"']

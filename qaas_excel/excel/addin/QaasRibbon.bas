@@ -5,7 +5,12 @@ Option Explicit
 ' through RunPython of the xlwings add-in (installed by `qaas-excel addin install`).
 
 Private Sub Py(ByVal functionName As String)
+    ' Application.Run finds RunPython in the loaded xlwings add-in without a VBA reference to it.
+    On Error GoTo Failed
     Application.Run "xlwings.xlam!RunPython", "import qaas_excel.excel.macros as m; m." & functionName & "()"
+    Exit Sub
+Failed:
+    MsgBox "QaaS could not start Python through the xlwings add-in:" & vbCrLf & Err.Description & vbCrLf & vbCrLf & "Run 'qaas-excel addin install' in a terminal, then restart Excel.", vbCritical, "QaaS"
 End Sub
 
 Public Sub QaasSignIn(control As IRibbonControl)

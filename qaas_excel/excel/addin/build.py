@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 import re
 import tempfile
 import uuid
@@ -31,6 +32,8 @@ VBA_TYPE = "application/vnd.ms-office.vbaProject"
 UI_REL = "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
 VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 FIXED_DATE = (2026, 1, 1, 0, 0, 0)
+# Code names tie the VBA document modules to the workbook and its sheet.
+WORKBOOK_CODE_NAME, SHEET_CODE_NAME = "ThisWorkbook", "Sheet1"
 
 
 def write_sources(folder: Path = SOURCES) -> list[Path]:
@@ -61,15 +64,38 @@ def _correct_copy_token_length() -> Iterator[None]:
 
 
 def vba_project_bin(bas: Path) -> bytes:
-    """A vbaProject.bin holding ThisWorkbook, Sheet1 and our standard module (ms-ovba)."""
+    """A vbaProject.bin holding ThisWorkbook, Sheet1 and our standard module (ms-ovba), byte for byte the
+    same on every build."""
     if bas.stat().st_size >= 4096:  # ms-ovba-compression mishandles the raw chunks of longer modules
         raise ValueError(f"{bas.name} must stay below 4096 bytes (one compression chunk)")
-    with _correct_copy_token_length():
-        return _vba_project_bin(bas)
+    with _correct_copy_token_length(), _fixed_protection_seed(), tempfile.TemporaryDirectory() as tmp:
+        return _vba_project_bin(bas, Path(tmp))
 
 
-def _vba_project_bin(bas: Path) -> bytes:
-    import ms_ovba
+@contextlib.contextmanager
+def _fixed_protection_seed() -> Iterator[None]:
+    """ms-ovba-crypto draws a random seed to obfuscate the PROJECT stream's CMG/DPB/GC lines (MS-OVBA 2.4.3);
+    any seed is valid, so a fixed one makes the build reproducible."""
+    from ms_ovba_crypto import ms_ovba_crypto
+
+    original = ms_ovba_crypto.random
+    ms_ovba_crypto.random = random.Random(20260101)
+    try:
+        yield
+    finally:
+        ms_ovba_crypto.random = original
+
+
+def _document_module(name: str) -> str:
+    """The text Excel exports for a sheet's or the workbook's (empty) code module."""
+    return ("VERSION 1.0 CLASS\nBEGIN\n  MultiUse = -1  'True\nEND\n"
+            f'Attribute VB_Name = "{name}"\nAttribute VB_GlobalNameSpace = False\nAttribute VB_Creatable = False\n'
+            "Attribute VB_PredeclaredId = True\nAttribute VB_Exposed = True\n")
+
+
+def _vba_project_bin(bas: Path, tmp: Path) -> bytes:
+    # ms-ovba writes its intermediate files next to each source (appending to some), so every source is a
+    # fresh copy in ``tmp``: nothing is written into the installed package, nothing piles up between builds.
     from ms_ovba.Models.Entities.doc_module import DocModule
     from ms_ovba.Models.Entities.reference import Reference
     from ms_ovba.Models.Entities.reference_registered import ReferenceRegistered
@@ -78,38 +104,40 @@ def _vba_project_bin(bas: Path) -> bytes:
     from ms_ovba.vbaProject import VbaProject
     from ms_ovba.Views.project_ole_file import ProjectOleFile
 
-    blank = Path(ms_ovba.__file__).resolve().parent / "blank_files"
     project = VbaProject()
     project.project_id = "{6B1F8F0E-3C55-4D0B-9E55-51A0A5C0DE01}"
-    for name, guid in (("Sheet1", "0002082000000000C000000000000046"),
-                       ("ThisWorkbook", "0002081900000000C000000000000046")):
+    for name, guid in ((SHEET_CODE_NAME, "0002082000000000C000000000000046"),
+                       (WORKBOOK_CODE_NAME, "0002081900000000C000000000000046")):
+        source = tmp / f"{name}.cls"
+        source.write_text(_document_module(name), encoding="ascii")
         module = DocModule(name)
-        module.add_file(str(blank / f"{name}.cls"))
+        module.add_file(str(source))
         module.add_guid(uuid.UUID(guid))
         module.normalize_file()
         project.add_module(module)
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / bas.name
-        source.write_bytes(bas.read_bytes())
-        module = StdModule(bas.stem)
-        module.add_file(str(source))
-        module.normalize_file()
-        project.add_module(module)
-        stdole = LibidReference(uuid.UUID("0002043000000000C000000000000046"), "2.0", "0",
-                                "C:\\Windows\\System32\\stdole2.tlb", "OLE Automation")
-        office = LibidReference(uuid.UUID("2DF8D04C5BFA101BBDE500AA0044DE52"), "2.0", "0",
-                                r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
-                                "Microsoft Office 16.0 Object Library")  # IRibbonControl lives here
-        project.add_reference(Reference(ReferenceRegistered(stdole), "stdole"))
-        project.add_reference(Reference(ReferenceRegistered(office), "Office"))
-        with contextlib.chdir(tmp):  # ms-ovba writes ./vbaProject.bin
-            ProjectOleFile.write_file(project)
-            return (Path(tmp) / "vbaProject.bin").read_bytes()
+    source = tmp / bas.name
+    source.write_bytes(bas.read_bytes())
+    module = StdModule(bas.stem)
+    module.add_file(str(source))
+    module.normalize_file()
+    project.add_module(module)
+    stdole = LibidReference(uuid.UUID("0002043000000000C000000000000046"), "2.0", "0",
+                            "C:\\Windows\\System32\\stdole2.tlb", "OLE Automation")
+    office = LibidReference(uuid.UUID("2DF8D04C5BFA101BBDE500AA0044DE52"), "2.0", "0",
+                            r"C:\Program Files\Common Files\Microsoft Shared\OFFICE16\MSO.DLL",
+                            "Microsoft Office 16.0 Object Library")  # IRibbonControl lives here
+    project.add_reference(Reference(ReferenceRegistered(stdole), "stdole"))
+    project.add_reference(Reference(ReferenceRegistered(office), "Office"))
+    with contextlib.chdir(tmp):  # ms-ovba writes ./vbaProject.bin
+        ProjectOleFile.write_file(project)
+    return (tmp / "vbaProject.bin").read_bytes()
 
 
 def _base_workbook() -> dict[str, bytes]:
     wb = Workbook()
+    wb.code_name = WORKBOOK_CODE_NAME
     wb.active.title = "QaaS"
+    wb.active.sheet_properties.codeName = SHEET_CODE_NAME
     wb.active["A1"] = "qaas-excel add-in: adds the QaaS tab to Excel."
     buffer = io.BytesIO()
     wb.save(buffer)
