@@ -17,7 +17,7 @@ from qaas_excel.resources import RESOURCES, STATUS_HELP, Field, FieldType, Resou
 _TYPES: dict[FieldType, dict[str, Any]] = {
     FieldType.INT: {"type": "integer"},
     FieldType.STR: {"type": "string"},
-    FieldType.DECIMAL: {"type": "string", "format": "decimal", "description": "exact decimal, sent as a string"},
+    FieldType.DECIMAL: {"type": "string", "format": "decimal", "description": "Exact decimal, sent as a string."},
     FieldType.DATE: {"type": "string", "format": "date"},
     FieldType.DATETIME: {"type": "string", "format": "date-time"},
 }
@@ -29,6 +29,15 @@ def _schema(f: Field) -> dict[str, Any]:
     schema["description"] = (schema.get("description", "") + " " + f.help).strip()
     if f.max_length:
         schema["maxLength"] = f.max_length
+    if f.min_length:
+        schema["minLength"] = f.min_length
+    if f.type is FieldType.DECIMAL:
+        places = r"(\.[0-9]+)?" if f.decimals is None else rf"(\.[0-9]{{1,{f.decimals}}})?"
+        schema["pattern"] = rf"^{'' if f.positive else '-?'}[0-9]+{places}$"
+        if f.decimals is not None:
+            schema["x-decimal-places"] = f.decimals
+        if f.positive:
+            schema["x-exclusive-minimum"] = "0"
     if f.pattern:
         schema["pattern"] = f.pattern
     if f.is_server:

@@ -4,6 +4,8 @@ Not part of the real API surface: admin endpoints live under ``/_sandbox`` and n
 admin token written into the state directory's ``sandbox.json``.
 """
 
+HOST = "127.0.0.1"  # loopback only, always: the sandbox is never reachable from another machine
+
 DEFAULT_USER = "demo@qaas-sandbox.test"  # customer account "Demo GmbH"
 COLLEAGUE_USER = "kollegin@qaas-sandbox.test"  # same account as DEFAULT_USER
 TEST_ACCOUNT_USER = "test@qaas-sandbox.test"  # a second account: the FAQ's free test environment

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from qaas_excel.resources import (
     CHARGEPOINT,
     OPERATOR,
+    RESOURCES,
     Field,
     FieldType,
     Resource,
@@ -54,47 +55,62 @@ def unprocessable(reason: str) -> JSONResponse:
 
 # --- validation of one record, as the service would do it --------------------------------------------
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+OPERATOR_REFERENCE = "chargepointoperator_id"  # the field that names an operator of the caller's account
+
+
 def _parse(f: Field, value: Any) -> tuple[Any, str | None]:
-    """(wire value, error) for one client field."""
+    """(wire value, error) for one client field; JSON numbers arrive as int or Decimal, never float."""
     if f.type is FieldType.STR:
         if not isinstance(value, str):
             return None, "Not a valid string."
         text = value.strip()
         if f.max_length and len(text) > f.max_length:
             return None, f"Ensure this field has no more than {f.max_length} characters."
+        if f.min_length and len(text) < f.min_length:
+            return None, f"Ensure this field has at least {f.min_length} characters."
         if f.regex and text and not f.regex.fullmatch(text.upper() if f.case_insensitive else text):
-            return None, f"Enter a valid value ({f.pattern_help})."
+            return None, f"Enter a valid value ({f.pattern_help or f.pattern})."
         return text, None
     if f.type is FieldType.INT:
-        if isinstance(value, bool) or not isinstance(value, int | str):
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
             return None, "A valid integer is required."
         try:
-            return int(value), None
-        except ValueError:
+            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        except InvalidOperation:
             return None, "A valid integer is required."
+        if not number.is_finite() or number != number.to_integral_value():
+            return None, "A valid integer is required."
+        return int(number), None
     if f.type is FieldType.DECIMAL:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
             return None, "A valid number is required."
         try:
-            d = Decimal(str(value).strip())
+            d = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
         except InvalidOperation:
             return None, "A valid number is required."
         if not d.is_finite():
             return None, "A valid number is required."
-        if f.decimals is not None and -d.as_tuple().exponent > f.decimals and d != d.quantize(
-                Decimal(1).scaleb(-f.decimals)):
-            return None, f"Ensure that there are no more than {f.decimals} decimal places."
+        if f.decimals is not None and -d.as_tuple().exponent > f.decimals:
+            step = Decimal(1).scaleb(-f.decimals)
+            if d != d.quantize(step):
+                return None, f"Ensure that there are no more than {f.decimals} decimal places."
+            d = d.quantize(step)  # 1.2300 is 1.230: trailing zeros beyond the field's decimals are dropped
         if f.positive and d <= 0:
             return None, "Ensure this value is greater than 0."
         return encode_value(f, d), None
     if f.type is FieldType.DATE:
         try:
-            return date.fromisoformat(str(value)).isoformat(), None
+            if not isinstance(value, str) or not ISO_DATE.match(value.strip()):
+                raise ValueError(value)
+            return date.fromisoformat(value.strip()).isoformat(), None
         except ValueError:
             return None, "Date has wrong format. Use YYYY-MM-DD."
     if f.type is FieldType.DATETIME:
         try:
-            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if not isinstance(value, str) or not ISO_DATE.match(value.strip()[:10]):
+                raise ValueError(value)
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None, "Datetime has wrong format. Use YYYY-MM-DDThh:mm:ssZ."
         return encode_value(f, dt if dt.tzinfo else dt.replace(tzinfo=UTC)), None
@@ -111,6 +127,9 @@ def validate_record(resource: Resource, body: dict[str, Any], *, partial: bool,
             if f.required and not partial:
                 errors.setdefault(f.name, []).append("This field is required.")
             continue
+        if partial and not f.patchable:
+            errors.setdefault(f.name, []).append("This field cannot be changed once the record exists.")
+            continue
         value = body[f.name]
         if value is None or (isinstance(value, str) and not value.strip()):
             if f.required:
@@ -118,17 +137,13 @@ def validate_record(resource: Resource, body: dict[str, Any], *, partial: bool,
             else:
                 clean[f.name] = None
             continue
-        if partial and not f.patchable:
-            errors.setdefault(f.name, []).append("This field cannot be changed once the record exists.")
-            continue
         parsed, error = _parse(f, value)
         if error:
             errors.setdefault(f.name, []).append(error)
         else:
             clean[f.name] = parsed
     if resource is CHARGEPOINT and not errors:
-        merged = {**(existing or {}), **clean}
-        errors.update(_charge_point_rules(merged))
+        errors.update(_charge_point_rules({**(existing or {}), **clean}))
     return clean, errors
 
 
@@ -139,9 +154,11 @@ def _charge_point_rules(rec: dict[str, Any]) -> dict[str, list[str]]:
         errors["period_end"] = ["The period must not end before it starts."]
     elif start.year != end.year:
         errors["period_end"] = ["The period must lie within one calendar year."]
-    elif Decimal(rec["amount"]) > max_amount_kwh(Decimal(rec["max_power_kw"]), start, end):
+    else:
         limit = max_amount_kwh(Decimal(rec["max_power_kw"]), start, end)
-        errors["amount"] = [f"Ensure the amount does not exceed max_power_kw × hours of the period ({limit} kWh)."]
+        if Decimal(rec["amount"]) > limit:
+            errors["amount"] = [f"Ensure the amount does not exceed max_power_kw × hours of the period "
+                                f"({limit} kWh)."]
     if date.fromisoformat(rec["commissioning_date"]) > datetime.now(UTC).date():
         errors["commissioning_date"] = ["The commissioning date must not lie in the future."]
     return errors
@@ -149,11 +166,21 @@ def _charge_point_rules(rec: dict[str, Any]) -> dict[str, list[str]]:
 
 # --- routes --------------------------------------------------------------------------------------
 
+def next_stamp(previous: str | None) -> str:
+    """Now, but always later than the previous stamp: last_updated changes on every change."""
+    stamp = now_text()
+    if previous and stamp <= previous:
+        later = datetime.strptime(previous, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
+        stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp
+
+
 class Api:
     def __init__(self, store: Store, identity: Identity) -> None:
         self.store, self.identity = store, identity
 
     def account(self, request: Request) -> str | Response:
+        """The caller's customer account, or the 401/403 to answer with."""
         try:
             username = self.identity.verify(request.headers.get("authorization"))
         except TokenError as exc:
@@ -165,18 +192,28 @@ class Api:
     async def body(self, request: Request) -> dict[str, Any] | Response:
         raw = await request.body()
         try:
-            data = json.loads(raw or b"null")
+            data = json.loads(raw or b"null", parse_float=Decimal)  # no float ever touches an amount
         except ValueError:
             return bad_request({"non_field_errors": ["Invalid JSON in the request body."]})
         if not isinstance(data, dict):
             return bad_request({"non_field_errors": ["Expected a JSON object."]})
         return data
 
-    def _reference_taken(self, resource: Resource, account: str, ref: Any, except_id: int | None = None) -> bool:
-        return bool(ref) and self.store.reference_taken(resource.name, account, ref, except_id)
+    def _reference_error(self, resource: Resource, account: str, clean: dict[str, Any],
+                         except_id: int | None = None) -> dict[str, list[str]]:
+        ref = clean.get("customer_reference")
+        if ref and self.store.reference_taken(resource.name, account, ref, except_id):
+            return {"customer_reference": ["A record with this customer_reference already exists."]}
+        return {}
 
-    def _operator_unknown(self, account: str, operator_id: Any) -> bool:
-        return self.store.get(OPERATOR.name, int(operator_id), account) is None
+    def _unknown_operator(self, account: str, clean: dict[str, Any]) -> Response | None:
+        """422 when the body names an operator that is not one of the caller's."""
+        if clean.get(OPERATOR_REFERENCE) is None:
+            return None
+        operator_id = clean[OPERATOR_REFERENCE]
+        if self.store.get(OPERATOR.name, operator_id, account) is None:
+            return unprocessable(f"Charge point operator {operator_id} does not exist in your account.")
+        return None
 
     async def create(self, resource: Resource, request: Request) -> Response:
         account = self.account(request)
@@ -186,13 +223,12 @@ class Api:
         if isinstance(body, Response):
             return body
         clean, errors = validate_record(resource, body, partial=False)
-        if not errors and self._reference_taken(resource, account, clean.get("customer_reference")):
-            errors["customer_reference"] = ["A record with this customer_reference already exists."]
+        errors = errors or self._reference_error(resource, account, clean)
         if errors:
             return bad_request(errors)
-        if resource is CHARGEPOINT and self._operator_unknown(account, clean["chargepointoperator_id"]):
-            return unprocessable(f"Charge point operator {clean['chargepointoperator_id']} does not exist in "
-                                 "your account.")
+        refusal = self._unknown_operator(account, clean)
+        if refusal is not None:
+            return refusal
         stamp = now_text()
         data = {**clean, "created": stamp, "last_updated": stamp}
         if resource.has_status:
@@ -204,27 +240,25 @@ class Api:
         if isinstance(account, Response):
             return account
         records = self.store.list(resource.name, account)
-        filters = {k: v for k, v in request.query_params.items() if k in resource.list_filters}
-        if "chargepointoperator_id" in filters:
-            if not filters["chargepointoperator_id"].isdigit():
-                return bad_request({"chargepointoperator_id": ["A valid integer is required."]})
-            records = [r for r in records if r.get("chargepointoperator_id") == int(filters["chargepointoperator_id"])]
-        if "status" in filters:
-            records = [r for r in records if r.get("status") == filters["status"]]
+        for name in resource.list_filters:
+            wanted = request.query_params.get(name)
+            if wanted is not None:
+                # compared in the wire form, so ?chargepointoperator_id=abc simply matches nothing
+                records = [r for r in records if str(r.get(name)) == wanted.strip()]
         return JSONResponse(records) if records else empty(204)
 
-    def get(self, resource: Resource, record_id: int, request: Request) -> Response:
+    def get(self, resource: Resource, record_id: int | None, request: Request) -> Response:
         account = self.account(request)
         if isinstance(account, Response):
             return account
-        record = self.store.get(resource.name, record_id, account)
+        record = None if record_id is None else self.store.get(resource.name, record_id, account)
         return JSONResponse(record) if record else empty(404)
 
-    async def patch(self, resource: Resource, record_id: int, request: Request) -> Response:
+    async def patch(self, resource: Resource, record_id: int | None, request: Request) -> Response:
         account = self.account(request)
         if isinstance(account, Response):
             return account
-        record = self.store.get(resource.name, record_id, account)
+        record = None if record_id is None else self.store.get(resource.name, record_id, account)
         if record is None:
             return empty(404)
         body = await self.body(request)
@@ -235,26 +269,30 @@ class Api:
         server = {f.name for f in resource.server_fields}
         clean, errors = validate_record(resource, {k: v for k, v in body.items() if k not in server}, partial=True,
                                         existing=record)
-        if not errors and "customer_reference" in clean and self._reference_taken(
-                resource, account, clean["customer_reference"], except_id=record_id):
-            errors["customer_reference"] = ["A record with this customer_reference already exists."]
+        errors = errors or self._reference_error(resource, account, clean, except_id=record_id)
         if errors:
             return bad_request(errors)
+        refusal = self._unknown_operator(account, clean)
+        if refusal is not None:
+            return refusal
         changed = {k: v for k, v in clean.items() if record.get(k) != v}
         if changed:
             record.update(changed)
-            record["last_updated"] = now_text()
+            record["last_updated"] = next_stamp(record.get("last_updated"))
             self.store.replace(resource.name, record)
         return JSONResponse(record)
 
 
+def _record_id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def router(store: Store, identity: Identity) -> APIRouter:
+    """The API routes of every resource in resources.py (paths from there, nothing hard-coded)."""
     api = Api(store, identity)
     r = APIRouter()
 
     def routes(resource: Resource) -> None:
-        name = resource.name
-
         async def create(request: Request) -> Response:
             return await api.create(resource, request)
 
@@ -262,25 +300,33 @@ def router(store: Store, identity: Identity) -> APIRouter:
             return api.list(resource, request)
 
         def get(record_id: str, request: Request) -> Response:
-            if not record_id.isdigit():
-                return empty(404)
-            return api.get(resource, int(record_id), request)
+            return api.get(resource, _record_id(record_id), request)
 
         async def patch(record_id: str, request: Request) -> Response:
-            if not record_id.isdigit():
-                return empty(404)
-            return await api.patch(resource, int(record_id), request)
+            return await api.patch(resource, _record_id(record_id), request)
 
         item = resource.item_path.replace("{id}", "{record_id}")
         add: Callable[..., Any] = r.add_api_route
-        add(resource.create_path, create, methods=["POST"], name=f"create_{name}", status_code=201)
-        add(resource.list_path, list_, methods=["GET"], name=f"list_{name}")
-        add(item, get, methods=["GET"], name=f"get_{name}")
-        add(item, patch, methods=["PATCH"], name=f"patch_{name}")
+        add(resource.create_path, create, methods=["POST"], name=f"create_{resource.name}", status_code=201)
+        add(resource.list_path, list_, methods=["GET"], name=f"list_{resource.name}")
+        add(item, get, methods=["GET"], name=f"get_{resource.name}")
+        add(item, patch, methods=["PATCH"], name=f"patch_{resource.name}")
 
-    routes(OPERATOR)
-    routes(CHARGEPOINT)
+    for resource in RESOURCES.values():
+        routes(resource)
     return r
 
 
-API_PATH = re.compile(r"^/chargepoint")
+def api_prefixes() -> tuple[str, ...]:
+    """The first path segment of every API route ("/chargepoint", "/chargepointoperator", ...)."""
+    paths = {p for res in RESOURCES.values() for p in (res.create_path, res.list_path, res.item_path)}
+    return tuple(sorted({"/" + p.strip("/").split("/")[0] for p in paths}))
+
+
+def is_api_path(path: str) -> bool:
+    """Is this a route of the service's API (not sign-in, not admin)?"""
+    first = "/" + path.strip("/").split("/")[0]
+    return first in API_PREFIXES
+
+
+API_PREFIXES = frozenset(api_prefixes())

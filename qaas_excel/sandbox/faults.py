@@ -16,6 +16,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from qaas_excel.sandbox.api import is_api_path
+
+log = logging.getLogger(__name__)
+ADMIN_PREFIX = "/_sandbox"
 FAULTS = ("500", "503", "429", "drop-before", "drop-after")
 # Only on request (fail_next), never drawn at random: the service's own refusals, with a canned body.
 REFUSALS = {"400": b'{"amount": ["Rejected by the sandbox (injected)."]}',
@@ -78,7 +82,14 @@ class DropLogFilter(logging.Filter):
         return DROP_LOG_TEXT not in text and not text.startswith("Cancel 0 running task(s)")
 
 
+def retry_after_header(seconds: float) -> bytes:
+    """Whole seconds as HTTP wants them ("1"); a fraction only when asked for one (fast tests)."""
+    return (str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))).encode()
+
+
 class FaultMiddleware:
+    """Counts requests, injects faults on API routes, and turns any unexpected exception into an empty 500."""
+
     def __init__(self, app: Any, settings: FaultSettings, stats: Stats) -> None:
         self.app, self.settings, self.stats = app, settings, stats
 
@@ -86,10 +97,27 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracked)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            if not started:  # the FAQ's 500: empty body
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+
+    async def _handle(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope["path"]
-        if not path.startswith("/_sandbox"):
+        if not path.startswith(ADMIN_PREFIX):
             self.stats.count(f"{scope['method']} {route_of(path)}")
-        if not path.startswith("/chargepoint"):
+        if not is_api_path(path):
             await self.app(scope, receive, send)
             return
         s = self.settings
@@ -108,16 +136,18 @@ class FaultMiddleware:
 
             await self.app(scope, receive, capture)  # processed and committed ...
             body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
-            await self._drop(send, 200, len(body) + 1)  # ... but the answer never arrives
+            await self._drop(send, len(body) + 1)  # ... but the answer never arrives
             return
         if kind == "drop-before":
-            await self._drop(send, 200, 64)
+            await self._drop(send, 64)
             return
         status = int(kind)
         body = REFUSALS.get(kind, b"")
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        headers = [(b"content-length", str(len(body)).encode())]
+        if body:
+            headers.append((b"content-type", b"application/json"))
         if status == 429:
-            headers.append((b"retry-after", str(s.retry_after).encode()))
+            headers.append((b"retry-after", retry_after_header(s.retry_after)))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -134,7 +164,8 @@ class FaultMiddleware:
         return None
 
     @staticmethod
-    async def _drop(send: Any, status: int, length: int) -> None:
-        # Headers promise a body that never comes; the server then closes the connection.
-        await send({"type": "http.response.start", "status": status,
+    async def _drop(send: Any, length: int) -> None:
+        # A 200 whose headers promise a body that never comes; uvicorn then closes the connection,
+        # and the client gets an error (never a success) without knowing whether the request took effect.
+        await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]})

@@ -1,7 +1,17 @@
 """An Entra-style sign-in that unmodified msal accepts: OIDC discovery, device code, token endpoint.
 
-Tokens are RS256 JWTs signed with a key kept in the sandbox database (so tokens survive a
-restart); refresh tokens are opaque, stored, used once (rotated) and valid 90 days after issue.
+Routes, under ``https://127.0.0.1:PORT/<tenant>`` (only the FAQ's tenant id is known here):
+
+- ``GET /<tenant>/v2.0/.well-known/openid-configuration`` and ``GET /<tenant>/discovery/v2.0/keys``
+- ``POST /<tenant>/oauth2/v2.0/devicecode`` (form ``client_id``, ``scope``)
+- ``POST /<tenant>/oauth2/v2.0/token``: grant types device code (``authorization_pending``,
+  ``authorization_declined``, ``expired_token``, ``bad_verification_code``) and ``refresh_token``
+  (``invalid_grant`` when unknown or expired)
+- ``GET|POST /devicelogin``: the page where a person enters the user code and picks a user
+
+Access tokens are RS256 JWTs (``aud`` = client id, ``scp`` = user_impersonation) signed with a key
+kept in the sandbox database, so they survive a restart, even on another port. Refresh tokens are
+opaque and stored; each use returns a new one valid 90 days (the used one stays valid, as in Entra).
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -19,16 +30,19 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from qaas_excel.config import API_SCOPE_NAME, CLIENT_ID, TENANT_ID
-from qaas_excel.sandbox import DEFAULT_USER, USERS
+from qaas_excel.sandbox import DEFAULT_USER, HOST, USERS
 from qaas_excel.sandbox.store import Store
 
 REFRESH_LIFETIME_S = 90 * 24 * 3600
 DEVICE_CODE_LIFETIME_S = 900
 USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# Any start of this sandbox signed with the key in its database: the port may differ after a restart.
+ISSUER = re.compile(rf"^https://{re.escape(HOST)}:\d+/{TENANT_ID}/v2\.0$")
 
 
 def user_oid(username: str) -> str:
@@ -123,9 +137,11 @@ class Identity:
         token = authorization[len("Bearer "):].strip()
         try:
             claims = jwt.decode(token, self.signer.public_key, algorithms=["RS256"], audience=CLIENT_ID,
-                                issuer=self.issuer, options={"require": ["exp", "iat", "aud", "iss"]})
+                                options={"require": ["exp", "iat", "nbf", "aud", "iss"]})
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from None
+        if not ISSUER.match(str(claims["iss"])):
+            raise TokenError(f"token from another issuer: {claims['iss']}")
         if API_SCOPE_NAME not in str(claims.get("scp", "")).split():
             raise TokenError("token lacks the user_impersonation scope")
         username = claims.get("preferred_username")
@@ -176,11 +192,32 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
                         status_code=status)
 
 
+def _refusal(tenant: str, client_id: str | None = CLIENT_ID) -> JSONResponse | None:
+    """Entra's answer to an unknown tenant or application, or None when both are ours."""
+    if tenant != TENANT_ID:
+        return _oauth_error("invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
+    if not client_id:
+        return _oauth_error("invalid_request", "AADSTS900144: The request body must contain client_id.")
+    if client_id != CLIENT_ID:
+        return _oauth_error("unauthorized_client", f"AADSTS700016: Application with identifier '{client_id}' "
+                                                   "was not found in the directory.")
+    return None
+
+
+PENDING_TEXTS = {"authorization_pending": "AADSTS70016: The user has not yet approved the code.",
+                 "authorization_declined": "AADSTS70000: The user declined the sign-in.",
+                 "expired_token": "AADSTS70020: The device code has expired.",
+                 "bad_verification_code": "AADSTS70019: The device code is unknown."}
+
+
 def router(identity: Identity) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     @r.get("/{tenant}/v2.0/.well-known/openid-configuration")
-    def discovery(tenant: str) -> dict[str, Any]:
+    def discovery(tenant: str) -> Any:
+        refusal = _refusal(tenant)
+        if refusal is not None:
+            return refusal
         base = f"{identity.base_url}/{tenant}"
         return {
             "issuer": identity.issuer,
@@ -189,6 +226,7 @@ def router(identity: Identity) -> APIRouter:
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
@@ -196,14 +234,18 @@ def router(identity: Identity) -> APIRouter:
         }
 
     @r.get("/{tenant}/discovery/v2.0/keys")
-    def keys(tenant: str) -> dict[str, Any]:
-        return {"keys": [identity.signer.jwk()]}
+    def keys(tenant: str) -> Any:
+        refusal = _refusal(tenant)
+        return refusal if refusal is not None else {"keys": [identity.signer.jwk()]}
 
     @r.post("/{tenant}/oauth2/v2.0/devicecode")
-    def devicecode(tenant: str, client_id: str = Form(...), scope: str = Form("")) -> Any:
+    def devicecode(tenant: str, client_id: str | None = Form(None), scope: str = Form("")) -> Any:
+        refusal = _refusal(tenant, client_id)
+        if refusal is not None:
+            return refusal
         if f"{CLIENT_ID}/{API_SCOPE_NAME}" not in scope.split():
             return _oauth_error("invalid_scope", f"The scope must include {CLIENT_ID}/{API_SCOPE_NAME}.")
-        code = identity.new_device_code(client_id)
+        code = identity.new_device_code(client_id or CLIENT_ID)
         uri = f"{identity.base_url}/devicelogin"
         return {"device_code": code.device_code, "user_code": code.user_code, "verification_uri": uri,
                 "expires_in": DEVICE_CODE_LIFETIME_S, "interval": 1,
@@ -211,22 +253,24 @@ def router(identity: Identity) -> APIRouter:
                            f"{code.user_code} to authenticate."}
 
     @r.post("/{tenant}/oauth2/v2.0/token")
-    def token(tenant: str, grant_type: str = Form(...), client_id: str = Form(CLIENT_ID),
+    def token(tenant: str, grant_type: str = Form(""), client_id: str | None = Form(None),
               device_code: str | None = Form(None), refresh_token: str | None = Form(None)) -> Any:
-        if grant_type == "urn:ietf:params:oauth:grant-type:device_code":
+        refusal = _refusal(tenant, client_id)
+        if refusal is not None:
+            return refusal
+        if grant_type == DEVICE_CODE_GRANT:
             outcome = identity.redeem(device_code or "")
             if isinstance(outcome, str):
-                texts = {"authorization_pending": "The user has not yet approved the code.",
-                         "authorization_declined": "The user declined the sign-in.",
-                         "expired_token": "The device code has expired.",
-                         "bad_verification_code": "The device code is unknown."}
-                return _oauth_error(outcome, texts[outcome])
-            return identity.issue(outcome.username or "", client_id)
+                return _oauth_error(outcome, PENDING_TEXTS[outcome])
+            return identity.issue(outcome.username or "", outcome.client_id)
         if grant_type == "refresh_token":
-            username = identity.store.take_refresh_token(refresh_token or "")
+            username = identity.store.refresh_token_user(refresh_token or "")
             if username is None:
-                return _oauth_error("invalid_grant", "The refresh token is invalid or has expired; sign in again.")
-            return identity.issue(username, client_id)
+                return _oauth_error("invalid_grant", "AADSTS70008: The refresh token is invalid or has expired; "
+                                                     "sign in again.")
+            return identity.issue(username, CLIENT_ID)
+        if not grant_type:
+            return _oauth_error("invalid_request", "AADSTS900144: The request body must contain grant_type.")
         return _oauth_error("unsupported_grant_type", f"Grant type {grant_type!r} is not supported here.")
 
     @r.get("/devicelogin", response_class=HTMLResponse)
@@ -256,6 +300,3 @@ def router(identity: Identity) -> APIRouter:
 
     return r
 
-
-def request_username(identity: Identity, request: Request) -> str:
-    return identity.verify(request.headers.get("authorization"))

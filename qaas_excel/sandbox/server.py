@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, sandbox_info_path
-from qaas_excel.sandbox import DEFAULT_USER, USERS, admin, api, identity
+from qaas_excel.sandbox import DEFAULT_USER, HOST, USERS, admin, api, identity
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
 from qaas_excel.sandbox.store import Store
 from qaas_excel.sandbox.tls import make_certificates
 
 log = logging.getLogger(__name__)
-HOST = "127.0.0.1"  # loopback only, always
 
 
 class SandboxServer:
@@ -45,7 +45,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._admin: admin.SandboxAdmin | None = None
         self._cleaned = False
-        self.ca_file, self._cert_file, self._key_file = make_certificates(self.home / "sandbox-tls")
+        self.ca_file, self._cert_file, self._key_file = make_certificates(self.home)
         if seed_demo_data:
             seed_records(self.store)
 
@@ -77,7 +77,9 @@ class SandboxServer:
 
     # -- app ---------------------------------------------------------------------------------------
     def app(self) -> Any:
-        fastapi = FastAPI(title="QaaS sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+        # no /docs or /openapi.json: the API's document is qaas_excel/openapi.json, generated from resources.py
+        fastapi = FastAPI(title="QaaS sandbox", docs_url=None, redoc_url=None, openapi_url=None,
+                          exception_handlers={StarletteHTTPException: _empty_error, Exception: _empty_500})
         fastapi.include_router(identity.router(self.identity))
         fastapi.include_router(api.router(self.store, self.identity))
         fastapi.include_router(admin.router(self.store, self.identity, self.stats, self.faults, self.admin_token))
@@ -94,7 +96,9 @@ class SandboxServer:
         self.identity.base_url = self.base_url
 
     def _uvicorn(self, log_level: str) -> uvicorn.Server:
-        logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, DropLogFilter) for f in uvicorn_log.filters):
+            uvicorn_log.addFilter(DropLogFilter())
         config = uvicorn.Config(self.app(), ssl_certfile=str(self._cert_file), ssl_keyfile=str(self._key_file),
                                 http="h11", ws="none", lifespan="off", log_level=log_level, access_log=False,
                                 timeout_keep_alive=30, timeout_graceful_shutdown=2)
@@ -172,6 +176,15 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _empty_error(request: Request, exc: StarletteHTTPException) -> Response:
+    # unknown paths and methods answer like the FAQ's errors: a status code, no body
+    return Response(status_code=exc.status_code, headers=exc.headers)
+
+
+async def _empty_500(request: Request, exc: Exception) -> Response:
+    return Response(status_code=500)  # the fault middleware logs the exception
 
 
 def seed_records(store: Store) -> None:

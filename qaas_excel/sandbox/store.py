@@ -1,6 +1,7 @@
 """The sandbox's persistence: records per account, refresh tokens and its signing key, in SQLite.
 
-Records are stored in the wire format (decimals as exact strings), so nothing is ever a float.
+Records are stored as JSON in the wire format (decimals as exact decimal strings), so an amount
+is never a float. One connection behind a lock; WAL so a reader elsewhere never blocks it.
 """
 
 from __future__ import annotations
@@ -128,11 +129,14 @@ class Store:
             self._db.execute("INSERT INTO refresh_tokens (token, username, expires) VALUES (?, ?, ?)",
                              (token, username, time.time() + lifetime_s))
 
-    def take_refresh_token(self, token: str) -> str | None:
-        """The user of a valid refresh token, which is used up (rotation); None if unknown or expired."""
+    def refresh_token_user(self, token: str) -> str | None:
+        """The user of a valid refresh token; None if unknown or expired.
+
+        Like Entra, a used refresh token is not revoked: the caller gets a new one (90 days from
+        now), and two processes sharing one token cache can refresh at the same time.
+        """
+        now = time.time()
         with self._lock:
-            row = self._db.execute("SELECT username, expires FROM refresh_tokens WHERE token = ?", (token,)).fetchone()
-            self._db.execute("DELETE FROM refresh_tokens WHERE token = ? OR expires < ?", (token, time.time()))
-        if row is None or row[1] < time.time():
-            return None
-        return row[0]
+            self._db.execute("DELETE FROM refresh_tokens WHERE expires < ?", (now,))
+            row = self._db.execute("SELECT username FROM refresh_tokens WHERE token = ?", (token,)).fetchone()
+        return row[0] if row else None

@@ -6,16 +6,24 @@ from pathlib import Path
 
 import trustme
 
+CA_FILE = "sandbox-ca.pem"
 
-def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """(CA file for clients, server certificate chain, server key); new on every start."""
-    folder.mkdir(parents=True, exist_ok=True)
+
+def make_certificates(home: Path) -> tuple[Path, Path, Path]:
+    """(CA file for clients, server certificate chain, server key); a new CA on every start.
+
+    The CA goes into the home directory itself (clients read it from ``sandbox.json``); the
+    server's own certificate and key into ``sandbox-tls/`` beside it.
+    """
+    private = home / "sandbox-tls"
+    private.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="qaas-excel sandbox CA")
     cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca_file, cert_file, key_file = folder / "sandbox-ca.pem", folder / "sandbox-cert.pem", folder / "sandbox-key.pem"
+    ca_file, cert_file, key_file = home / CA_FILE, private / "sandbox-cert.pem", private / "sandbox-key.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)  # before the key is written: never readable by others, not even for a moment
     cert.private_key_pem.write_to_path(str(key_file))
-    key_file.chmod(0o600)
     with open(cert_file, "wb") as f:
         for blob in cert.cert_chain_pems:
             f.write(blob.bytes())
