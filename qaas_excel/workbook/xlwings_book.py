@@ -1,8 +1,9 @@
 """The Excel backend: the same table interface on any ``xw.Book`` (desktop, or the remote engine in tests).
 
-Whole ranges only: a sheet is read with one call, each written column is one call per run of
-consecutive touched rows, row colours one call per run of equal results. A push of 10,000 rows
-therefore costs a few dozen workbook operations, not one per cell. ``operations`` counts them.
+Whole ranges only: a sheet is read with one call; each written column is one call per run of
+consecutive rows; row colours and problem fills one call per run of equal colour. A push of
+10,000 rows therefore costs a few dozen workbook operations, not one per cell; ``operations``
+counts them (notes are the exception: Excel adds them one cell at a time).
 
 Text that Excel would take for a formula (= + - @ at the start) is written with a leading
 apostrophe, Excel's own "this is text" marker. This module never imports ``xlwings.pro``.
@@ -11,12 +12,15 @@ apostrophe, Excel's own "this is text" marker. This module never imports ``xlwin
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlwings as xw
 
@@ -26,29 +30,60 @@ from qaas_excel.workbook import mapping
 from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
 
 log = logging.getLogger(__name__)
+
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+NOTE_AUTHOR = "qaas-excel"  # the author the headless backend gives its notes
+# Excel makes the signed-in user a note's author, so notes written here start with this line instead.
+NOTE_HEADING = "qaas-excel:"
+# Keyword arguments of Worksheet.Protect that Worksheet.Protection reports (Windows COM).
+_PROTECTION_FLAGS = (
+    "AllowFormattingCells", "AllowFormattingColumns", "AllowFormattingRows", "AllowInsertingColumns",
+    "AllowInsertingRows", "AllowInsertingHyperlinks", "AllowDeletingColumns", "AllowDeletingRows",
+    "AllowSorting", "AllowFiltering", "AllowUsingPivotTables",
+)
+_XL_FORMULAS, _XL_PART, _XL_BY_ROWS, _XL_PREVIOUS = -4123, 2, 1, 2  # Excel constants for Range.Find
 
 
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    """[2, 3, 4, 7, 8] -> [(2, 4), (7, 8)]"""
+def row_runs(rows: Iterable[int]) -> list[tuple[int, int]]:
+    """[2, 3, 4, 7, 8] -> [(2, 4), (7, 8)]: each run is written with one call."""
     out: list[tuple[int, int]] = []
-    for _, group in groupby(enumerate(sorted(rows)), key=lambda p: p[1] - p[0]):
+    for _, group in groupby(enumerate(sorted(set(rows))), key=lambda p: p[1] - p[0]):
         items = [r for _, r in group]
         out.append((items[0], items[-1]))
     return out
 
 
+def _not_given(value: Any) -> bool:
+    """NaN/NaT in a WriteBack means "nothing for this cell": leave it as it is (None clears it)."""
+    return value is pd.NaT or (isinstance(value, float) and value != value)
+
+
 def excel_value(value: Any) -> Any:
     """A Python value as Excel should receive it."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+    if value is None or _not_given(value):
         return None
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)  # the sheet's time columns are UTC
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def python_value(value: Any) -> Any:
+    """A cell value as the headless backend would read it: Excel hands every number over as a float."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def note_text(messages: Iterable[str]) -> str:
+    return "\n".join([NOTE_HEADING, *messages])
 
 
 class XlwingsBook:
@@ -57,108 +92,188 @@ class XlwingsBook:
     def __init__(self, book: xw.Book) -> None:
         self.book = book
         self.name = book.name
+        # Range operations sent to the workbook: locating, reading or writing values, fills and notes.
         self.operations = 0
+        module = type(book.impl).__module__
+        self.engine = "remote" if "_xlremote" in module else "windows" if "_xlwindows" in module else (
+            "mac" if "_xlmac" in module else module)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.engine == "remote"
 
     def _op(self, n: int = 1) -> None:
         self.operations += n
 
-    @property
-    def is_remote(self) -> bool:
-        return "_xlremote" in type(self.book.impl).__module__
+    def _sheet_names(self) -> list[str]:
+        return [s.name for s in self.book.sheets]
 
     def sheet_names(self) -> list[str]:
-        return [s.name for s in self.book.sheets if s.name != mapping.META_SHEET]
+        return [name for name in self._sheet_names() if name != mapping.META_SHEET]
 
+    # -- reading -----------------------------------------------------------------------------------
     def _grid(self, sheet: xw.Sheet) -> list[list[Any]]:
-        """All values from A1 to the end of the used range, in one read."""
+        """All values from A1 to the last row with content, in one read (errors such as #REF! as text)."""
         used = sheet.used_range
         self._op()
-        values = used.options(ndim=2).value or [[]]
-        top, left = used.row - 1, used.column - 1
-        width = left + max((len(r) for r in values), default=0)
-        grid: list[list[Any]] = [[None] * width for _ in range(top)]
-        grid.extend([None] * left + list(r) for r in values)
+        top, left = used.row, used.column
+        rows, cols = used.shape
+        last = min(top + rows - 1, self._last_row_with_content(sheet, top + rows - 1))
+        if last < top:
+            return [[]]
+        values = sheet.range((top, left), (last, left + cols - 1)).options(ndim=2, err_to_str=True).value or [[]]
+        self._op()
+        grid: list[list[Any]] = [[None] * (left - 1 + cols) for _ in range(top - 1)]
+        grid.extend([None] * (left - 1) + [python_value(v) for v in row] for row in values)
         return grid
+
+    def _last_row_with_content(self, sheet: xw.Sheet, used_last: int) -> int:
+        """Formatting alone (whole columns formatted) makes the used range a million rows tall; Find does not."""
+        if self.engine != "windows":
+            return used_last
+        try:
+            found = sheet.api.Cells.Find(What="*", After=sheet.api.Cells(1, 1), LookIn=_XL_FORMULAS, LookAt=_XL_PART,
+                                         SearchOrder=_XL_BY_ROWS, SearchDirection=_XL_PREVIOUS)
+            self._op()
+            return found.Row if found is not None else 0
+        except Exception:  # noqa: BLE001 - the used range is still right, only slower to read
+            log.debug("Range.Find failed; reading the whole used range", exc_info=True)
+            return used_last
 
     def read(self, resource: Resource, sheet: str | None = None) -> SheetTable:
         name = sheet or resource.sheet
-        if name not in [s.name for s in self.book.sheets]:
+        names = self._sheet_names()
+        if name not in names:
             raise WorkbookError(f"{self.name} has no sheet '{name}' (sheets: {', '.join(self.sheet_names())}).",
                                 path=self.name, sheet=name)
-        meta = {}
-        if mapping.META_SHEET in [s.name for s in self.book.sheets]:
-            meta = mapping.read_meta(self._grid(self.book.sheets[mapping.META_SHEET]))
+        meta = mapping.read_meta(self._grid(self.book.sheets[mapping.META_SHEET])) \
+            if mapping.META_SHEET in names else {}
         values = self._grid(self.book.sheets[name])
         layout = mapping.locate(values, resource, source=self.name, sheet=name, meta=meta.get(name))
         data, last = mapping.rows_frame(values, layout)
         return SheetTable(self.name, name, resource, layout.header_row, layout.columns, layout.headers, data, last)
 
+    # -- writing -----------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
         ws = self.book.sheets[table.sheet]
-        protected = self._unprotect(ws)
+        protection = self._unprotect(ws)
         try:
             self._write(ws, table, changes)
         finally:
-            if protected:
-                self._protect(ws)
+            if protection is not None:
+                self._protect(ws, protection)
 
     def _write(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack) -> None:
-        touched = [int(r) for r in changes.values.index]
-        runs = _runs(touched)
-        input_cols = sorted(c for k, c in table.columns.items() if k not in C.SYSTEM_KEYS)
+        touched = {int(r) for r in changes.values.index}
         system_cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)
-        # earlier marks on the touched rows: input cells back to no fill, in one call per run
-        if input_cols:
-            for first, last in runs:
-                ws.range((first, input_cols[0]), (last, input_cols[-1])).color = None
-                self._op()
-        for key in changes.values.columns:
-            col = table.columns.get(key)
-            if col is None:
-                continue
-            new = changes.values[key]
-            old = table.data[key] if key in table.data else pd.Series(dtype=object)
-            for first, last in runs:
-                column = []
-                for r in range(first, last + 1):
-                    if r in new.index:
-                        value = new.get(r)
-                        if value is pd.NaT or (isinstance(value, float) and value != value):
-                            value = old.get(r) if r in old.index else None  # nothing new: keep what is there
-                    else:
-                        value = old.get(r) if r in old.index else None
-                    column.append([excel_value(value)])
-                ws.range((first, col), (last, col)).value = column
-                self._op()
+        noted = self._clear_marks(ws, table, touched)
+        self._write_values(ws, table, changes.values)
         if system_cols:
-            results = changes.results.sort_index()
-            for color, group in groupby(results.items(), key=lambda item: RESULT_FILLS.get(item[1])):
-                rows = [int(r) for r, _ in group]
-                if color is None:
-                    continue
-                for first, last in _runs(rows):
-                    ws.range((first, system_cols[0]), (last, system_cols[-1])).color = "#" + color
+            colours: dict[str, list[int]] = defaultdict(list)
+            for row, result in changes.results.items():
+                if RESULT_FILLS.get(result):
+                    colours[RESULT_FILLS[result]].append(int(row))
+            for colour, rows in colours.items():
+                for first, last in row_runs(rows):
+                    ws.range((first, system_cols[0]), (last, system_cols[-1])).color = "#" + colour
                     self._op()
-        notes: dict[tuple[int, int], list[str]] = {}
-        for p in changes.marks:
-            col = table.columns.get(p.column or "")
-            if col is not None and p.row is not None:
-                notes.setdefault((p.row, col), []).append(p.message)
-        for (row, col), messages in notes.items():
-            cell = ws.range((row, col))
-            cell.color = "#" + PROBLEM_FILL
-            self._note(cell, "\n".join(messages))
-            self._op(2)
+        self._mark(ws, table, changes, noted)
         if changes.append is not None and len(changes.append):
             self._append(ws, table, changes.append)
 
-    def _note(self, cell: xw.Range, text: str) -> None:
+    def _write_values(self, ws: xw.Sheet, table: SheetTable, values: pd.DataFrame) -> None:
+        """One 2-D write per block of consecutive rows and adjacent columns that all carry a value."""
+        keys = {table.columns[k]: k for k in values.columns if k in table.columns}
+        order = sorted(keys)
+        if not order:
+            return
+        cells: dict[int, dict[int, Any]] = {}
+        for row, line in zip(values.index, values[[keys[c] for c in order]].itertuples(index=False, name=None),
+                             strict=True):
+            cells[int(row)] = {c: v for c, v in zip(order, line, strict=True) if not _not_given(v)}
+        ordered = sorted(cells)
+        # Rows group while they are consecutive and give values for the same columns.
+        for (_, given), group in groupby(enumerate(ordered), key=lambda p: (p[1] - p[0], tuple(cells[p[1]]))):
+            rows = [r for _, r in group]
+            for left, right in row_runs(given):
+                ws.range((rows[0], left), (rows[-1], right)).value = [
+                    [excel_value(cells[r][c]) for c in range(left, right + 1)] for r in rows]
+                self._op()
+
+    def _clear_marks(self, ws: xw.Sheet, table: SheetTable, touched: set[int]) -> set[tuple[int, int]]:
+        """Remove our notes (and their fill) from the input cells of touched rows, as the headless backend
+        does; returns the cells that still carry a note (the user's own)."""
+        input_cols = {c for k, c in table.columns.items() if k not in C.SYSTEM_KEYS}
         try:
-            if cell.note is not None:
-                cell.note.delete()
-            cell.add_note(text)
-        except (NotImplementedError, AttributeError):
-            log.debug("notes are not supported by this engine")
+            notes = list(ws.notes)
+        except (AttributeError, NotImplementedError):
+            log.debug("this engine cannot list notes; earlier marks stay")
+            return set()
+        self._op()
+        remaining: set[tuple[int, int]] = set()
+        cleared: dict[int, list[int]] = defaultdict(list)
+        for note in notes:
+            row, col = self._note_cell(note)
+            self._op()
+            if row in touched and col in input_cols and self._is_ours(note):
+                note.delete()
+                self._op()
+                cleared[col].append(row)
+            else:
+                remaining.add((row, col))
+        for col, rows in cleared.items():
+            for first, last in row_runs(rows):
+                ws.range((first, col), (last, col)).color = None
+                self._op()
+        return remaining
+
+    @staticmethod
+    def _note_cell(note: xw.main.Note) -> tuple[int, int]:
+        try:
+            cell = note.location
+        except NotImplementedError:  # the remote engine (tests) knows a note only by its range
+            cell = xw.Range(impl=note.impl.range)
+        return cell.row, cell.column
+
+    @staticmethod
+    def _is_ours(note: xw.main.Note) -> bool:
+        try:
+            if note.author == NOTE_AUTHOR:
+                return True
+            return note.text.startswith(NOTE_HEADING)
+        except NotImplementedError:  # the remote engine (tests) sends no note text: every mark there is ours
+            return True
+
+    def _mark(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack, noted: set[tuple[int, int]]) -> None:
+        """PROBLEM_FILL on each cell a problem was found in (one call per run in a column), and a note."""
+        messages: dict[tuple[int, int], list[str]] = {}
+        for p in changes.marks:
+            col = table.columns.get(p.column or "")
+            if col is not None and p.row is not None:
+                messages.setdefault((int(p.row), col), []).append(p.message)
+        by_column: dict[int, list[int]] = defaultdict(list)
+        for row, col in messages:
+            by_column[col].append(row)
+        for col, rows in by_column.items():
+            for first, last in row_runs(rows):
+                ws.range((first, col), (last, col)).color = "#" + PROBLEM_FILL
+                self._op()
+        for (row, col), lines in messages.items():
+            cell = ws.range((row, col))
+            try:
+                if (row, col) in noted:  # a note still there is replaced, as in the headless backend
+                    cell.note.delete()
+                    self._op()
+                try:
+                    cell.add_note(note_text(lines))
+                except ValueError:  # a note the listing did not show (xlwings without Sheet.notes)
+                    cell.note.delete()
+                    cell.add_note(note_text(lines))
+                    self._op()
+                self._op()
+            except NotImplementedError:
+                log.debug("notes are not supported by this engine")
+                return
 
     def _append(self, ws: xw.Sheet, table: SheetTable, rows: pd.DataFrame) -> None:
         first_col, last_col = min(table.columns.values()), max(table.columns.values())
@@ -170,15 +285,30 @@ class XlwingsBook:
                     line[table.columns[key] - first_col] = excel_value(value)
             block.append(line)
         start = table.last_row + 1
-        ws.range((start, first_col), (start + len(block) - 1, last_col)).value = block
+        end = start + len(block) - 1
+        ws.range((start, first_col), (end, last_col)).value = block
         self._op()
-        table.last_row = start + len(block) - 1
+        table.last_row = end
+        self._grow_tables(ws, table.header_row, end)
+
+    def _grow_tables(self, ws: xw.Sheet, header_row: int, end: int) -> None:
+        """An Excel table headed on our header row is extended over the appended rows (Excel does not do
+        that for values written by a program)."""
+        try:
+            for t in ws.tables:
+                area = t.range
+                self._op()
+                if area.row == header_row and area.last_cell.row < end:
+                    t.resize(ws.range((header_row, area.column), (end, area.last_cell.column)))
+                    self._op()
+        except (AttributeError, NotImplementedError):
+            log.debug("this engine cannot resize tables")
 
     def write_reconciliation(self, report: Any) -> None:
         """The Reconciliation sheet, replaced: heading and every block as whole-range writes."""
         from qaas_excel.workbook.report_sheet import SHEET, blocks
 
-        if SHEET in [s.name for s in self.book.sheets]:
+        if SHEET in self._sheet_names():
             self.book.sheets[SHEET].delete()
             self._op()
         ws = self.book.sheets.add(SHEET, after=self.book.sheets[len(self.book.sheets) - 1])
@@ -194,33 +324,56 @@ class XlwingsBook:
         ws.range("A1").value = [r + [None] * (width - len(r)) for r in grid]
         self._op()
 
-    # -- protection (desktop only) -----------------------------------------------------------------
-    def _unprotect(self, ws: xw.Sheet) -> bool:
-        if self.is_remote:
-            return False
-        try:
-            if ws.api.ProtectContents:
-                ws.api.Unprotect()
-                return True
-        except Exception:  # noqa: BLE001 - macOS/AppleScript exposes this differently
-            log.debug("could not query sheet protection")
-        return False
+    # -- protection (desktop only: the remote engine has none) -------------------------------------
+    def _unprotect(self, ws: xw.Sheet) -> dict[str, Any] | None:
+        """Lift the sheet's protection for the write; returns its settings, or None if it was not protected."""
+        if self.engine == "windows":
+            api = ws.api
+            if not api.ProtectContents:
+                return None
+            settings = {flag: getattr(api.Protection, flag) for flag in _PROTECTION_FLAGS}
+            settings.update(DrawingObjects=api.ProtectDrawingObjects, Scenarios=api.ProtectScenarios)
+            self._lift(ws, api.Unprotect)
+            return settings
+        if self.engine == "mac":
+            try:  # Excel's AppleScript dictionary; not verified on a Mac here
+                if not ws.api.protect_contents.get():
+                    return None
+            except Exception:  # noqa: BLE001
+                log.debug("could not query sheet protection on this Mac", exc_info=True)
+                return None
+            self._lift(ws, ws.api.unprotect)
+            return {}
+        return None
 
-    def _protect(self, ws: xw.Sheet) -> None:
+    def _lift(self, ws: xw.Sheet, unprotect: Any) -> None:
         try:
-            ws.api.Protect(AllowFormattingCells=True, AllowInsertingRows=True, AllowDeletingRows=True,
-                           AllowSorting=True, AllowFiltering=True)
-        except Exception:  # noqa: BLE001
+            unprotect()
+        except Exception:  # noqa: BLE001 - COM/AppleScript errors have no common type
+            raise WorkbookError(f"{self.name}, sheet '{ws.name}' is protected with a password. Unprotect it "
+                                "(Review > Unprotect Sheet) and try again.", path=self.name, sheet=ws.name) from None
+
+    def _protect(self, ws: xw.Sheet, settings: dict[str, Any]) -> None:
+        try:
+            if self.engine == "windows":
+                ws.api.Protect(Contents=True, **settings)
+            else:
+                ws.api.protect_worksheet()
+        except Exception:  # noqa: BLE001 - the data is written; only the guard against typing is missing
             log.warning("could not protect sheet %s again", ws.name)
 
+    # -- saving ------------------------------------------------------------------------------------
     def save(self, output: Path | None = None) -> Path | None:
-        """Desktop: save the workbook where it lives (or to ``output``); remote engine: nothing to save."""
+        """Desktop: save the workbook where it lives (or to ``output``). Returns None if nothing was saved:
+        the remote engine has nothing to save, and a new workbook Excel has never saved is left to the user."""
         if self.is_remote:
             return None
         if output is not None:
             self.book.save(str(output))
             return Path(output)
-        if not Path(self.book.fullname).is_absolute():
-            return None  # a new, never saved workbook: leave saving to the user
-        self.book.save()
-        return Path(self.book.fullname)
+        fullname = self.book.fullname
+        if "://" not in fullname and not any(sep in fullname for sep in ("/", "\\")):
+            return None  # "Book1": never saved, so there is no file to save to
+        self.book.save()  # also for OneDrive/SharePoint books, whose full name is a URL
+        return Path(fullname)
+

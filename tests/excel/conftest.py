@@ -10,15 +10,17 @@ import pytest
 import xlwings as xw
 
 
-def book_json(path: Path) -> dict:
-    """The JSON an Office.js client would send for a workbook: every sheet's values."""
+def book_json(path: Path, notes: dict[str, list[str]] | None = None) -> dict:
+    """The JSON an Office.js client would send for a workbook: every sheet's values, and where notes are
+    (by sheet: cell addresses; the client sends no note text)."""
     wb = openpyxl.load_workbook(path)
     sheets = []
     for ws in wb.worksheets:
         rows = [[_plain(v) for v in row] for row in ws.iter_rows(values_only=True)] or [[None]]
         width = max(len(r) for r in rows)
         sheets.append({"name": ws.title, "values": [r + [None] * (width - len(r)) for r in rows], "pictures": [],
-                       "tables": [], "notes": [], "notes_supported": True})
+                       "tables": [], "notes": [{"address": a} for a in (notes or {}).get(ws.title, [])],
+                       "notes_supported": True})
     return {"client": "Office.js", "version": xw.__version__,
             "book": {"name": path.name, "active_sheet_index": 1, "selection": "A1"}, "names": [], "sheets": sheets}
 
@@ -34,8 +36,8 @@ def remote_book(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
     from xlwings.pro import _xlremote as remote
 
-    def make(path: Path) -> xw.Book:
-        impl = remote.App(remote.Apps(), add_book=False).books.open(book_json(path))
+    def make(path: Path, notes: dict[str, list[str]] | None = None) -> xw.Book:
+        impl = remote.App(remote.Apps(), add_book=False).books.open(book_json(path, notes))
         return xw.Book(impl=impl)
 
     return make
