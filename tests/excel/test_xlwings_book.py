@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -224,3 +225,20 @@ def test_save_is_a_no_op_on_the_remote_engine_and_skips_a_never_saved_book(remot
     assert XlwingsBook(desktop).save() is None and saved == []
     desktop.fullname = "https://contoso.sharepoint.com/sites/x/Shared Documents/qaas.xlsx"
     assert XlwingsBook(desktop).save() is not None and saved == [()]
+
+
+def test_the_excel_path_never_loads_the_licensed_remote_engine(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XLWINGS_LICENSE_KEY"}
+    env.update(HOME=str(tmp_path), USERPROFILE=str(tmp_path))  # no user config with a licence key either
+    code = ("import sys, qaas_excel.cli, qaas_excel.excel.macros, qaas_excel.excel.udfs, "
+            "qaas_excel.workbook.xlwings_book; "
+            "print(sorted(m for m in sys.modules if m.startswith('xlwings.pro.') and m != 'xlwings.pro.utils'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    sources = Path(__file__).resolve().parents[2] / "qaas_excel"
+    imports = re.compile(r"^\s*(from\s+xlwings\.pro|import\s+xlwings\.pro|from\s+xlwings\s+import\s+pro)", re.M)
+    assert not [p for p in sources.rglob("*.py") if imports.search(p.read_text(encoding="utf-8"))]
