@@ -32,10 +32,12 @@ def test_reads_the_table_like_the_headless_backend(remote_book, demo_book: Path)
     from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
 
     xb = XlwingsBook(remote_book(demo_book))
-    table = xb.read(CHARGEPOINT)
-    headless = OpenpyxlBook.open(demo_book).read(CHARGEPOINT)
-    assert table.columns == headless.columns and list(table.data.index) == list(headless.data.index)
-    assert list(table.data["customer_reference"]) == list(headless.data["customer_reference"])
+    for resource in (OPERATOR, CHARGEPOINT):
+        table = xb.read(resource)
+        headless = OpenpyxlBook.open(demo_book).read(resource)
+        assert (table.header_row, table.columns, table.headers, table.last_row) == \
+            (headless.header_row, headless.columns, headless.headers, headless.last_row)
+        pd.testing.assert_frame_equal(table.data, headless.data)  # same values, same Python types
     assert xb.sheet_names() == ["Instructions", "Operators", "ChargePoints"]
 
 

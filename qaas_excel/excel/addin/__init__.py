@@ -1,1 +1,23 @@
-"""The QaaS Excel add-in: text sources (customUI14.xml, QaasRibbon.bas) and the .xlam build."""
+"""The QaaS Excel add-in: text sources (customUI14.xml, QaasRibbon.bas) and the .xlam build.
+
+How the ribbon reaches Python
+-----------------------------
+``qaas_excel.xlam`` carries only our ribbon (``customUI/customUI14.xml``) and one VBA module of
+ribbon callbacks. Each callback runs ``Application.Run "xlwings.xlam!RunPython", "import
+qaas_excel.excel.macros as m; m.<function>()"``: ``RunPython`` lives in the standard xlwings
+add-in, which ``qaas-excel addin install`` installs with ``xlwings addin install`` next to ours.
+
+Why not embed xlwings' VBA module: xlwings.bas is some 1,200 lines of someone else's code that would have to
+match the installed Python package's version exactly, and it exceeds what the ms-ovba writer
+compresses correctly (one 4 KiB chunk). Why ``Application.Run`` rather than a VBA reference to
+the xlwings project: a reference breaks compilation of the whole module when xlwings.xlam is
+missing; ``Application.Run`` fails only at the click, where the callback shows what to do.
+The interpreter RunPython starts is set in xlwings' user config (``INTERPRETER_WIN`` /
+``INTERPRETER_MAC``, or ``CONDA PATH``/``CONDA ENV``), as ``xlwings addin install`` does.
+
+Sources and build
+-----------------
+``qaas_excel.excel.ribbon.BUTTONS`` is the one list of buttons; ``build.write_sources()``
+regenerates both text files from it and a test keeps the committed copies in step.
+``build.build_addin(folder)`` writes the .xlam on any OS, byte for byte the same every time.
+"""
