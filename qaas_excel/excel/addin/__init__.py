@@ -7,11 +7,12 @@ ribbon callbacks. Each callback runs ``Application.Run "xlwings.xlam!RunPython",
 qaas_excel.excel.macros as m; m.<function>()"``: ``RunPython`` lives in the standard xlwings
 add-in, which ``qaas-excel addin install`` installs with ``xlwings addin install`` next to ours.
 
-Why not embed xlwings' VBA module: xlwings.bas is some 1,200 lines of someone else's code that would have to
-match the installed Python package's version exactly, and it exceeds what the ms-ovba writer
-compresses correctly (one 4 KiB chunk). Why ``Application.Run`` rather than a VBA reference to
-the xlwings project: a reference breaks compilation of the whole module when xlwings.xlam is
-missing; ``Application.Run`` fails only at the click, where the callback shows what to do.
+Why not embed xlwings' VBA module: xlwings.bas is some 1,200 lines of someone else's code tied to
+one xlwings version (on macOS it calls the AppleScript file named after that version), so every
+xlwings upgrade would need a rebuilt add-in; the standard add-in is upgraded with the package.
+Why ``Application.Run`` rather than a VBA reference to the xlwings project: a reference breaks
+compilation of the whole module when xlwings.xlam is missing; ``Application.Run`` fails only at
+the click, where the callback says what to do.
 The interpreter RunPython starts is set in xlwings' user config (``INTERPRETER_WIN`` /
 ``INTERPRETER_MAC``, or ``CONDA PATH``/``CONDA ENV``), as ``xlwings addin install`` does.
 
