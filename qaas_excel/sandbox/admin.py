@@ -152,7 +152,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
     def reset(request: Request) -> Response:
         store.reset()
         stats.reset()
-        faults.fail_next.clear()
+        faults.clear_queue()
         return Response(status_code=204)
 
     @r.post("/approve")
@@ -196,7 +196,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
             faults.kinds = tuple(body["kinds"]) or FAULTS
         if "seed" in body:
             faults.seed(body["seed"])
-        faults.fail_next.extend(str(k) for k in body.get("fail_next", []))
+        faults.queue([str(k) for k in body.get("fail_next", [])])
         return Response(status_code=204)
 
     return r

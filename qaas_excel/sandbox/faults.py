@@ -37,15 +37,39 @@ def route_of(path: str) -> str:
 
 @dataclass
 class FaultSettings:
+    """What goes wrong on API routes; changed at run time through the admin API (from another thread)."""
+
     latency_ms: int = 0
-    fail_rate: float = 0.0
-    retry_after: float = 1.0
+    fail_rate: float = 0.0  # fraction of API requests answered with one of ``kinds``, drawn by ``rng``
+    retry_after: float = 1.0  # seconds, in the Retry-After header of injected 429s
     kinds: tuple[str, ...] = FAULTS
-    fail_next: deque = field(default_factory=deque)
+    fail_next: deque = field(default_factory=deque)  # queued faults, applied before any dice are rolled
     rng: random.Random = field(default_factory=random.Random)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def seed(self, seed: int | None) -> None:
-        self.rng = random.Random(seed)
+        with self._lock:
+            self.rng = random.Random(seed)
+
+    def queue(self, entries: list[str]) -> None:
+        with self._lock:
+            self.fail_next.extend(entries)
+
+    def clear_queue(self) -> None:
+        with self._lock:
+            self.fail_next.clear()
+
+    def next_fault(self, route: str) -> str | None:
+        """The next queued fault (``"503"``, or ``"422@POST /chargepoint"`` for one route only), else the dice."""
+        with self._lock:
+            for i, entry in enumerate(self.fail_next):
+                kind, _, target = entry.partition("@")
+                if not target or target == route:
+                    del self.fail_next[i]
+                    return kind
+            if self.fail_rate and self.rng.random() < self.fail_rate:
+                return self.rng.choice(self.kinds)
+        return None
 
 
 class Stats:
@@ -123,7 +147,7 @@ class FaultMiddleware:
         s = self.settings
         if s.latency_ms:
             await asyncio.sleep(s.latency_ms / 1000)
-        kind = self._pick(f"{scope['method']} {route_of(path)}")
+        kind = s.next_fault(f"{scope['method']} {route_of(path)}")
         if kind is None:
             await self.app(scope, receive, send)
             return
@@ -150,18 +174,6 @@ class FaultMiddleware:
             headers.append((b"retry-after", retry_after_header(s.retry_after)))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-    def _pick(self, route: str) -> str | None:
-        """The next queued fault (``"503"``, or ``"422@POST /chargepoint"`` for one route only), else the dice."""
-        s = self.settings
-        for i, entry in enumerate(s.fail_next):
-            kind, _, target = entry.partition("@")
-            if not target or target == route:
-                del s.fail_next[i]
-                return kind
-        if s.fail_rate and s.rng.random() < s.fail_rate:
-            return s.rng.choice(s.kinds)
-        return None
 
     @staticmethod
     async def _drop(send: Any, length: int) -> None:

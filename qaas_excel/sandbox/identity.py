@@ -156,6 +156,9 @@ class Identity:
         if self.auto_approve:
             code.username = self.auto_approve_user
         with self._lock:
+            now = time.time()
+            for stale in [c for c in self._codes.values() if c.expires < now]:  # nobody will ask for them again
+                del self._codes[stale.device_code]
             self._codes[code.device_code] = code
         return code
 

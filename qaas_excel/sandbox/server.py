@@ -1,4 +1,17 @@
-"""The sandbox server: FastAPI app behind uvicorn with real TLS, in a thread or in the foreground."""
+"""The sandbox server: the FastAPI app behind uvicorn with real TLS on 127.0.0.1, in a thread or in the foreground.
+
+``SandboxServer(home, *, port=8765, db_path=None, auto_approve=False, token_lifetime=3600, latency_ms=0,
+fail_rate=0.0, seed_demo_data=False, seed=None, retry_after=1.0)``:
+
+- ``start()`` returns the server once it accepts HTTPS connections (uvicorn in a background thread) and
+  writes ``<home>/sandbox.json`` (base_url, authority, client_id, ca_file, admin_token); ``stop()``
+  removes it; ``with SandboxServer(...) as s:`` does both. ``serve_forever(on_ready)`` is the foreground
+  variant behind ``qaas-excel sandbox serve``.
+- ``base_url`` (``https://127.0.0.1:PORT``; port 0 picks a free one), ``authority`` (``base_url/<tenant>``),
+  ``port``, ``ca_file`` (the local CA in ``home``), ``admin_token`` (new on every start), ``environment``
+  (a ``config.Environment`` named "sandbox"), ``admin`` (a :class:`~qaas_excel.sandbox.admin.SandboxAdmin`).
+- Data lives in SQLite (``<home>/sandbox.sqlite3`` unless ``db_path``), with the token signing key.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +30,8 @@ from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, sandbox_info_path
-from qaas_excel.sandbox import DEFAULT_USER, HOST, USERS, admin, api, identity
+from qaas_excel.sandbox import HOST, admin, api, identity
+from qaas_excel.sandbox.demo_data import seed_records
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
 from qaas_excel.sandbox.store import Store
 from qaas_excel.sandbox.tls import make_certificates
@@ -47,7 +61,7 @@ class SandboxServer:
         self._cleaned = False
         self.ca_file, self._cert_file, self._key_file = make_certificates(self.home)
         if seed_demo_data:
-            seed_records(self.store)
+            seed_records(self.store)  # only into an empty account: a restart does not duplicate them
 
     # -- addresses ---------------------------------------------------------------------------------
     @property
@@ -120,7 +134,8 @@ class SandboxServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start")
+                self.stop()
+                raise RuntimeError("the sandbox did not start (see the log above)")
             time.sleep(0.02)
         self._write_info()
         return self
@@ -185,32 +200,3 @@ async def _empty_error(request: Request, exc: StarletteHTTPException) -> Respons
 
 async def _empty_500(request: Request, exc: Exception) -> Response:
     return Response(status_code=500)  # the fault middleware logs the exception
-
-
-def seed_records(store: Store) -> None:
-    """A few operators and charge point records for the default user's account, some already frozen."""
-    account = USERS[DEFAULT_USER] or ""
-    if store.list("operator", account):
-        return
-    stamp = api.now_text()
-    ops = [
-        ("SW-001", "Stadtwerke Musterstadt GmbH", "Am Kraftwerk 3", "01067", "Dresden"),
-        ("LP-002", "Ladepunkt Nord GmbH & Co. KG", "Hafenstraße 12", "20457", "Hamburg"),
-    ]
-    ids = []
-    for ref, name, street, zip_code, town in ops:
-        rec = store.insert("operator", account, {
-            "customer_reference": ref, "organization_name": name, "street": street, "zip_code": zip_code,
-            "town": town, "terms_agreed": "2024-01-15T09:30:00Z", "created": stamp, "last_updated": stamp})
-        ids.append(rec["id"])
-    points = [
-        (ids[0], "DE*SWM*E1000001*1", "Postplatz 1", "01067", "Dresden", "22", "2024", "41234.500", "accepted_by_uba"),
-        (ids[0], "DE*SWM*E1000002*1", "Albertplatz 4", "01097", "Dresden", "50", "2024", "98765.125", "sent_to_uba"),
-        (ids[1], "DE*LPN*E2000001*1", "Jungfernstieg 7", "20354", "Hamburg", "150", "2025", "210000", "created"),
-    ]
-    for op_id, evse, street, zip_code, town, kw, year, amount, status in points:
-        store.insert("chargepoint", account, {
-            "customer_reference": f"SEED-{evse[-9:-2]}", "chargepointoperator_id": op_id, "evse_id": evse,
-            "street": street, "zip_code": zip_code, "town": town, "commissioning_date": "2021-06-01",
-            "max_power_kw": kw, "period_start": f"{year}-01-01", "period_end": f"{year}-12-31", "amount": amount,
-            "status": status, "created": stamp, "last_updated": stamp})

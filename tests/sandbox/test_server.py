@@ -16,6 +16,7 @@ import requests
 from qaas_excel.config import CLIENT_ID, TENANT_ID, sandbox_environment
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, Status
 from qaas_excel.sandbox import DEFAULT_USER, TEST_ACCOUNT_USER
+from qaas_excel.sandbox.api import validate_record
 from qaas_excel.sandbox.server import SandboxServer
 from tests.sandbox.conftest import Caller, example_body
 
@@ -77,8 +78,11 @@ def test_records_and_issued_tokens_survive_a_restart_with_the_same_database(tmp_
 
 
 @pytest.mark.parametrize("sandbox", [{"seed_demo_data": True}], indirect=True)
-def test_demo_data_for_the_default_account_only(sandbox, as_user) -> None:
+def test_demo_data_for_the_default_account_only(sandbox, as_user, qaas_home: Path, tmp_path: Path) -> None:
     points = as_user(DEFAULT_USER)("GET", CHARGEPOINT.list_path).json()
+    assert all(validate_record(CHARGEPOINT, p, partial=False)[1] == {} for p in points)  # valid by the API's rules
+    SandboxServer(tmp_path / "again", port=0, db_path=qaas_home / "sandbox.sqlite3", seed_demo_data=True).stop()
+    assert len(as_user(DEFAULT_USER)("GET", CHARGEPOINT.list_path).json()) == len(points)  # seeded once only
     assert {Status.SENT_TO_UBA, Status.ACCEPTED_BY_UBA, Status.CREATED} <= {p["status"] for p in points}
     operators = as_user(DEFAULT_USER)("GET", OPERATOR.list_path).json()
     assert {p["chargepointoperator_id"] for p in points} <= {o["id"] for o in operators}
