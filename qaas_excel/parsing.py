@@ -179,13 +179,14 @@ def parse_decimal(series: pd.Series) -> Parsed:
         rounded = np.round(np.where(finite, floats, 0.0), 9)
         idx = np.flatnonzero(is_float)
         vals: list[Any] = []
-        for f, ok in zip(rounded.tolist(), finite.tolist(), strict=True):
+        for orig, f, ok in zip(floats.tolist(), rounded.tolist(), finite.tolist(), strict=True):
             if not ok:
                 vals.append(None)
             elif f == int(f):
                 vals.append(Decimal(int(f)))
             else:
-                vals.append(Decimal(repr(f)))
+                text = repr(orig)  # the shortest repr is exact for what was typed; round only binary noise
+                vals.append(Decimal(text if "e" not in text and len(text.partition(".")[2]) <= 9 else repr(f)))
         out.iloc[idx] = vals
         nan_idx = idx[~finite]
         errors.iloc[nan_idx] = [None if math.isnan(arr[i]) else ("not-a-number", f"{arr[i]:g} is out of range")
