@@ -54,8 +54,10 @@ def row_runs(rows: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def _not_given(value: Any) -> bool:
-    """NaN/NaT in a WriteBack means "nothing for this cell": leave it as it is (None clears it)."""
-    return value is pd.NaT or (isinstance(value, float) and value != value)
+    """NaN/NaT/NA in a WriteBack means "nothing for this cell": leave it as it is (None clears it)."""
+    if value is None or isinstance(value, str):
+        return False
+    return value is pd.NaT or value is pd.NA or (isinstance(value, float | np.floating) and value != value)
 
 
 def excel_value(value: Any) -> Any:
@@ -65,7 +67,7 @@ def excel_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, Decimal):
-        return float(value)
+        return float(value) if value.is_finite() else str(value)
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -164,7 +166,8 @@ class XlwingsBook:
                 self._protect(ws, protection)
 
     def _write(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack) -> None:
-        touched = {int(r) for r in changes.values.index}
+        touched = ({int(r) for r in changes.values.index} | {int(r) for r in changes.results.index}
+                   | {int(p.row) for p in changes.marks if p.row is not None})
         system_cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)
         noted = self._clear_marks(ws, table, touched)
         self._write_values(ws, table, changes.values)
@@ -201,9 +204,9 @@ class XlwingsBook:
                 self._op()
 
     def _clear_marks(self, ws: xw.Sheet, table: SheetTable, touched: set[int]) -> set[tuple[int, int]]:
-        """Remove our notes (and their fill) from the input cells of touched rows, as the headless backend
+        """Remove our notes (and their fill) from the table's cells in touched rows, as the headless backend
         does; returns the cells that still carry a note (the user's own)."""
-        input_cols = {c for k, c in table.columns.items() if k not in C.SYSTEM_KEYS}
+        table_cols = set(table.columns.values())
         try:
             notes = list(ws.notes)
         except (AttributeError, NotImplementedError):
@@ -215,7 +218,7 @@ class XlwingsBook:
         for note in notes:
             row, col = self._note_cell(note)
             self._op()
-            if row in touched and col in input_cols and self._is_ours(note):
+            if row in touched and col in table_cols and self._is_ours(note):
                 note.delete()
                 self._op()
                 cleared[col].append(row)
@@ -245,7 +248,8 @@ class XlwingsBook:
             return True
 
     def _mark(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack, noted: set[tuple[int, int]]) -> None:
-        """PROBLEM_FILL on each cell a problem was found in (one call per run in a column), and a note."""
+        """PROBLEM_FILL on each cell a problem was found in (one call per run in a column), and our note
+        unless the user has one there."""
         messages: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
             col = table.columns.get(p.column or "")
@@ -259,18 +263,13 @@ class XlwingsBook:
                 ws.range((first, col), (last, col)).color = "#" + PROBLEM_FILL
                 self._op()
         for (row, col), lines in messages.items():
-            cell = ws.range((row, col))
+            if (row, col) in noted:
+                continue  # never overwrite the user's own note (the fill and the Message column still tell)
             try:
-                if (row, col) in noted:  # a note still there is replaced, as in the headless backend
-                    cell.note.delete()
-                    self._op()
-                try:
-                    cell.add_note(note_text(lines))
-                except ValueError:  # a note the listing did not show (xlwings without Sheet.notes)
-                    cell.note.delete()
-                    cell.add_note(note_text(lines))
-                    self._op()
+                ws.range((row, col)).add_note(note_text(lines))
                 self._op()
+            except ValueError:
+                log.debug("cell %s:%s already has a note (xlwings without Sheet.notes); kept", row, col)
             except NotImplementedError:
                 log.debug("notes are not supported by this engine")
                 return

@@ -114,17 +114,33 @@ def test_a_10000_row_write_back_costs_a_few_dozen_operations(remote_book, tmp_pa
 
 
 def test_earlier_marks_on_touched_rows_are_cleared_and_every_other_note_stays(remote_book, demo_book: Path) -> None:
-    book = remote_book(demo_book, notes={"Operators": ["E3", "E5", "K3"]})  # town of rows 3 and 5; synced at
+    # town of rows 3 and 5; M3 is outside the table (a user's own column)
+    book = remote_book(demo_book, notes={"Operators": ["E3", "E5", "M3"]})
     xb = XlwingsBook(book)
     table = xb.read(OPERATOR)
-    town, synced_at = table.columns["town"], table.columns["synced_at"]
-    assert (town, synced_at) == (5, 11)  # E and K: the addresses above
+    town = table.columns["town"]
+    assert town == 5 and max(table.columns.values()) < 13  # E, and M is not a table column
     start = len(actions(book))
     xb.write_back(table, WriteBack(pd.DataFrame({"result": {3: "valid"}}, dtype=object),
                                    pd.Series({3: "valid"}, dtype=object)))
     done = actions(book)[start:]
-    assert [a["args"] for a in done if a["func"] == "deleteNote"] == [["$E$3"]]  # untouched row 5, system column K
+    assert [a["args"] for a in done if a["func"] == "deleteNote"] == [["$E$3"]]
     assert [cell for cell, colour in filled(done).items() if colour is None] == [(3, town)]
+
+
+def test_a_users_own_note_is_never_overwritten(remote_book, demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(XlwingsBook, "_is_ours", staticmethod(lambda note: False))  # as for a note the user wrote
+    book = remote_book(demo_book, notes={"Operators": ["E3"]})
+    xb = XlwingsBook(book)
+    table = xb.read(OPERATOR)
+    start = len(actions(book))
+    xb.write_back(table, WriteBack(pd.DataFrame({"result": {3: "invalid", 4: "invalid"}}, dtype=object),
+                                   marks=[Problem(3, "town", "required", "Town: a value is required"),
+                                          Problem(4, "town", "required", "Town: a value is required")]))
+    done = actions(book)[start:]
+    assert not [a for a in done if a["func"] == "deleteNote"]
+    assert [a["args"][0] for a in done if a["func"] == "addNote"] == ["$E$4"]
+    assert filled(done)[(3, table.columns["town"])] == "#FFC7CE"
 
 
 def test_problem_fills_are_one_call_per_run_of_rows_and_a_note_per_cell(remote_book, tmp_path: Path) -> None:
@@ -165,6 +181,7 @@ def test_write_conversions() -> None:
     assert excel_value(datetime(2024, 5, 1, 12, 0, tzinfo=berlin)) == datetime(2024, 5, 1, 10, 0)
     assert excel_value(pd.Timestamp("2024-05-01T12:00Z")) == datetime(2024, 5, 1, 12, 0)
     assert excel_value(Decimal("12.345")) == 12.345 and excel_value(np.int64(7)) == 7
+    assert excel_value(Decimal("NaN")) == "NaN"
     assert excel_value(float("nan")) is None and excel_value(pd.NaT) is None
     assert [excel_value(t) for t in ("=1+1", "+49 30", "-5", "@x", "a=b")] == ["'=1+1", "'+49 30", "'-5", "'@x", "a=b"]
 
