@@ -150,8 +150,3 @@ def test_list_filters(client) -> None:
     assert [r["customer_reference"] for r in client.list(CHARGEPOINT, chargepointoperator_id=op2["id"])] == ["CP-2"]
     assert client.list(CHARGEPOINT, status="sent_to_uba") == []
 
-
-def test_sandbox_listens_on_loopback_only_and_not_in_plain_http(sandbox) -> None:
-    assert sandbox.base_url.startswith("https://127.0.0.1:")
-    with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"http://127.0.0.1:{sandbox.port}/chargepoints", timeout=5)
