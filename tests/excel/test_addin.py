@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from qaas_excel.cli import app
 from qaas_excel.excel import macros, ribbon
 from qaas_excel.excel.addin import install as addin_install
-from qaas_excel.excel.addin.build import ADDIN_TYPE, CUSTOMUI, VBA_MODULE, build_addin
+from qaas_excel.excel.addin.build import ADDIN_TYPE, CUSTOMUI, VBA_MODULE, build_addin, write_sources
 
 NS = {"ui": ribbon.CUSTOMUI_NS}
 
@@ -91,9 +91,11 @@ def test_build_is_reproducible_and_writes_nothing_into_ms_ovba(tmp_path: Path) -
     assert {p: p.stat().st_mtime_ns for p in package.rglob("*") if "__pycache__" not in p.parts} == before
 
 
-def test_committed_sources_match_the_button_list() -> None:
+def test_committed_sources_match_the_button_list(tmp_path: Path) -> None:
     assert CUSTOMUI.read_text(encoding="utf-8") == ribbon.customui_xml()
     assert VBA_MODULE.read_bytes().decode("cp1252") == ribbon.vba_module()
+    fresh = write_sources(tmp_path)  # what `write_sources()` would commit
+    assert [p.read_bytes() for p in fresh] == [CUSTOMUI.read_bytes(), VBA_MODULE.read_bytes()]
 
 
 def test_cli_builds_it_and_refuses_to_install_where_there_is_no_excel(

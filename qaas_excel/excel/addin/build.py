@@ -38,9 +38,10 @@ WORKBOOK_CODE_NAME, SHEET_CODE_NAME = "ThisWorkbook", "Sheet1"
 
 def write_sources(folder: Path = SOURCES) -> list[Path]:
     """(Re)generate the text sources from ribbon.py; a test keeps the committed copies in step."""
-    CUSTOMUI.write_text(ribbon.customui_xml(), encoding="utf-8")
-    VBA_MODULE.write_bytes(ribbon.vba_module().encode("cp1252"))
-    return [CUSTOMUI, VBA_MODULE]
+    customui, module = folder / CUSTOMUI.name, folder / VBA_MODULE.name
+    customui.write_text(ribbon.customui_xml(), encoding="utf-8")
+    module.write_bytes(ribbon.vba_module().encode("cp1252"))
+    return [customui, module]
 
 
 @contextlib.contextmanager
