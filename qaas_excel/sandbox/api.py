@@ -243,8 +243,9 @@ class Api:
         for name in resource.list_filters:
             wanted = request.query_params.get(name)
             if wanted is not None:
-                # compared in the wire form, so ?chargepointoperator_id=abc simply matches nothing
-                records = [r for r in records if str(r.get(name)) == wanted.strip()]
+                value, error = _parse(resource.field(name), wanted)
+                # a value the field cannot hold (?chargepointoperator_id=abc) matches nothing: 204, as the FAQ has it
+                records = [r for r in records if error is None and r.get(name) == value]
         return JSONResponse(records) if records else empty(204)
 
     def get(self, resource: Resource, record_id: int | None, request: Request) -> Response:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -34,7 +35,7 @@ from qaas_excel.sandbox import HOST, admin, api, identity
 from qaas_excel.sandbox.demo_data import seed_records
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
 from qaas_excel.sandbox.store import Store
-from qaas_excel.sandbox.tls import make_certificates
+from qaas_excel.sandbox.tls import CA_FILE, make_certificates
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._admin: admin.SandboxAdmin | None = None
         self._cleaned = False
-        self.ca_file, self._cert_file, self._key_file = make_certificates(self.home)
+        self._info_written = False
+        # written once the port is ours: a second sandbox that cannot bind must not replace a running one's CA
+        self.ca_file = self.home / CA_FILE
+        self._cert_file = self._key_file = Path()
         if seed_demo_data:
             seed_records(self.store)  # only into an empty account: a restart does not duplicate them
 
@@ -104,10 +108,15 @@ class SandboxServer:
         # and without it every answer with a body waits ~40 ms for the client's delayed ACK.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, self._requested_port))
-        sock.listen(256)
+        try:
+            sock.bind((HOST, self._requested_port))
+            sock.listen(256)
+        except OSError:
+            sock.close()
+            raise
         self._socket = sock
         self.identity.base_url = self.base_url
+        self.ca_file, self._cert_file, self._key_file = make_certificates(self.home)
 
     def _uvicorn(self, log_level: str) -> uvicorn.Server:
         uvicorn_log = logging.getLogger("uvicorn.error")
@@ -122,8 +131,10 @@ class SandboxServer:
         path = sandbox_info_path(self.home)
         info = {"base_url": self.base_url, "authority": self.authority, "client_id": CLIENT_ID,
                 "ca_file": str(self.ca_file), "admin_token": self.admin_token}
-        path.write_text(json.dumps(info, indent=2), encoding="utf-8")
-        path.chmod(0o600)
+        path.unlink(missing_ok=True)  # created anew, so that it is never readable by others (it holds a secret)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as f:
+            f.write(json.dumps(info, indent=2))
+        self._info_written = True
 
     def start(self, *, timeout: float = 20.0) -> SandboxServer:
         self._bind()
@@ -179,12 +190,23 @@ class SandboxServer:
         if self._cleaned:
             return
         self._cleaned = True
-        sandbox_info_path(self.home).unlink(missing_ok=True)
+        if self._info_written:
+            self._remove_info()
         if self._socket is not None:
             self._socket.close()
         if self._admin is not None:
             self._admin.session.close()
         self.store.close()
+
+    def _remove_info(self) -> None:
+        """Remove sandbox.json if it is still ours (another sandbox may have started in the same home since)."""
+        path = sandbox_info_path(self.home)
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("admin_token") != self.admin_token:
+                return
+        except (OSError, ValueError):
+            return
+        path.unlink(missing_ok=True)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -86,12 +86,14 @@ class Store:
         return json.loads(row[0])
 
     def insert(self, resource: str, account: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Store a new record under the next id (ids are never reused, even after a delete)."""
+        key = f"next_id.{resource}"
         with self._lock:
-            key = f"next_id.{resource}"
-            next_id = int(self.get_meta(key) or FIRST_ID[resource])
-            data = {"id": next_id, **data}
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")  # the id is read and taken in one transaction
             try:
+                row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                next_id = int(row[0]) if row else FIRST_ID[resource]
+                data = {"id": next_id, **data}
                 self._db.execute("INSERT INTO records (resource, id, account, data) VALUES (?, ?, ?, ?)",
                                  (resource, next_id, account, json.dumps(data)))
                 self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(next_id + 1)))
@@ -118,10 +120,10 @@ class Store:
         return row[0] if row else None
 
     def reset(self) -> None:
-        """Forget every record (keys and refresh tokens stay, so signed-in clients keep working)."""
+        """Forget every record. Ids go on counting (an old workbook's ids must not name new records), and the
+        key and refresh tokens stay, so signed-in clients keep working."""
         with self._lock:
             self._db.execute("DELETE FROM records")
-            self._db.execute("DELETE FROM meta WHERE key LIKE 'next_id.%'")
 
     # -- refresh tokens ----------------------------------------------------------------------------
     def add_refresh_token(self, token: str, username: str, lifetime_s: float) -> None:

@@ -62,6 +62,7 @@ def test_admin_changes_records_bypassing_the_rules(sandbox, call, as_user) -> No
         sandbox.admin.create_record("operator", user=OUTSIDER_USER)
     sandbox.admin.reset()
     assert sandbox.admin.records("operator") == [] and sandbox.admin.records("chargepoint") == []
+    assert call.create_operator()["id"] > theirs["id"]  # ids are never handed out twice, not even after a reset
 
 
 def test_admin_endpoints_need_the_admin_token(sandbox) -> None:

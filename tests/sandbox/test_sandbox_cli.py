@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,14 +68,13 @@ def _admin(home: Path):
     return SandboxAdmin(env.base_url, env.admin_token, env.ca_bundle)
 
 
-def test_serve_on_a_port_in_use_says_so(qaas_home: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = runner.invoke(app, ["sandbox", "serve", "--port", str(port)])
-    assert result.exit_code == 2 and f"Cannot listen on 127.0.0.1:{port}" in result.stderr
-    assert not (qaas_home / "sandbox.json").exists()
+def test_serve_on_a_port_in_use_says_so_and_leaves_the_running_sandbox_alone(sandbox, qaas_home: Path) -> None:
+    ca_before = sandbox.ca_file.read_bytes()
+    result = runner.invoke(app, ["sandbox", "serve", "--port", str(sandbox.port)])
+    assert result.exit_code == 2 and f"Cannot listen on 127.0.0.1:{sandbox.port}" in result.stderr
+    assert sandbox.ca_file.read_bytes() == ca_before and sandbox_environment(qaas_home) == sandbox.environment
+    assert requests.get(sandbox.base_url + CHARGEPOINT.list_path, verify=str(sandbox.ca_file),
+                        timeout=10).status_code == 401
 
 
 def test_stats_of_a_sandbox_started_in_process(sandbox) -> None:
