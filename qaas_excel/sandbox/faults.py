@@ -1,8 +1,18 @@
 """Request counting and fault injection, as a raw ASGI middleware in front of the whole app.
 
-Faults apply to API routes only (never to sign-in or admin): latency, and a fraction of
-requests answered 500, 503, 429 with Retry-After, or with the connection dropped before or
-after the request was processed (the client then cannot know whether it took effect).
+Faults apply to API routes only (never to sign-in or admin routes):
+
+- ``latency_ms``: every API request waits this long (asyncio.sleep, the server stays responsive);
+- ``fail_rate``: this fraction of API requests, drawn with a seeded ``random.Random``, gets one of
+  ``kinds`` (default all of FAULTS): ``"500"`` / ``"503"`` (empty body), ``"429"`` (Retry-After:
+  ``retry_after`` seconds), ``"drop-before"`` (the connection is cut and the request never processed),
+  ``"drop-after"`` (processed and committed, then the connection is cut before the answer's body);
+- ``fail_next``: a queue of faults for the next API requests, before any dice; an entry may name its
+  route (``"503@POST /chargepoint"``); it may also hold ``"400"`` or ``"422"`` (a canned refusal).
+
+Stats count every request but admin ones under ``"METHOD /route-template"`` (``"PATCH /chargepoint/{id}"``,
+``"POST /{tenant}/oauth2/v2.0/token"``), and injected faults by kind.
+Any exception that escapes the app becomes an empty 500 (the FAQ's answer) and is logged.
 """
 
 from __future__ import annotations
