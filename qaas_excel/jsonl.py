@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from qaas_excel.config import private_dir
+
 
 def append_line(path: Path, data: dict[str, Any]) -> None:
     """One record, flushed to disk before returning; the file is created readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
+from qaas_excel.runlock import LOCK_WAIT_S, book_lock
 from qaas_excel.sync import (
     ATTENTION,
     Action,
@@ -74,6 +75,11 @@ class RunReport:
             for k, v in s.counts.items():
                 total[k] = total.get(k, 0) + v
         return total
+
+    @property
+    def service_unreachable(self) -> bool:
+        """Some rows failed only because the service could not be reached or failed: run again later."""
+        return any(o.transient for s in self.sheets for o in s.outcomes)
 
     @property
     def needs_attention(self) -> bool:
@@ -376,7 +382,82 @@ def _records_frame(resource: Resource, records: list[dict[str, Any]]) -> pd.Data
     return pd.DataFrame(rows, dtype=object)
 
 
-def default_journal(book_path: Path) -> Journal:
+def default_journal(book_path: Path | str) -> Journal:
     from qaas_excel.journal import journal_path
 
     return Journal(journal_path(book_path))
+
+
+# --- the run lifecycle: lock, open, check, work, save, settle the journal ------------------------------
+
+class SaveFailed(WorkbookError):
+    """The run's results could not be saved into the workbook; the report says what the run did."""
+
+    def __init__(self, message: str, report: Any, *, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.report = report
+
+
+def save_results(book: TableBook, report: Any, *, output: Path | None = None, journal: Journal | None = None) -> None:
+    """Save the workbook; only then is the journal of a push cleared (a failed save keeps every result in it)."""
+    try:
+        saved = book.save(output)
+    except WorkbookError as exc:
+        kept = ""
+        if journal is not None and journal.path.exists():
+            kept = (f" Every result is kept in {journal.path}; the next push writes them into the workbook "
+                    "(close it in Excel first), or use --output OTHER.xlsx.")
+        raise SaveFailed(f"{exc}{kept}", report, path=exc.path) from None
+    report.saved_to = str(saved) if saved else None
+    if journal is not None and saved is not None:
+        journal.clear()
+
+
+def open_book(path: Path) -> TableBook:
+    """The headless backend for a workbook file."""
+    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+
+    return OpenpyxlBook.open(path)
+
+
+R = TypeVar("R")
+
+
+def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
+                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
+    """One run on a workbook file, the same for every command and front end.
+
+    Holds the workbook's run lock from before it is read until its results are saved, so two runs never
+    work on the same rows at once; checks that the results will be savable before ``work`` sends anything;
+    saves atomically; and, for a push (``settle_journal``), clears the journal only after a good save.
+    """
+    path = Path(path)
+    with book_lock(path, command=command, wait=wait):
+        book = open_book(path)
+        book.check_writable(output)
+        journal = default_journal(path)
+        report = work(book, journal)
+        save_results(book, report, output=output, journal=journal if settle_journal else None)
+        return report
+
+
+def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | None = None,
+                  wait: float = LOCK_WAIT_S) -> RunReport:
+    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait)
+
+
+def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
+              dry_run: bool = False, output: Path | None = None, progress: Progress | None = None,
+              wait: float = LOCK_WAIT_S) -> RunReport:
+    def work(book: TableBook, journal: Journal) -> RunReport:
+        return push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
+                         journal=None if dry_run else journal, progress=progress)
+
+    return run_on_file(path, "push --dry-run" if dry_run else "push", work, output=output,
+                       settle_journal=not dry_run, wait=wait)
+
+
+def pull_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, add_missing: bool = False,
+              output: Path | None = None, wait: float = LOCK_WAIT_S) -> RunReport:
+    return run_on_file(path, "pull", lambda book, _j: pull_book(book, client, sheet=sheet, add_missing=add_missing),
+                       output=output, wait=wait)

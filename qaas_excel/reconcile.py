@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -219,3 +220,17 @@ def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = N
     detail = reconcile_records(rows_of(table), service, operators)
     return ReconcileReport(book.name, table.sheet, detail, summarise(detail, "status"), summarise(detail, "operator"),
                            summarise(detail, "year"), stats=client.stats.to_dict())
+
+
+def reconcile_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, output: Path | None = None,
+                   wait: float | None = None) -> ReconcileReport:
+    """Reconcile a workbook file and write its Reconciliation sheet, under the workbook's run lock."""
+    from qaas_excel.pipeline import run_on_file
+    from qaas_excel.runlock import LOCK_WAIT_S
+
+    def work(book: TableBook, _journal: object) -> ReconcileReport:
+        report = reconcile_book(book, client, sheet=sheet)
+        book.write_reconciliation(report)  # type: ignore[attr-defined]
+        return report
+
+    return run_on_file(path, "reconcile", work, output=output, wait=LOCK_WAIT_S if wait is None else wait)

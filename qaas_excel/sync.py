@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class Result(StrEnum):
 
 # Results that make a run exit with code 1: the user has something to look at.
 ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
+
+
+# After this many requests in a row failed for want of the service (each after its own retries), stop sending.
+GIVE_UP_AFTER = 8
 
 
 class Action(StrEnum):
@@ -183,6 +188,7 @@ class Outcome:
     record: dict[str, Any] | None = None
     fingerprint: str | None = None  # None: leave the stored one as it is
     problems: list[Problem] = field(default_factory=list)
+    transient: bool = False  # failed because the service could not be reached or failed: try again later
 
 
 def _fmt(f: Field, canonical_text: str) -> str:
@@ -258,11 +264,12 @@ def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: di
         return Planned(r.row, Action.NONE, Result.ADOPTED,
                        f"Already on the service (found by {how}); linked to this row, not created again.",
                        record_id=match["id"], fingerprint=fp, record=match)
+    # Neither the record nor a fingerprint goes with a conflict: the row stays unlinked, so the next push finds
+    # the same conflict again instead of quietly turning it into an update of the service's record.
     return Planned(r.row, Action.NONE, Result.CONFLICT,
                    f"The service already holds record {match['id']} with {how} but different values "
                    f"({describe_changes(resource, diffs)}). Nothing was sent. To change that record, put "
-                   f"{match['id']} into the QaaS ID column; if it is another record, give this row its own reference.",
-                   record=match)
+                   f"{match['id']} into the QaaS ID column; if it is another record, give this row its own reference.")
 
 
 def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None) -> Planned:
@@ -317,12 +324,10 @@ def _service_problems(resource: Resource, row: int, exc: errors.QaasError, heade
 
 
 def _failure_message(resource: Resource, exc: errors.QaasError, headers: dict[str, str]) -> str:
-    if isinstance(exc, errors.ValidationError):
-        from qaas_excel.api.errors import ErrorBody
-
-        return "Rejected by the service: " + ErrorBody(fields=exc.fields).summary(headers)
+    if isinstance(exc, errors.BadRequestError):
+        return "Rejected by the service: " + (exc.body.summary(headers) or str(exc))
     if isinstance(exc, errors.UnprocessableError):
-        return "Not processed by the service: " + exc.reason
+        return "Not processed by the service: " + (exc.body.summary(headers) or str(exc))
     return str(exc)
 
 
@@ -338,7 +343,21 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
             outcomes[p.row] = Outcome(p.row, p.result or Result.UNCHANGED, p.message, p.record, p.fingerprint,
                                       p.problems)
 
+    gave_up = threading.Event()  # the service stopped answering: the rows not yet sent are left for the next push
+    streak = [0]  # transient failures in a row, across the workers
+    streak_lock = threading.Lock()
+
+    def count(failed_transiently: bool) -> None:
+        with streak_lock:
+            streak[0] = streak[0] + 1 if failed_transiently else 0
+            if streak[0] >= GIVE_UP_AFTER:
+                gave_up.set()
+
     def send(p: Planned) -> Outcome:
+        if gave_up.is_set():
+            return Outcome(p.row, Result.FAILED, "Not sent: the service stopped answering during this push "
+                           "(the rows before this one failed). Push again later; nothing is created twice.",
+                           transient=True)
         if journal:
             journal.append(JournalEntry("intent", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
                                         p.record_id))
@@ -356,11 +375,14 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
         except errors.SignInRequired:
             raise
         except errors.QaasError as exc:
+            count(isinstance(exc, errors.TransientError))
             if journal:
                 journal.append(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference,
                                             p.action.value, p.record_id, message=str(exc)))
             return Outcome(p.row, Result.FAILED, _failure_message(resource, exc, headers),
-                           problems=_service_problems(resource, p.row, exc, headers, sheet))
+                           problems=_service_problems(resource, p.row, exc, headers, sheet),
+                           transient=isinstance(exc, errors.TransientError))
+        count(False)
         if journal:
             journal.append(JournalEntry("done", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
                                         record.get("id"), record.get("status"), _iso(record.get("last_updated")),
@@ -401,7 +423,8 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
     for o in outcomes:
         v: dict[str, Any] = {C.RESULT: o.result.value, C.MESSAGE: o.message or None}
         if o.record is not None:
-            v[C.ID] = o.record.get("id")
+            if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
+                v[C.ID] = o.record.get("id")
             v[C.LAST_UPDATED] = _excel_time(o.record.get("last_updated"))
             if resource.has_status:
                 v[C.STATUS] = o.record.get("status")

@@ -27,7 +27,7 @@ import requests
 
 from qaas_excel.api.errors import SignInRequired, UnreachableError
 from qaas_excel.api.http import VerifyingSession
-from qaas_excel.config import Environment, is_loopback, state_dir
+from qaas_excel.config import Environment, is_loopback, private_dir, state_dir, write_private_text
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def token_claims(access_token: str) -> dict[str, Any]:
 
 def build_token_cache(path: Path) -> msal_extensions.PersistedTokenCache:
     """The msal cache, encrypted where the OS offers it; else a file readable only by its owner."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     persistence: msal_extensions.persistence.BasePersistence
     try:
         persistence = msal_extensions.build_encrypted_persistence(str(path))
@@ -113,7 +113,7 @@ def _notice_plaintext_once(path: Path) -> None:
         "readable only by your user account (mode 600).",
         file=sys.stderr,
     )
-    marker.touch()
+    write_private_text(marker, "")
 
 
 class MsalSignIn:
@@ -173,7 +173,7 @@ class MsalSignIn:
         except (OSError, ValueError):
             data = {}
         data[self.env.name] = username
-        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        write_private_text(path, json.dumps(data, indent=2))
 
     def _has_cached_accounts(self) -> bool:
         """Whether anyone signed in here at all, read from the cache file without any network."""

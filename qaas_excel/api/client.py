@@ -237,7 +237,7 @@ class QaasClient:
         try:
             result = send()
         except errors.QaasError as exc:
-            known = not isinstance(exc, errors.UnreachableError | errors.OutcomeUnknownError | errors.ServerError)
+            known = not isinstance(exc, errors.TransientError) or isinstance(exc, errors.RateLimitedError)
             self.audit.finish(entry, ok=False,
                               outcome=f"{exc.status or ''} {exc}".strip() if known else f"unknown: {exc}")
             raise

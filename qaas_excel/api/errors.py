@@ -38,20 +38,11 @@ class NotFoundError(QaasError):
     status = 404
 
 
-class ValidationError(QaasError):
-    """400: the service rejected the submitted data; ``fields`` maps field name -> messages."""
+class RejectedError(QaasError):
+    """The service read the request and said no to its data: 400 or 422, with what its body said.
 
-    status = 400
-
-    def __init__(self, message: str, *, fields: Mapping[str, list[str]] | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.fields: dict[str, list[str]] = dict(fields or {})
-
-
-class UnprocessableError(QaasError):
-    """422: the request was understood but cannot be processed; ``reason`` says why."""
-
-    status = 422
+    ``fields`` maps field name -> messages; ``reason`` is a message about the whole record.
+    """
 
     def __init__(self, message: str, *, reason: str = "", fields: Mapping[str, list[str]] | None = None,
                  **kw: Any) -> None:
@@ -59,12 +50,32 @@ class UnprocessableError(QaasError):
         self.reason = reason
         self.fields: dict[str, list[str]] = dict(fields or {})
 
+    @property
+    def body(self) -> ErrorBody:
+        return ErrorBody(fields=self.fields, reason=self.reason)
 
-class ServerError(QaasError):
+
+class BadRequestError(RejectedError):
+    """400: the service rejected the submitted data field by field (not our local validation)."""
+
+    status = 400
+
+
+class UnprocessableError(RejectedError):
+    """422: the request was understood but cannot be processed; ``reason`` says why."""
+
+    status = 422
+
+
+class TransientError(QaasError):
+    """The service could not be reached or failed: trying again later may work (exit code 4)."""
+
+
+class ServerError(TransientError):
     """5xx: the service failed; per its FAQ the request was *likely* not processed."""
 
 
-class RateLimitedError(QaasError):
+class RateLimitedError(TransientError):
     status = 429
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
@@ -72,7 +83,7 @@ class RateLimitedError(QaasError):
         self.retry_after = retry_after
 
 
-class UnreachableError(QaasError):
+class UnreachableError(TransientError):
     """No answer: DNS, refused connection, TLS failure, timeout, dropped connection."""
 
     def __init__(self, message: str, *, sent: bool = True, **kw: Any) -> None:
@@ -81,7 +92,7 @@ class UnreachableError(QaasError):
         self.sent = sent
 
 
-class OutcomeUnknownError(QaasError):
+class OutcomeUnknownError(TransientError):
     """A create may or may not have happened and could not be resolved by looking it up."""
 
 
@@ -258,7 +269,7 @@ def error_for_response(status: int, body: bytes | None, *, content_type: str | N
     if status == 400:
         parsed = parse_error_body(body, content_type)
         text = parsed.summary() or "The service rejected the submitted data (400) without saying why."
-        return ValidationError(text, fields=parsed.fields, **kw)
+        return BadRequestError(text, reason=parsed.reason, fields=parsed.fields, **kw)
     if status == 422:
         parsed = parse_error_body(body, content_type)
         reason = parsed.reason or parsed.summary() or "The service could not process the request (422)."

@@ -17,6 +17,7 @@ EXIT_ROWS = 1  # some rows invalid / failed / conflict / locked-but-changed; rec
 EXIT_USAGE = 2  # usage error, unreadable or unwritable file, bad configuration
 EXIT_SIGNIN = 3  # sign-in needed or failed, access denied
 EXIT_UNREACHABLE = 4  # the service could not be reached or kept failing
+EXIT_BUSY = 5  # another run is working on the same workbook
 
 app = typer.Typer(
     name="qaas-excel",
@@ -36,12 +37,15 @@ def exit_code_for(exc: BaseException) -> int | None:
     """Map a library error to the documented exit code; None if it is not one of ours."""
     from qaas_excel.api import errors
     from qaas_excel.config import ConfigError
+    from qaas_excel.runlock import BookBusyError
     from qaas_excel.workbook.table import WorkbookError
 
     if isinstance(exc, errors.SignInRequired | errors.ForbiddenError | errors.UnauthorizedError):
         return EXIT_SIGNIN
-    if isinstance(exc, errors.UnreachableError | errors.ServerError | errors.RateLimitedError):
+    if isinstance(exc, errors.TransientError):
         return EXIT_UNREACHABLE
+    if isinstance(exc, BookBusyError):
+        return EXIT_BUSY
     if isinstance(exc, ConfigError | WorkbookError):
         return EXIT_USAGE
     if isinstance(exc, errors.QaasError):

@@ -20,7 +20,7 @@ from qaas_excel.cli._app import (
     open_client,
 )
 from qaas_excel.cli._render import dumps
-from qaas_excel.cli.pipeline_cmds import BookArg, OutputOption, SheetOption, save_book
+from qaas_excel.cli.pipeline_cmds import BookArg, OutputOption, SheetOption, WaitOption, reporting_save_failure
 from qaas_excel.formatting import german_number
 
 
@@ -40,16 +40,12 @@ def _summary_table(title: str, frame, key: str) -> Table:
 @handle_errors
 def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
               as_json: bool = JsonOption, csv: Path = typer.Option(None, "--csv", help="Also write the detail as CSV."),
-              output: Path = OutputOption) -> None:
+              output: Path = OutputOption, wait: float = WaitOption) -> None:
     """Compare the charge point rows with the service: differences and totals (exit 1 when not in sync)."""
-    from qaas_excel.reconcile import reconcile_book
-    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+    from qaas_excel.reconcile import reconcile_file
 
-    book = OpenpyxlBook.open(book_path)
-    with open_client(env, account) as client:
-        report = reconcile_book(book, client, sheet=sheet)
-    book.write_reconciliation(report)
-    save_book(book, report, output)  # type: ignore[arg-type]
+    with open_client(env, account) as client, reporting_save_failure():
+        report = reconcile_file(book_path, client, sheet=sheet, output=output, wait=wait)
     if csv:
         report.detail.to_csv(csv, index=False)
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from rich.table import Table
 from qaas_excel.cli._app import (
     EXIT_OK,
     EXIT_ROWS,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     AccountOption,
     EnvOption,
@@ -27,13 +29,14 @@ from qaas_excel.cli._app import (
     open_client,
 )
 from qaas_excel.cli._render import dumps
-from qaas_excel.pipeline import RunReport, default_journal, pull_book, push_book, validate_book
-from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
-from qaas_excel.workbook.table import WorkbookError
+from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
+from qaas_excel.runlock import LOCK_WAIT_S
 
 BookArg = typer.Argument(..., help="The workbook (.xlsx or .xlsm).", exists=False)
 SheetOption = typer.Option(None, "--sheet", "-s", help="Only this sheet (default: Operators, then ChargePoints).")
 OutputOption = typer.Option(None, "--output", "-o", help="Save the result to this file instead of BOOK.")
+WaitOption = typer.Option(LOCK_WAIT_S, "--wait", min=0,
+                          help="Seconds to wait while another run works on the same workbook (then exit 5).")
 
 RESULT_STYLE = {"created": "green", "updated": "green", "adopted": "green", "unchanged": "dim", "valid": "cyan",
                 "pulled": "cyan", "locked": "yellow", "conflict": "yellow", "invalid": "red", "failed": "red"}
@@ -72,12 +75,19 @@ def print_summary(report: RunReport) -> None:
         console.print(f"Saved: [bold]{report.saved_to}[/]")
 
 
+def exit_code(report: RunReport) -> int:
+    """4 when rows failed only for want of the service (run again later) wins over 1 (look at the rows)."""
+    if report.service_unreachable:
+        return EXIT_UNREACHABLE
+    return EXIT_ROWS if report.needs_attention else EXIT_OK
+
+
 def _exit(report: RunReport, as_json: bool) -> None:
     if as_json:
         print(dumps(report.to_dict()))
     else:
         print_summary(report)
-    raise typer.Exit(EXIT_ROWS if report.needs_attention else EXIT_OK)
+    raise typer.Exit(exit_code(report))
 
 
 @contextmanager
@@ -98,27 +108,25 @@ def progress_bar(enabled: bool):
         yield update
 
 
-def save_book(book: OpenpyxlBook, report: Any, output: Path | None, journal_note: str = "") -> None:
+@contextmanager
+def reporting_save_failure() -> Iterator[None]:
+    """A run whose results could not be saved: say why, show what it did (a push's rows were sent), exit 2."""
     try:
-        saved = book.save(output)
-    except WorkbookError as exc:
+        yield
+    except SaveFailed as exc:
         err_console.print(f"[red]Could not save:[/] {exc}")
-        if journal_note:
-            err_console.print(journal_note)
-        if getattr(report, "command", "") == "push" and not report.dry_run:
-            print_summary(report)
+        if isinstance(exc.report, RunReport) and exc.report.command == "push" and not exc.report.dry_run:
+            print_summary(exc.report)
         raise typer.Exit(EXIT_USAGE) from None
-    report.saved_to = str(saved) if saved else None
 
 
 @app.command("validate")
 @handle_errors
 def validate_cmd(book_path: Path = BookArg, sheet: str = SheetOption, output: Path = OutputOption,
-                 as_json: bool = JsonOption) -> None:
+                 as_json: bool = JsonOption, wait: float = WaitOption) -> None:
     """Check every row locally (no sign-in needed); problems go into the Result/Message columns and notes."""
-    book = OpenpyxlBook.open(book_path)
-    report = validate_book(book, sheet=sheet)
-    save_book(book, report, output)
+    with reporting_save_failure():
+        report = validate_file(book_path, sheet=sheet, output=output, wait=wait)
     _exit(report, as_json)
 
 
@@ -127,19 +135,12 @@ def validate_cmd(book_path: Path = BookArg, sheet: str = SheetOption, output: Pa
 def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
              dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: nothing is sent; the plan is written."),
              workers: int = typer.Option(4, min=1, max=32, help="Requests in flight at once."),
-             output: Path = OutputOption, as_json: bool = JsonOption) -> None:
+             output: Path = OutputOption, as_json: bool = JsonOption, wait: float = WaitOption) -> None:
     """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
-    book = OpenpyxlBook.open(book_path)
-    book.check_writable(output)  # before anything is sent: will the results be savable?
-    journal = default_journal(book_path)
-    with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress:
-        report = push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
-                           journal=None if dry_run else journal, progress=progress)
-    note = (f"Every result is kept in {journal.path}; the next push writes them into {book_path} "
-            "(close it in Excel first), or use --output OTHER.xlsx.")
-    save_book(book, report, output, note)
-    if not dry_run:
-        journal.clear()
+    with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress, \
+            reporting_save_failure():
+        report = push_file(book_path, client, sheet=sheet, workers=workers, dry_run=dry_run, output=output,
+                           progress=progress, wait=wait)
     _exit(report, as_json)
 
 
@@ -148,12 +149,10 @@ def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = Env
 def pull_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
              add_missing: bool = typer.Option(False, "--add-missing",
                                               help="Append records that are on the service but not in the sheet."),
-             output: Path = OutputOption, as_json: bool = JsonOption) -> None:
+             output: Path = OutputOption, as_json: bool = JsonOption, wait: float = WaitOption) -> None:
     """Refresh status and last update of every row with a QaaS ID (the service has no webhooks)."""
-    book = OpenpyxlBook.open(book_path)
-    with open_client(env, account) as client:
-        report = pull_book(book, client, sheet=sheet, add_missing=add_missing)
-    save_book(book, report, output)
+    with open_client(env, account) as client, reporting_save_failure():
+        report = pull_file(book_path, client, sheet=sheet, add_missing=add_missing, output=output, wait=wait)
     _exit(report, as_json)
 
 
@@ -173,7 +172,7 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
     from qaas_excel.api.client import QaasClient
     from qaas_excel.api.errors import SignInRequired
     from qaas_excel.cli._render import records_table
-    from qaas_excel.config import state_dir
+    from qaas_excel.config import private_dir, state_dir
     from qaas_excel.resources import CHARGEPOINT, OPERATOR
     from qaas_excel.sandbox.server import SandboxServer
 
@@ -182,7 +181,7 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
     if fresh:
         shutil.rmtree(home, ignore_errors=True)
         target.unlink(missing_ok=True)
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     os.environ["QAAS_HOME"] = str(home)  # keep the demo's sign-in and journal away from real ones
 
     with SandboxServer(home, port=0, auto_approve=True, db_path=home / "sandbox.sqlite3") as sandbox:
@@ -218,16 +217,13 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
             console.print(f"Using [bold]{target}[/] from an earlier run (its rows carry their QaaS IDs).")
 
         console.rule("[bold]4. Validate")
-        book = OpenpyxlBook.open(target)
-        print_summary(validate_book(book, sheet=None))
+        with reporting_save_failure():
+            print_summary(validate_file(target))
 
         console.rule("[bold]5. Push")
-        book = OpenpyxlBook.open(target)
-        journal = default_journal(target)
         with QaasClient(env, signin) as client, progress_bar(True) as progress:
-            report = push_book(book, client, journal=journal, progress=progress)
-            save_book(book, report, None)
-            journal.clear()
+            with reporting_save_failure():
+                report = push_file(target, client, progress=progress)
             print_summary(report)
             console.rule("[bold]6. What the service now holds")
             console.print(records_table(OPERATOR, client.list(OPERATOR), title="Operators"))

@@ -24,7 +24,8 @@ from qaas_excel.api import errors
 from qaas_excel.config import ConfigError, state_dir
 from qaas_excel.excel import session
 from qaas_excel.journal import Journal, journal_path
-from qaas_excel.pipeline import RunReport, pull_book, push_book, validate_book
+from qaas_excel.pipeline import RunReport, pull_book, push_book, save_results, validate_book
+from qaas_excel.runlock import BookBusyError, book_lock
 from qaas_excel.workbook.table import WorkbookError
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def excel_macro(func: F) -> F:
             return func(wb, *args, **kwargs)
         except errors.SignInRequired as exc:
             _alert(wb, f"{exc}\n\nUse 'Sign in' on the QaaS tab.", mode="critical")
-        except (errors.QaasError, WorkbookError, ConfigError) as exc:
+        except (errors.QaasError, WorkbookError, ConfigError, BookBusyError) as exc:
             _alert(wb, str(exc), mode="critical")
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback window
             log.exception("macro %s failed", func.__name__)
@@ -160,19 +161,25 @@ def choose_environment(book: xw.Book, env: str | None = None, account: str | Non
 
 # --- rows -----------------------------------------------------------------------------------------
 
+def _locked(book: xw.Book, command: str) -> Any:
+    """The same run lock as the command line's: a scheduled push of this file waits for the ribbon's, and back."""
+    return book_lock(book.fullname, command=f"{command} (Excel)")
+
+
 @excel_macro
 def validate(book: xw.Book) -> RunReport:
-    report = validate_book(_xlbook(book))
+    with _locked(book, "validate"):
+        report = validate_book(_xlbook(book))
     _alert(book, summary_text(report), mode="critical" if report.needs_attention else "info")
     return report
 
 
 def _push(book: xw.Book, *, sheet: str | None = None, only_rows: set[int] | None = None) -> RunReport:
-    xb = _xlbook(book)
-    journal = _journal(book)
-    report = push_book(xb, session.client(), sheet=sheet, journal=journal, only_rows=only_rows)
-    if xb.save() is not None:
-        journal.clear()  # the workbook file now holds every result
+    with _locked(book, "push"):
+        xb = _xlbook(book)
+        journal = _journal(book)
+        report = push_book(xb, session.client(), sheet=sheet, journal=journal, only_rows=only_rows)
+        save_results(xb, report, journal=journal)  # the journal is cleared once the file holds every result
     _alert(book, summary_text(report), mode="critical" if report.needs_attention else "info")
     return report
 
@@ -203,7 +210,8 @@ def _rows_of_area(area: Any) -> Iterator[int]:
 
 @excel_macro
 def pull(book: xw.Book) -> RunReport:
-    report = pull_book(_xlbook(book), session.client())
+    with _locked(book, "pull"):
+        report = pull_book(_xlbook(book), session.client())
     from qaas_excel.excel.udfs import cache
 
     cache.clear()
@@ -215,9 +223,10 @@ def pull(book: xw.Book) -> RunReport:
 def reconcile(book: xw.Book) -> Any:
     from qaas_excel.reconcile import reconcile_book
 
-    xb = _xlbook(book)
-    report = reconcile_book(xb, session.client())
-    xb.write_reconciliation(report)
+    with _locked(book, "reconcile"):
+        xb = _xlbook(book)
+        report = reconcile_book(xb, session.client())
+        xb.write_reconciliation(report)
     totals = report.totals
     _alert(book, ("In sync with the service." if report.in_sync else "Differences found: see the Reconciliation "
                   "sheet.") + f"\nWorkbook {totals['workbook_kwh']:,} kWh, service {totals['service_kwh']:,} kWh.")

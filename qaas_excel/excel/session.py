@@ -13,7 +13,7 @@ from typing import Any
 from qaas_excel.api.auth import MsalSignIn, TokenProvider, token_provider
 from qaas_excel.api.client import QaasClient
 from qaas_excel.audit import AuditLog
-from qaas_excel.config import Environment, get_environment, state_dir
+from qaas_excel.config import Environment, get_environment, state_dir, write_private_text
 
 SETTINGS_FILE = "excel.json"
 
@@ -34,7 +34,7 @@ def save_settings(*, env: str | None = None, account: str | None = None) -> dict
         data["env"] = env
     if account is not None:
         data["account"] = account or None
-    (state_dir() / SETTINGS_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_private_text(state_dir() / SETTINGS_FILE, json.dumps(data, indent=2))
     reset_clients()
     return data
 

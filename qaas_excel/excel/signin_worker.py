@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qaas_excel.api.auth import MsalSignIn
 from qaas_excel.api.errors import QaasError
-from qaas_excel.config import ConfigError, get_environment
+from qaas_excel.config import ConfigError, get_environment, write_private_text
 
 
 def main(flow_file: Path, result_file: Path) -> int:
@@ -24,7 +24,7 @@ def main(flow_file: Path, result_file: Path) -> int:
         result = {"ok": True, "user": user, "env": data["env"]}
     except (QaasError, ConfigError) as exc:
         result = {"ok": False, "error": str(exc), "env": data["env"]}
-    result_file.write_text(json.dumps(result), encoding="utf-8")
+    write_private_text(result_file, json.dumps(result))
     return 0 if result["ok"] else 3
 
 

@@ -30,7 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, sandbox_info_path
+from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, private_dir, sandbox_info_path
 from qaas_excel.sandbox import HOST, admin, api, identity
 from qaas_excel.sandbox.demo_data import seed_records
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
@@ -47,7 +47,7 @@ class SandboxServer:
                  token_lifetime: int = 3600, latency_ms: int = 0, fail_rate: float = 0.0,
                  seed_demo_data: bool = False, seed: int | None = None, retry_after: float = 1.0) -> None:
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         self.store = Store(db_path or self.home / "sandbox.sqlite3")
         self.identity = identity.Identity(self.store, token_lifetime=token_lifetime, auto_approve=auto_approve)
         self.stats = Stats()

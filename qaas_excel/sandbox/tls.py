@@ -6,6 +6,8 @@ from pathlib import Path
 
 import trustme
 
+from qaas_excel.config import private_dir
+
 CA_FILE = "sandbox-ca.pem"
 
 
@@ -16,7 +18,7 @@ def make_certificates(home: Path) -> tuple[Path, Path, Path]:
     server's own certificate and key into ``sandbox-tls/`` beside it.
     """
     private = home / "sandbox-tls"
-    private.mkdir(parents=True, exist_ok=True)
+    private_dir(private)
     ca = trustme.CA(organization_name="qaas-excel sandbox CA")
     cert = ca.issue_cert("127.0.0.1", "localhost")
     ca_file, cert_file, key_file = home / CA_FILE, private / "sandbox-cert.pem", private / "sandbox-key.pem"
@@ -27,4 +29,6 @@ def make_certificates(home: Path) -> tuple[Path, Path, Path]:
     with open(cert_file, "wb") as f:
         for blob in cert.cert_chain_pems:
             f.write(blob.bytes())
+    for public in (ca_file, cert_file):  # nothing in the state folder is for other users' eyes
+        public.chmod(0o600)
     return ca_file, cert_file, key_file

@@ -88,7 +88,7 @@ def test_summary_uses_column_headers() -> None:
 
 
 @pytest.mark.parametrize(("status", "cls"), [
-    (400, errors.ValidationError), (401, errors.UnauthorizedError), (403, errors.ForbiddenError),
+    (400, errors.BadRequestError), (401, errors.UnauthorizedError), (403, errors.ForbiddenError),
     (404, errors.NotFoundError), (422, errors.UnprocessableError), (429, errors.RateLimitedError),
     (500, errors.ServerError), (502, errors.ServerError), (503, errors.ServerError), (504, errors.ServerError),
     (418, errors.UnexpectedResponseError),
@@ -102,7 +102,7 @@ def test_status_maps_to_error_by_meaning(status: int, cls: type) -> None:
 
 def test_400_carries_field_messages_and_422_its_reason() -> None:
     exc = error_for_response(400, b'{"amount": ["too big"]}')
-    assert isinstance(exc, errors.ValidationError) and exc.fields == {"amount": ["too big"]}
+    assert isinstance(exc, errors.BadRequestError) and exc.fields == {"amount": ["too big"]}
     assert "amount: too big" in str(exc)
     exc = error_for_response(422, b'{"detail": "Operator 999 is not one of yours."}')
     assert isinstance(exc, errors.UnprocessableError) and exc.reason == "Operator 999 is not one of yours."

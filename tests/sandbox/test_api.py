@@ -59,7 +59,7 @@ def test_amounts_travel_exactly(client) -> None:
 def test_400_names_the_fields(client) -> None:
     bad = {**OPERATOR_VALUES, "zip_code": "1067", "organization_name": "x" * 300}
     del bad["town"]
-    with pytest.raises(errors.ValidationError) as caught:
+    with pytest.raises(errors.BadRequestError) as caught:
         client.create(OPERATOR, bad)
     assert set(caught.value.fields) == {"zip_code", "organization_name", "town"}
     assert caught.value.status == 400
@@ -67,10 +67,10 @@ def test_400_names_the_fields(client) -> None:
 
 def test_400_for_charge_point_rules(client) -> None:
     op = client.create(OPERATOR, OPERATOR_VALUES).record
-    with pytest.raises(errors.ValidationError) as caught:
+    with pytest.raises(errors.BadRequestError) as caught:
         client.create(CHARGEPOINT, charge_point(op["id"], amount=Decimal("999999")))
     assert "amount" in caught.value.fields
-    with pytest.raises(errors.ValidationError) as caught:
+    with pytest.raises(errors.BadRequestError) as caught:
         client.create(CHARGEPOINT, charge_point(op["id"], period_end="2025-01-31"))
     assert "period_end" in caught.value.fields
 
@@ -80,7 +80,7 @@ def test_duplicate_reference_is_a_400_on_that_field(client) -> None:
     answer_fields = None
     try:
         client._create(OPERATOR, OPERATOR_VALUES)
-    except errors.ValidationError as exc:
+    except errors.BadRequestError as exc:
         answer_fields = exc.fields
     assert answer_fields and "customer_reference" in answer_fields
 
@@ -105,7 +105,7 @@ def test_422_patch_after_sent_to_uba_and_200_before(sandbox, client) -> None:
 def test_patch_of_a_field_that_cannot_change_is_a_400(client) -> None:
     op = client.create(OPERATOR, OPERATOR_VALUES).record
     cp = client.create(CHARGEPOINT, charge_point(op["id"])).record
-    with pytest.raises(errors.ValidationError) as caught:
+    with pytest.raises(errors.BadRequestError) as caught:
         client.update(CHARGEPOINT, cp["id"], {"evse_id": "DE*ABC*E7654321*1"})
     assert "evse_id" in caught.value.fields
 

@@ -49,6 +49,8 @@ def test_match_with_different_values_is_a_conflict_and_sends_nothing() -> None:
     [p] = plan_rows(CHARGEPOINT, [RowState(5, cp(amount=Decimal("99")))], [service_record(41)])
     assert p.action is Action.NONE and p.result is Result.CONFLICT
     assert "41" in p.message and "Amount (kWh)" in p.message
+    # nothing that would link the row to record 41: the next push must find the same conflict, not update it
+    assert p.record is None and p.record_id is None and p.fingerprint is None
 
 
 def test_one_service_record_is_adopted_by_one_row_only() -> None:
