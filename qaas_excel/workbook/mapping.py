@@ -15,7 +15,7 @@ A workbook made by hand has no ``_qaas`` sheet; its columns are then recognised 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +119,24 @@ def rows_frame(values: Sequence[Sequence[Any]], layout: Layout) -> tuple[pd.Data
             last = i + 1
     frame = pd.DataFrame(data, index=pd.Index(index, name="row"), columns=keys, dtype=object)
     return frame, last
+
+
+def rows_frame_sparse(rows: Mapping[int, Mapping[int, Any]], layout: Layout) -> tuple[pd.DataFrame, int]:
+    """``rows_frame`` for a sheet read as {Excel row: {column: value}} holding only non-empty cells."""
+    keys = list(layout.columns)
+    cols = [layout.columns[k] for k in keys]
+    index: list[int] = []
+    data: list[list[Any]] = []
+    for r in sorted(rows):
+        if r <= layout.header_row:
+            continue
+        line = rows[r]
+        cells = [_clean(line.get(c)) for c in cols]
+        if any(v is not None for v in cells):
+            index.append(r)
+            data.append(cells)
+    frame = pd.DataFrame(data, index=pd.Index(index, name="row"), columns=keys, dtype=object)
+    return frame, index[-1] if index else layout.header_row
 
 
 def _clean(value: Any) -> Any:

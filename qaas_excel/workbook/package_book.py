@@ -1,0 +1,382 @@
+"""The headless backend: a workbook file edited in place, touching only the cells a run owns.
+
+Reading streams each sheet's cells out of its XML (cached values of formulas, dates by their format),
+keeping only non-empty cells, so a stray cell at A1048576 costs nothing. Writing splices into the
+package exactly what a run owns: the system columns' cells, the fill of marked input cells and the
+notes it wrote, new cell formats appended to the style sheet, the table's range when rows are added,
+and the parts a new note or the Reconciliation sheet needs. Every other part of the file, and every
+other cell of a touched sheet, is saved byte for byte as it was (see ``xlsx_package``).
+
+openpyxl is used only to make new workbooks (templates, the Reconciliation sheet's parts) and as an
+independent reader in tests; an existing workbook is never rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+from qaas_excel.resources import Resource
+from qaas_excel.workbook import columns as C
+from qaas_excel.workbook import mapping
+from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+from qaas_excel.workbook.xlsx_notes import AUTHOR, Notes
+from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
+from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet, read_shared_strings
+from qaas_excel.workbook.xlsx_styles import DATETIME_FORMAT, Styles, set_attr
+
+MAX_DATA_ROWS = 200_000  # rows of one sheet a run accepts (stated in the README)
+NOTE_HEADING = "qaas-excel:"
+SYSTEM_HEADER_FILL = "7F7F7F"
+
+
+def check_writable(path: Path, output: Path | None = None) -> None:
+    """Before any request is sent: will the result be savable? (Excel's lock file, read-only file or folder.)"""
+    target = Path(output) if output else path
+    if target.is_dir():
+        raise WorkbookError(f"--output {target} is a folder; name a file such as {target / path.name}.",
+                            path=str(target))
+    real = Path(os.path.realpath(target))
+    folder = real.parent
+    if not folder.is_dir():
+        raise WorkbookError(f"Cannot save to {target}: the folder {folder} does not exist.", path=str(target))
+    lock = folder / f"~${real.name}"
+    if lock.exists():
+        raise WorkbookError(f"{target.name} is open in Excel (lock file {lock.name}); close it first, "
+                            "or write the result elsewhere with --output OTHER.xlsx.", path=str(target))
+    if (real.exists() and not os.access(real, os.W_OK)) or not os.access(folder, os.W_OK):
+        raise WorkbookError(f"{target} cannot be written (read-only file or folder); use --output OTHER.xlsx.",
+                            path=str(target))
+
+
+class PackageBook:
+    """One workbook file; implements ``TableBook``."""
+
+    def __init__(self, path: Path, pkg: Package) -> None:
+        self.path = path
+        self.name = path.name
+        self.pkg = pkg
+        self.notes_written = 0
+        self.columns_added: list[str] = []
+        self._workbook_part = self._find_workbook_part()
+        self._sheets = self._sheet_parts()
+        self._shared: list[str] | None = None
+        self._styles: Styles | None = None
+        self._styles_part = self._part_of(self._workbook_part, "/styles")
+        self._date1904 = bool(re.search(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904=\"(?:1|true)\"",
+                                        pkg.read(self._workbook_part)))
+        self._drop_calc_chain = False
+
+    @classmethod
+    def open(cls, path: Path | str) -> PackageBook:
+        from qaas_excel.workbook.openpyxl_book import check_file
+
+        path = Path(path)
+        check_file(path)
+        return cls(path, Package.open(path))
+
+    # -- the workbook's structure ----------------------------------------------------------------------
+    def _find_workbook_part(self) -> str:
+        for rel in self.pkg.rels(""):
+            if rel.type.endswith("/officeDocument") and rel.part:
+                return rel.part
+        if self.pkg.has("xl/workbook.xml"):
+            return "xl/workbook.xml"
+        raise WorkbookError(f"{self.name} is a zip archive but not an Excel workbook.", path=str(self.path))
+
+    def _part_of(self, source: str, rel_suffix: str) -> str | None:
+        rels = self.pkg.related(source, rel_suffix)
+        return rels[0].part if rels else None
+
+    def _sheet_parts(self) -> dict[str, str]:
+        """Sheet name -> worksheet part, in workbook order (chart sheets and dialogs left out)."""
+        root = self.pkg.xml(self._workbook_part)
+        targets = {r.id: r for r in self.pkg.rels(self._workbook_part)}
+        out: dict[str, str] = {}
+        for el in root.iter("{*}sheet"):
+            rel = targets.get(el.get(f"{{{OFFICE_REL}}}id") or "")
+            if rel is not None and rel.type.endswith("/worksheet") and rel.part:
+                out[el.get("name") or ""] = rel.part
+        return out
+
+    def sheet_names(self) -> list[str]:
+        return [s for s in self._sheets if s != mapping.META_SHEET]
+
+    def _sheet(self, name: str) -> Sheet:
+        part = self._sheets[name]
+        return Sheet(self.pkg.read(part), part, date1904=self._date1904)
+
+    @property
+    def styles(self) -> Styles:
+        if self._styles is None:
+            if self._styles_part is None or not self.pkg.has(self._styles_part):
+                raise WorkbookError(f"{self.name} has no style sheet; it was not written by a spreadsheet program.",
+                                    path=str(self.path))
+            self._styles = Styles(self.pkg.read(self._styles_part), self._styles_part)
+        return self._styles
+
+    def _shared_strings(self) -> list[str]:
+        if self._shared is None:
+            part = self._part_of(self._workbook_part, "/sharedStrings")
+            self._shared = read_shared_strings(self.pkg.read(part)) if part and self.pkg.has(part) else []
+        return self._shared
+
+    # -- reading -------------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, dict[str, Any]]:
+        if mapping.META_SHEET not in self._sheets:
+            return {}
+        sheet = self._sheet(mapping.META_SHEET)
+        grid: dict[int, dict[int, Any]] = defaultdict(dict)
+        for r, c, v in sheet.cells(self._shared_strings(), self.styles.is_date, max_row=2000):
+            grid[r][c] = v
+        return mapping.read_meta(_dense(grid, 4))
+
+    def read(self, resource: Resource, sheet: str | None = None) -> SheetTable:
+        sheet = sheet or resource.sheet
+        if sheet not in self._sheets:
+            raise WorkbookError(f"{self.name} has no sheet '{sheet}' (sheets: {', '.join(self.sheet_names())}).",
+                                path=self.name, sheet=sheet)
+        ws = self._sheet(sheet)
+        shared, is_date = self._shared_strings(), self.styles.is_date
+        top: dict[int, dict[int, Any]] = defaultdict(dict)
+        for r, c, v in ws.cells(shared, is_date, max_row=mapping.HEADER_SEARCH_ROWS):
+            top[r][c] = v
+        merged = ws.merged()
+        _fill_merged(top, merged)
+        head = _dense(top, max((max(row) for row in top.values()), default=1), rows=mapping.HEADER_SEARCH_ROWS)
+        layout = mapping.locate(head, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
+        wanted = set(layout.columns.values()) | {c for _r1, c, _r2, _c2 in merged}
+        rows: dict[int, dict[int, Any]] = defaultdict(dict)
+        for r, c, v in ws.cells(shared, is_date, columns=wanted):
+            if r > layout.header_row:
+                rows[r][c] = v
+        _fill_merged(rows, [m for m in merged if m[2] > layout.header_row])
+        data, last = mapping.rows_frame_sparse(rows, layout)
+        if len(data) > MAX_DATA_ROWS:
+            raise WorkbookError(f"{self.name}, sheet '{sheet}': {len(data):,} rows (at most {MAX_DATA_ROWS:,} are "
+                                "accepted in one run). Split the rows over several workbooks.",
+                                path=self.name, sheet=sheet)
+        return SheetTable(self.name, sheet, resource, layout.header_row, layout.columns, layout.headers, data,
+                          last_row=last)
+
+    # -- writing -------------------------------------------------------------------------------------
+    def write_back(self, table: SheetTable, changes: WriteBack) -> None:
+        part = self._sheets[table.sheet]
+        ws = self._sheet(table.sheet)
+        styles = self.styles
+        ops: dict[int, dict[int, CellOp]] = defaultdict(dict)
+        new_cols = self._ensure_system_columns(ws, table, ops)
+
+        touched = ({int(r) for r in changes.values.index} | {int(r) for r in changes.results.index}
+                   | {int(p.row) for p in changes.marks if p.row is not None})
+        append = changes.append if changes.append is not None and len(changes.append) else None
+        appended_rows = range(table.last_row + 1, table.last_row + 1 + (len(append) if append is not None else 0))
+        system_cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)
+        input_cols = {c for k, c in table.columns.items() if k not in C.SYSTEM_KEYS}
+
+        notes = Notes(self.pkg, part)
+        authors = notes.authors()
+        ours = {cell for cell, author in authors.items() if author == AUTHOR and cell[0] in touched}
+        marks: dict[tuple[int, int], list[str]] = {}
+        for p in changes.marks:
+            col = table.columns.get(p.column or "")
+            if col is not None and p.row is not None:
+                marks.setdefault((int(p.row), col), []).append(p.message)
+
+        # Current formats of every cell whose format may change.
+        fill_cells = {(r, c) for r in touched for c in system_cols} | set(marks) | {
+            (r, c) for r, c in ours if c in input_cols}
+        fill_cells |= {(r, c) for r in appended_rows for c in system_cols}
+        current = ws.styles_of(fill_cells)
+        col_styles = ws.column_styles()
+
+        def style_of(cell: tuple[int, int]) -> int:
+            if cell in current:
+                return current[cell]
+            return col_styles.get(cell[1], 0)
+
+        # Earlier marks of ours on touched rows: note removed, the cell's own format back.
+        for cell in ours:
+            if cell[1] in input_cols:
+                ops[cell[0]][cell[1]] = CellOp(style=styles.unmarked(style_of(cell), PROBLEM_FILL))
+
+        def put(row: int, key: str, value: Any) -> None:
+            col = table.columns.get(key)
+            if col is None or _not_given(value):
+                return
+            value = _cell_value(value)
+            op = ops[row].setdefault(col, CellOp())
+            op.set_value, op.value = True, value
+            if isinstance(value, datetime):
+                base = op.style if op.style is not None else style_of((row, col))
+                if not styles.is_date(base):
+                    op.style = styles.with_number_format(base, DATETIME_FORMAT)
+
+        for key in changes.values.columns:
+            for row, value in changes.values[key].items():
+                put(int(row), key, value)
+        for row, result in changes.results.items():
+            rgb = RESULT_FILLS.get(result)
+            if not rgb:
+                continue
+            for col in system_cols:
+                op = ops[int(row)].setdefault(col, CellOp())
+                op.style = styles.with_fill(op.style if op.style is not None else style_of((int(row), col)), rgb)
+        for cell, _lines in marks.items():
+            row, col = cell
+            op = ops[row].setdefault(col, CellOp())
+            base = op.style if op.style is not None else style_of(cell)
+            op.style = styles.with_fill(styles.unmarked(base, PROBLEM_FILL), PROBLEM_FILL)
+        if append is not None:
+            for i, record in enumerate(append.to_dict("records")):
+                for key, value in record.items():
+                    put(appended_rows[0] + i, key, value)
+            table.last_row = appended_rows[-1]
+
+        xml = ws.render(ops, cols=new_cols)
+        if ws.replaced_formula:
+            self._drop_calc_chain = True
+        new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
+                     if cell not in authors or authors[cell] == AUTHOR}
+        xml = notes.apply(xml, ours, new_notes)
+        self.notes_written += len(new_notes)
+        self.pkg.write(part, xml)
+        self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))
+
+    def _ensure_system_columns(self, ws: Sheet, table: SheetTable,
+                               ops: dict[int, dict[int, CellOp]]) -> list[tuple[int, float | None, bool]]:
+        """A hand-made sheet without the system block gets it, right of its last used column."""
+        wanted = [c for c in C.columns_for(table.resource) if c.system and c.key not in table.columns]
+        if not wanted:
+            return []
+        first = ws.last_column() + 1
+        header_style = ws.styles_of({(table.header_row, c) for c in table.columns.values()})
+        base = next(iter(sorted(header_style.values())), 0) if header_style else 0
+        style = self.styles.with_fill(base, SYSTEM_HEADER_FILL)
+        cols = []
+        for i, col in enumerate(wanted):
+            j = first + i
+            table.columns[col.key] = j
+            table.headers[col.key] = col.header
+            ops[table.header_row][j] = CellOp(set_value=True, value=col.header, style=style)
+            cols.append((j, col.width, col.hidden))
+            if not col.hidden:
+                self.columns_added.append(col.header)
+        return cols
+
+    def _grow_tables(self, sheet_part: str, table: SheetTable, last_row: int) -> None:
+        """An Excel table headed on our header row covers every row written and the system block."""
+        last_col = max(table.columns.values())
+        for rel in self.pkg.related(sheet_part, "/table"):
+            if not rel.part or not self.pkg.has(rel.part):
+                continue
+            data = self.pkg.read(rel.part)
+            m = re.search(rb'<(\w+:)?table\b[^>]*\bref="([A-Z]+\d+:[A-Z]+\d+)"', data)
+            if m is None:
+                continue
+            min_col, min_row, max_col, max_row = range_boundaries(m.group(2).decode())
+            if min_row != table.header_row or not (min_col <= min(table.columns.values()) <= max_col):
+                continue
+            new_max_row, new_max_col = max(max_row, last_row), max_col
+            if last_col == max_col + sum(1 for c in table.columns.values() if c > max_col) and last_col > max_col:
+                new_max_col = last_col  # the system block we added sits right of the table: it joins it
+                data = _add_table_columns(data, m.group(1) or b"", [
+                    table.headers[k] for k, c in sorted(table.columns.items(), key=lambda kc: kc[1]) if c > max_col])
+            if (new_max_row, new_max_col) == (max_row, max_col):
+                continue
+            ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(new_max_col)}{new_max_row}".encode()
+            old = m.group(2)
+            data = data.replace(b'ref="' + old + b'"', b'ref="' + ref + b'"')
+            self.pkg.write(rel.part, data)
+
+    def write_reconciliation(self, report: Any) -> None:
+        """Add or replace the Reconciliation sheet as its own parts; no other part changes."""
+        from qaas_excel.workbook.report_parts import put_report_sheet
+
+        put_report_sheet(self, report)
+
+    # -- saving --------------------------------------------------------------------------------------
+    def check_writable(self, output: Path | None = None) -> None:
+        check_writable(self.path, output)
+
+    def save(self, output: Path | None = None) -> Path:
+        if self._styles is not None and self._styles.changed:
+            self.pkg.write(self._styles.part, self._styles.data())
+        if self._drop_calc_chain:
+            self._remove_calc_chain()
+        target = Path(output) if output else self.path
+        if not self.pkg.changed and output is None:
+            return target  # nothing to write: the file stays exactly as it is
+        check_writable(self.path, output)
+        return save_atomically(self.pkg.write_to, target, keep_backup=output is None or Path(output).exists())
+
+    def _remove_calc_chain(self) -> None:
+        """A formula we replaced may be listed in the calculation chain; Excel rebuilds a missing one."""
+        for rel in self.pkg.related(self._workbook_part, "/calcChain"):
+            if rel.part:
+                self.pkg.remove(rel.part)
+                self.pkg.remove_content_type(rel.part)
+            self.pkg.remove_relationship(self._workbook_part, rel.id)
+
+
+def _add_table_columns(data: bytes, p: bytes, headers: list[str]) -> bytes:
+    from xml.sax.saxutils import quoteattr
+
+    m = re.search(rb"<" + re.escape(p) + rb"tableColumns\b[^>]*>", data)
+    end = data.find(b"</" + p + b"tableColumns>")
+    if m is None or end < 0:
+        return data
+    ids = [int(x) for x in re.findall(rb"<" + re.escape(p) + rb'tableColumn\b[^>]*\bid="(\d+)"', data)]
+    next_id = max(ids, default=0) + 1
+    new = b"".join(b"<" + p + b'tableColumn id="' + str(next_id + i).encode() + b'" name='
+                   + quoteattr(h).encode() + b"/>" for i, h in enumerate(headers))
+    count = len(ids) + len(headers)
+    start = set_attr(m.group(0), "count", str(count))
+    return data[:m.start()] + start + data[m.end():end] + new + data[end:]
+
+
+def _dense(grid: dict[int, dict[int, Any]], width: int, *, rows: int | None = None) -> list[list[Any]]:
+    last = max(grid, default=0) if rows is None else min(rows, max(grid, default=0))
+    return [[grid.get(r, {}).get(c) for c in range(1, width + 1)] for r in range(1, last + 1)]
+
+
+def _fill_merged(grid: dict[int, dict[int, Any]], merged: list[tuple[int, int, int, int]]) -> None:
+    """A merged range gives its value to every cell it covers (as a user sees it)."""
+    for r1, c1, r2, c2 in merged:
+        top = grid.get(r1, {}).get(c1)
+        if top is None or (r2 - r1 + 1) * (c2 - c1 + 1) > 10_000:
+            continue
+        for r in range(r1, r2 + 1):
+            row = grid[r]
+            for c in range(c1, c2 + 1):
+                row[c] = top
+
+
+def _not_given(value: Any) -> bool:
+    """NaN/NaT/NA in a WriteBack means "nothing for this cell" (None clears it)."""
+    if value is None or isinstance(value, str):
+        return False
+    return value is pd.NaT or value is pd.NA or (isinstance(value, float | np.floating) and value != value)
+
+
+def _cell_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        from datetime import UTC
+
+        value = value.astimezone(UTC).replace(tzinfo=None)  # the sheet's time columns are UTC
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    return value

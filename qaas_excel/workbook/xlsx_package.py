@@ -1,0 +1,330 @@
+"""An .xlsx/.xlsm package opened for editing in place: parts are read as bytes, and only the parts a run
+changes are written anew; every other part is carried into the saved file byte for byte.
+
+This is how a run can write into a user's workbook without losing what no Python library models
+(sparklines, shapes, form controls, slicers, threaded comments, VBA, ...): it never rebuilds the file.
+
+Hostile or huge files are refused before they are unpacked (declared sizes, compression ratio, number of
+parts); zip's own CRC and size checks stop a member that lies about its size. XML is parsed with lxml
+with entity resolution, DTD loading and network access off; a part with a DOCTYPE is refused (Excel
+never writes one).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+
+from qaas_excel.workbook.table import WorkbookError
+
+# Sane limits for a workbook of charge point rows (stated in the README).
+MAX_PART_BYTES = 256 * 2**20  # one part, uncompressed (a 200,000-row sheet is about 120 MiB)
+MAX_TOTAL_BYTES = 1024 * 2**20  # all parts, uncompressed
+MAX_RATIO = 200  # uncompressed : compressed, for parts over 1 MiB (real sheets compress 5-30 times)
+MAX_PARTS = 20_000
+
+REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+OFFICE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_blank_text=False)
+
+
+def parse_xml(data: bytes, *, part: str = "") -> etree._Element:
+    """A small part as an lxml tree, safely."""
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:4096]:
+        raise WorkbookError(f"The workbook part {part} declares a DOCTYPE; Excel never writes one. Refusing it.")
+    try:
+        return etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise WorkbookError(f"The workbook part {part} is not well-formed XML ({exc}).") from None
+
+
+@dataclass(frozen=True)
+class Relationship:
+    id: str
+    type: str
+    target: str  # as written
+    part: str | None  # resolved part name (None for external targets)
+    external: bool
+
+
+def resolve_target(source_part: str, target: str) -> str:
+    """A relationship target as a part name ('xl/worksheets/sheet1.xml'), absolute or relative."""
+    if target.startswith("/"):
+        return target.lstrip("/")
+    base = posixpath.dirname(source_part)
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+def rels_part(part: str) -> str:
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+def relative_target(source_part: str, part: str) -> str:
+    return posixpath.relpath(part, posixpath.dirname(source_part) or ".")
+
+
+class Package:
+    """The parts of one workbook file; ``save`` writes a new file with the changed ones replaced."""
+
+    def __init__(self, path: Path, infos: list[zipfile.ZipInfo]) -> None:
+        self.path = path
+        self._infos = {i.filename: i for i in infos}
+        self._order = [i.filename for i in infos]
+        self._cache: dict[str, bytes] = {}
+        self._changed: dict[str, bytes] = {}
+        self._removed: set[str] = set()
+
+    # -- opening -------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> Package:
+        try:
+            with zipfile.ZipFile(path) as z:
+                infos = z.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError):
+            raise WorkbookError(f"{path.name} is damaged (not a readable .xlsx archive). Restore it from a backup, "
+                                "or open it in Excel, which may offer to repair it.", path=str(path)) from None
+        check_limits(path, infos)
+        return cls(path, infos)
+
+    # -- parts ---------------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return [n for n in self._order if n not in self._removed] + [
+            n for n in self._changed if n not in self._infos]
+
+    def has(self, part: str) -> bool:
+        return (part in self._infos and part not in self._removed) or part in self._changed
+
+    def read(self, part: str) -> bytes:
+        if part in self._changed:
+            return self._changed[part]
+        if part in self._removed or part not in self._infos:
+            raise KeyError(part)
+        data = self._cache.get(part)
+        if data is None:
+            try:
+                with zipfile.ZipFile(self.path) as z:
+                    data = z.read(self._infos[part])
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise WorkbookError(f"{self.path.name}: the part {part} cannot be read ({exc}); the file is "
+                                    "damaged.", path=str(self.path)) from None
+            self._cache[part] = data
+        return data
+
+    def xml(self, part: str) -> etree._Element:
+        return parse_xml(self.read(part), part=part)
+
+    def write(self, part: str, data: bytes) -> None:
+        if self.has(part) and self.read(part) == data:
+            return
+        self._changed[part] = data
+        self._removed.discard(part)
+
+    def remove(self, part: str) -> None:
+        self._changed.pop(part, None)
+        if part in self._infos:
+            self._removed.add(part)
+
+    @property
+    def changed(self) -> set[str]:
+        return set(self._changed) | self._removed
+
+    # -- relationships and content types --------------------------------------------------------------
+    def rels(self, part: str) -> list[Relationship]:
+        name = rels_part(part)
+        if not self.has(name):
+            return []
+        out = []
+        for el in self.xml(name):
+            if not isinstance(el.tag, str) or etree.QName(el).localname != "Relationship":
+                continue
+            target = el.get("Target") or ""
+            external = el.get("TargetMode") == "External"
+            out.append(Relationship(el.get("Id") or "", el.get("Type") or "", target,
+                                    None if external else resolve_target(part, target), external))
+        return out
+
+    def related(self, part: str, rel_type_suffix: str) -> list[Relationship]:
+        return [r for r in self.rels(part) if r.type.endswith(rel_type_suffix)]
+
+    def add_relationship(self, part: str, rel_type: str, target_part: str) -> str:
+        """A new relationship from ``part`` to ``target_part``; its id. The rest of the rels file keeps its bytes."""
+        name = rels_part(part)
+        existing = {r.id for r in self.rels(part)}
+        n = 1
+        while f"rId{n}" in existing:
+            n += 1
+        rid = f"rId{n}"
+        entry = (f'<Relationship Id="{rid}" Type={quoteattr(rel_type)} '
+                 f'Target={quoteattr(relative_target(part, target_part))}/>').encode()
+        if self.has(name):
+            data = self.read(name)
+            end = data.rfind(b"</Relationships>")
+            if end < 0:  # an empty self-closed root
+                data = re.sub(rb"<Relationships([^>]*)/>", lambda m: b"<Relationships" + m.group(1) + b">"
+                              + entry + b"</Relationships>", data, count=1)
+            else:
+                data = data[:end] + entry + data[end:]
+        else:
+            data = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    b'<Relationships xmlns="' + REL_NS.encode() + b'">' + entry + b"</Relationships>")
+        self.write(name, data)
+        return rid
+
+    def remove_relationship(self, part: str, rid: str) -> None:
+        name = rels_part(part)
+        data = self.read(name)
+        pattern = rb"<Relationship\b[^>]*\bId=\"" + re.escape(rid.encode()) + rb"\"[^>]*?(?:/>|>\s*</Relationship>)"
+        data = re.sub(pattern, b"", data, count=1)
+        self.write(name, data)
+
+    def content_type(self, part: str) -> str | None:
+        root = self.xml("[Content_Types].xml")
+        for el in root:
+            if isinstance(el.tag, str) and etree.QName(el).localname == "Override" and \
+                    (el.get("PartName") or "").lstrip("/") == part:
+                return el.get("ContentType")
+        ext = part.rsplit(".", 1)[-1].lower()
+        for el in root:
+            if isinstance(el.tag, str) and etree.QName(el).localname == "Default" and \
+                    (el.get("Extension") or "").lower() == ext:
+                return el.get("ContentType")
+        return None
+
+    def set_content_type(self, part: str, content_type: str, *, default_extension: bool = False) -> None:
+        """Declare a new part's type (an Override, or a Default for its extension); existing entries stay."""
+        if self.content_type(part) == content_type:
+            return
+        data = self.read("[Content_Types].xml")
+        if default_extension:
+            ext = part.rsplit(".", 1)[-1]
+            entry = f'<Default Extension={quoteattr(ext)} ContentType={quoteattr(content_type)}/>'.encode()
+        else:
+            entry = f'<Override PartName={quoteattr("/" + part)} ContentType={quoteattr(content_type)}/>'.encode()
+        end = data.rfind(b"</Types>")
+        self.write("[Content_Types].xml", data[:end] + entry + data[end:])
+
+    def remove_content_type(self, part: str) -> None:
+        data = self.read("[Content_Types].xml")
+        pattern = rb"<Override\b[^>]*\bPartName=\"/" + re.escape(part.encode()) + rb"\"[^>]*/>"
+        self.write("[Content_Types].xml", re.sub(pattern, b"", data, count=1))
+
+    def free_name(self, pattern: str) -> str:
+        """The first unused part name of a pattern such as 'xl/comments{}.xml'."""
+        n = 1
+        while self.has(pattern.format(n)):
+            n += 1
+        return pattern.format(n)
+
+    # -- saving --------------------------------------------------------------------------------------
+    def write_to(self, target: Path) -> None:
+        """Write the package to ``target`` (a new file): unchanged parts carried over with their metadata."""
+        with zipfile.ZipFile(self.path) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+            for name in self._order:
+                if name in self._removed:
+                    continue
+                info = self._infos[name]
+                out = zipfile.ZipInfo(name, date_time=info.date_time)
+                out.compress_type = zipfile.ZIP_DEFLATED if name in self._changed else info.compress_type
+                out.external_attr = info.external_attr
+                out.create_system = info.create_system
+                data = self._changed[name] if name in self._changed else self._cache.get(name) or src.read(info)
+                dst.writestr(out, data)
+            for name, data in self._changed.items():
+                if name not in self._infos:
+                    out = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                    out.compress_type = zipfile.ZIP_DEFLATED
+                    dst.writestr(out, data)
+
+
+def check_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse, before unpacking anything, what would eat the machine's memory (a zip bomb, a giant sheet)."""
+    name = path.name
+    if len(infos) > MAX_PARTS:
+        raise WorkbookError(f"{name} has {len(infos):,} parts (at most {MAX_PARTS:,} are accepted).", path=str(path))
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > MAX_PART_BYTES:
+            raise WorkbookError(
+                f"{name}: the part {info.filename} unpacks to {info.file_size / 2**20:,.0f} MiB (at most "
+                f"{MAX_PART_BYTES // 2**20} MiB are accepted). Split the workbook into smaller ones.", path=str(path))
+        if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise WorkbookError(
+                f"{name}: the part {info.filename} is compressed {info.file_size // max(info.compress_size, 1):,} "
+                f"to 1 (at most {MAX_RATIO} to 1 is accepted): not a workbook a spreadsheet program wrote.",
+                path=str(path))
+    if total > MAX_TOTAL_BYTES:
+        raise WorkbookError(f"{name} unpacks to {total / 2**20:,.0f} MiB (at most {MAX_TOTAL_BYTES // 2**20} MiB are "
+                            "accepted).", path=str(path))
+
+
+def legal_text(value: str) -> str:
+    """Characters XML 1.0 forbids, written as Excel does (_xHHHH_)."""
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
+def xml_text(value: str) -> bytes:
+    """Text content for XML, escaped."""
+    return escape(legal_text(value)).encode("utf-8")
+
+
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+# --- saving a file in place ---------------------------------------------------------------------------
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.backup{path.suffix}")
+
+
+def save_atomically(write: callable, target: Path, *, keep_backup: bool = True) -> Path:  # type: ignore[valid-type]
+    """Write a new file beside ``target`` and rename it over the target: the old or the new file, never half.
+
+    A symlinked workbook is written through the link (the link stays a link); the file keeps its mode, so
+    colleagues on a shared folder keep their access; the previous version is kept as ``<name>.backup.xlsx``.
+    """
+    real = Path(os.path.realpath(target))
+    folder = real.parent
+    if not folder.is_dir():
+        raise WorkbookError(f"Cannot save {target}: the folder {folder} does not exist.", path=str(target))
+    mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else _default_mode()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{real.stem}.", suffix=real.suffix or ".xlsx", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        if keep_backup and real.exists():
+            shutil.copy2(real, backup_path(real))
+        os.replace(tmp, real)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WorkbookError(f"Could not save {target} ({exc.strerror or exc}); it is unchanged. Is it open in "
+                            "Excel or read-only? Close it, or use --output OTHER.xlsx.", path=str(target)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -1,0 +1,394 @@
+"""One worksheet part read as bytes: its cell values streamed out, and the cells a run owns spliced in.
+
+Rows and cells are found by position in the part's bytes, not rebuilt from a model: a row the run does
+not touch is copied as it is, and in a touched row every cell the run does not own keeps its exact XML
+(formulas, cached values, styles, whatever extension it carries). Owned cells are written with inline
+strings, so the shared string table is never rewritten, and text is never read as a formula.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, to_excel
+
+from qaas_excel.workbook.table import WorkbookError
+from qaas_excel.workbook.xlsx_package import xml_text
+from qaas_excel.workbook.xlsx_styles import set_attr
+
+_ATTRS = re.compile(rb'([\w:]+)="([^"]*)"')
+_REF = re.compile(rb"([A-Z]{1,3})(\d+)")
+
+
+@dataclass
+class CellOp:
+    """What a run does to one cell: set its value (``set_value``) and/or its format (``style``)."""
+
+    set_value: bool = False
+    value: Any = None
+    style: int | None = None
+
+
+@dataclass
+class Row:
+    number: int
+    start: int  # offsets in the part's bytes
+    end: int
+
+
+@dataclass
+class Sheet:
+    """A worksheet part; ``cells()`` reads, ``render(ops)`` returns the new part."""
+
+    data: bytes
+    part: str = ""
+    date1904: bool = False
+    p: bytes = b""
+    body: tuple[int, int] = (0, 0)  # sheetData content
+    data_tag: tuple[int, int] = (0, 0)  # the <sheetData ...> start tag (or the whole self-closed element)
+    replaced_formula: bool = False  # a cell the run wrote held a formula (the calculation chain must go)
+    _rows: list[Row] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if b"<!DOCTYPE" in self.data[:4096] or b"<!ENTITY" in self.data[:4096]:
+            raise WorkbookError(f"The worksheet {self.part} declares a DOCTYPE; Excel never writes one. Refusing it.")
+        root = re.search(rb"<(\w+:)?worksheet\b", self.data)
+        if root is None:
+            raise WorkbookError(f"The part {self.part} is not a worksheet.")
+        self.p = root.group(1) or b""
+        p = re.escape(self.p)
+        m = re.search(rb"<" + p + rb"sheetData\b[^>]*?(/?)>", self.data)
+        if m is None:
+            raise WorkbookError(f"The worksheet {self.part} has no sheetData.")
+        self.data_tag = (m.start(), m.end())
+        if m.group(1) == b"/":
+            self.body = (m.end(), m.end())
+        else:
+            end = self.data.find(b"</" + self.p + b"sheetData>", m.end())
+            if end < 0:
+                raise WorkbookError(f"The worksheet {self.part} is cut short (no end of sheetData).")
+            self.body = (m.end(), end)
+        self._row_re = re.compile(rb"<" + p + rb"row\b([^>]*?)(?:/>|>(.*?)</" + p + rb"row>)", re.S)
+        self._cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
+        self._v_re = re.compile(rb"<" + p + rb"v\b[^>]*>(.*?)</" + p + rb"v>", re.S)
+        self._t_re = re.compile(rb"<" + p + rb"t\b[^>]*>(.*?)</" + p + rb"t>|<" + p + rb"t\b[^>]*/>", re.S)
+        self._rph_re = re.compile(rb"<" + p + rb"rPh\b.*?</" + p + rb"rPh>", re.S)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            rows, last = [], 0
+            start, end = self.body
+            for m in self._row_re.finditer(self.data, start, end):
+                r = re.search(rb'\br="(\d+)"', m.group(1))
+                last = int(r.group(1)) if r else last + 1
+                rows.append(Row(last, m.start(), m.end()))
+            self._rows = rows
+        return self._rows
+
+    def raw_cells(self, row: Row) -> Iterator[tuple[int, dict[bytes, bytes], bytes | None, int, int]]:
+        """(column, attributes, content, start, end) of each cell of a row."""
+        col = 0
+        for m in self._cell_re.finditer(self.data, row.start, row.end):
+            attrs = dict(_ATTRS.findall(m.group(1)))
+            ref = attrs.get(b"r")
+            if ref:
+                rm = _REF.fullmatch(ref)
+                col = column_index_from_string(rm.group(1).decode()) if rm else col + 1
+            else:
+                col += 1
+            yield col, attrs, m.group(2), m.start(), m.end()
+
+    def cells(self, shared: list[str], is_date: Callable[[int], bool], *,
+              columns: set[int] | None = None, max_row: int | None = None) -> Iterator[tuple[int, int, Any]]:
+        """(row, column, value) of every non-empty cell: formulas by their cached values, dates as datetimes."""
+        for row in self.rows():
+            if max_row is not None and row.number > max_row:
+                break
+            for col, attrs, content, _s, _e in self.raw_cells(row):
+                if content is None or (columns is not None and col not in columns):
+                    continue
+                value = self._value(attrs, content, shared, is_date)
+                if value is not None and value != "":
+                    yield row.number, col, value
+
+    def _value(self, attrs: dict[bytes, bytes], content: bytes, shared: list[str],
+               is_date: Callable[[int], bool]) -> Any:
+        t = attrs.get(b"t", b"n")
+        if t == b"inlineStr":
+            content = self._rph_re.sub(b"", content)
+            return "".join(_text(m.group(1) or b"") for m in self._t_re.finditer(content))
+        v = self._v_re.search(content)
+        if v is None:
+            return None  # a formula Excel never computed, or an empty cell with a format
+        raw = v.group(1)
+        if t == b"s":
+            try:
+                return shared[int(raw)]
+            except (ValueError, IndexError):
+                raise WorkbookError(f"The worksheet {self.part} refers to a shared string that does not "
+                                    "exist; the file is damaged.") from None
+        if t in (b"str", b"e"):
+            return _text(raw)
+        if t == b"b":
+            return raw.strip() in (b"1", b"true")
+        if t == b"d":
+            return datetime.fromisoformat(raw.decode())
+        text = raw.decode().strip()
+        if not text:
+            return None
+        style = int(attrs.get(b"s", b"0"))
+        if style and is_date(style):
+            try:
+                return from_excel(float(text), epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
+            except (ValueError, OverflowError):
+                return float(text)
+        if "." in text or "e" in text or "E" in text:
+            number = float(text)
+            return int(number) if number.is_integer() and abs(number) < 2**53 and "e" not in text.lower() \
+                else number
+        return int(text)
+
+    def last_column(self) -> int:
+        """The rightmost column that holds a cell (with a value or a format)."""
+        last = 0
+        for row in self.rows():
+            for col, _attrs, _content, _s, _e in self.raw_cells(row):
+                last = max(last, col)
+        return last
+
+    def merged(self) -> list[tuple[int, int, int, int]]:
+        """(min_row, min_col, max_row, max_col) of each merged range."""
+        p = re.escape(self.p)
+        out = []
+        for m in re.finditer(rb"<" + p + rb'mergeCell\b[^>]*\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"',
+                             self.data[self.body[1]:]):
+            out.append((int(m.group(2)), column_index_from_string(m.group(1).decode()),
+                        int(m.group(4)), column_index_from_string(m.group(3).decode())))
+        return out
+
+    def column_styles(self) -> dict[int, int]:
+        """Column -> default format (``<col style=...>``), for cells a run creates."""
+        out: dict[int, int] = {}
+        p = re.escape(self.p)
+        head = self.data[:self.data_tag[0]]
+        for m in re.finditer(rb"<" + p + rb"col\b([^>]*?)/?>", head):
+            attrs = dict(_ATTRS.findall(m.group(1)))
+            if b"style" in attrs and b"min" in attrs and b"max" in attrs:
+                lo, hi = int(attrs[b"min"]), min(int(attrs[b"max"]), 16384)
+                if hi - lo < 16384:
+                    for c in range(lo, hi + 1):
+                        out[c] = int(attrs[b"style"])
+        return out
+
+    def styles_of(self, cells: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+        """The current format of the given (row, column) cells that exist."""
+        wanted_rows = {r for r, _c in cells}
+        out = {}
+        for row in self.rows():
+            if row.number not in wanted_rows:
+                continue
+            for col, attrs, _content, _s, _e in self.raw_cells(row):
+                if (row.number, col) in cells:
+                    out[(row.number, col)] = int(attrs.get(b"s", b"0"))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------------
+    def render(self, ops: dict[int, dict[int, CellOp]], *, cols: list[tuple[int, float | None, bool]] = ()) -> bytes:
+        """The part with the cells of ``ops`` (row -> column -> op) written; everything else as it was.
+
+        ``cols``: (column, width, hidden) definitions for columns the run adds.
+        """
+        if not ops and not cols:
+            return self.data
+        start, end = self.body
+        pending = sorted(ops)
+        body = self._assemble(ops, pending)
+        max_row = max(pending, default=0)
+        max_col = max((max(ops[n], default=0) for n in pending), default=0)
+        head = self.data[:self.data_tag[0]]
+        head = self._with_cols(head, cols)
+        head = self._with_dimension(head, max_row, max_col)
+        tag = self.data[self.data_tag[0]:self.data_tag[1]]
+        if tag.endswith(b"/>"):
+            tag = tag[:-2].rstrip() + b">"
+            return head + tag + body + b"</" + self.p + b"sheetData>" + self.data[self.data_tag[1]:]
+        return head + tag + body + self.data[end:]
+
+    def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> bytes:
+        start, end = self.body
+        out: list[bytes] = []
+        pos = start
+        i = 0
+        for row in self.rows():
+            new_before: list[bytes] = []
+            while i < len(pending) and pending[i] < row.number:
+                new_before.append(self._new_row(pending[i], ops[pending[i]]))
+                i += 1
+            if new_before:
+                out.append(self.data[pos:row.start])
+                out.extend(new_before)
+                pos = row.start
+            if i < len(pending) and pending[i] == row.number:
+                out.append(self.data[pos:row.start])
+                out.append(self._edit_row(row, ops[row.number]))
+                pos = row.end
+                i += 1
+        out.append(self.data[pos:end])
+        out.extend(self._new_row(n, ops[n]) for n in pending[i:])
+        return b"".join(out)
+
+    def _new_row(self, number: int, ops: dict[int, CellOp]) -> bytes:
+        cells = b"".join(self._new_cell(number, col, op, None) for col, op in sorted(ops.items()))
+        return b"<" + self.p + b'row r="' + str(number).encode() + b'">' + cells + b"</" + self.p + b"row>"
+
+    def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> bytes:
+        data = self.data
+        tag_end = data.find(b">", row.start) + 1
+        self_closed = data[tag_end - 2:tag_end] == b"/>"
+        open_tag = data[row.start:tag_end - 2].rstrip() + b">" if self_closed else data[row.start:tag_end]
+        existing = list(self.raw_cells(row))
+        out: list[bytes] = []
+        todo = dict(sorted(ops.items()))
+        last_end = tag_end
+        for col, attrs, content, s, e in existing:
+            gap = data[last_end:s]
+            out.append(gap if not gap.strip() else b"")  # white space between cells stays
+            for new_col in [c for c in todo if c < col]:
+                out.append(self._new_cell(row.number, new_col, todo.pop(new_col), None))
+            op = todo.pop(col, None)
+            if op is not None and op.set_value and content is not None and b"<" + self.p + b"f" in content:
+                self.replaced_formula = True
+            out.append(data[s:e] if op is None else self._new_cell(row.number, col, op, (attrs, data[s:e])))
+            last_end = e
+        for new_col, op in todo.items():
+            out.append(self._new_cell(row.number, new_col, op, None))
+        rest = b"" if self_closed else data[last_end:row.end - len(b"</" + self.p + b"row>")]
+        if rest.strip() and not rest.lstrip().startswith(b"<"):
+            rest = b""
+        spans = re.search(rb'\sspans="(\d+):(\d+)"', open_tag)
+        if spans:
+            lo = min(int(spans.group(1)), min(ops))
+            hi = max(int(spans.group(2)), max(ops))
+            open_tag = set_attr(open_tag, "spans", f"{lo}:{hi}")
+        return open_tag + b"".join(out) + rest + b"</" + self.p + b"row>"
+
+    def _new_cell(self, row: int, col: int, op: CellOp, old: tuple[dict[bytes, bytes], bytes] | None) -> bytes:
+        p = self.p
+        if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
+            return set_attr(old[1], "s", str(op.style)) if op.style is not None else old[1]
+        style = op.style if op.style is not None else int(old[0].get(b"s", b"0")) if old else 0
+        ref = f"{get_column_letter(col)}{row}".encode()
+        head = b"<" + p + b'c r="' + ref + b'"' + (b' s="' + str(style).encode() + b'"' if style else b"")
+        value = op.value
+        if value is None or (isinstance(value, float) and not math.isfinite(value)) or \
+                (isinstance(value, Decimal) and not value.is_finite()):
+            return head + b"/>"
+        if isinstance(value, bool):
+            return head + b' t="b"><' + p + b"v>" + (b"1" if value else b"0") + b"</" + p + b"v></" + p + b"c>"
+        if isinstance(value, int | float | Decimal):
+            text = repr(value) if isinstance(value, float) else format(value, "f") if isinstance(value, Decimal) \
+                else str(value)
+            return head + b"><" + p + b"v>" + text.encode() + b"</" + p + b"v></" + p + b"c>"
+        if isinstance(value, datetime | date):
+            serial = to_excel(value, epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
+            return head + b"><" + p + b"v>" + repr(float(serial)).removesuffix(".0").encode() + b"</" + p + b"v></" \
+                + p + b"c>"
+        text = str(value)
+        return (head + b' t="inlineStr"><' + p + b"is><" + p + b't xml:space="preserve">' + xml_text(text)
+                + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
+
+    def _with_dimension(self, head: bytes, max_row: int, max_col: int) -> bytes:
+        p = re.escape(self.p)
+        m = re.search(rb"<" + p + rb'dimension\b[^>]*\bref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"', head)
+        if m is None or not max_row:
+            return head
+        lo_col, lo_row = m.group(1).decode(), int(m.group(2))
+        hi_col = column_index_from_string((m.group(3) or m.group(1)).decode())
+        hi_row = int(m.group(4) or m.group(2))
+        if max_row <= hi_row and max_col <= hi_col:
+            return head
+        ref = f"{lo_col}{lo_row}:{get_column_letter(max(hi_col, max_col))}{max(hi_row, max_row)}"
+        return head[:m.start(1)] + ref.encode() + head[m.end(4) if m.group(4) else m.end(2):]
+
+    def _with_cols(self, head: bytes, cols: list[tuple[int, float | None, bool]]) -> bytes:
+        if not cols:
+            return head
+        p = re.escape(self.p)
+        m = re.search(rb"<" + p + rb"cols\b[^>]*>(.*?)</" + p + rb"cols>", head, re.S)
+        entries: list[tuple[int, int, bytes]] = []  # (min, max, element)
+        if m:
+            for el in re.finditer(rb"<" + p + rb"col\b[^>]*?/>", m.group(1)):
+                attrs = dict(_ATTRS.findall(el.group(0)))
+                entries.append((int(attrs.get(b"min", b"1")), int(attrs.get(b"max", b"1")), el.group(0)))
+        for col, width, hidden in cols:
+            split: list[tuple[int, int, bytes]] = []
+            placed = False
+            for lo, hi, el in entries:
+                if lo <= col <= hi:
+                    if lo < col:
+                        split.append((lo, col - 1, set_attr(el, "max", str(col - 1))))
+                    mine = set_attr(set_attr(el, "min", str(col)), "max", str(col))
+                    split.append((col, col, _col_attrs(mine, width, hidden)))
+                    if col < hi:
+                        split.append((col + 1, hi, set_attr(el, "min", str(col + 1))))
+                    placed = True
+                else:
+                    split.append((lo, hi, el))
+            if not placed:
+                el = b"<" + self.p + b'col min="' + str(col).encode() + b'" max="' + str(col).encode() + b'"/>'
+                split.append((col, col, _col_attrs(el, width, hidden)))
+            entries = sorted(split)
+        new = b"".join(el for _lo, _hi, el in entries)
+        if m:
+            return head[:m.start(1)] + new + head[m.end(1):]
+        return head + b"<" + self.p + b"cols>" + new + b"</" + self.p + b"cols>"
+
+
+def _col_attrs(el: bytes, width: float | None, hidden: bool) -> bytes:
+    if width is not None:
+        el = set_attr(set_attr(el, "width", f"{width:g}"), "customWidth", "1")
+    if hidden:
+        el = set_attr(el, "hidden", "1")
+    return el
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    return html.unescape(text) if "&" in text else text
+
+
+def read_shared_strings(data: bytes) -> list[str]:
+    """The shared string table: the text of each item, rich-text runs joined, phonetic runs left out."""
+    from lxml import etree
+
+    if b"<!DOCTYPE" in data[:4096]:
+        raise WorkbookError("The shared strings part declares a DOCTYPE; Excel never writes one. Refusing it.")
+    out: list[str] = []
+    ns = None
+    for _event, el in etree.iterparse(io.BytesIO(data), events=("end",), resolve_entities=False,
+                                      no_network=True, load_dtd=False, huge_tree=False):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if ns is None and tag.startswith("{"):
+            ns = tag[1:tag.index("}")]
+        if tag.endswith("}si") or tag == "si":
+            parts = []
+            for t in el.iter():
+                t_tag = t.tag if isinstance(t.tag, str) else ""
+                if t_tag.endswith("}t") or t_tag == "t":
+                    parent = t.getparent()
+                    if parent is not None and str(parent.tag).endswith("rPh"):
+                        continue
+                    parts.append(t.text or "")
+            out.append("".join(parts))
+            el.clear()
+    return out
