@@ -414,10 +414,10 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
 
 
 def open_book(path: Path) -> TableBook:
-    """The headless backend for a workbook file."""
-    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+    """The headless backend for a workbook file: edits it in place, touching only the cells a run owns."""
+    from qaas_excel.workbook.package_book import PackageBook
 
-    return OpenpyxlBook.open(path)
+    return PackageBook.open(path)
 
 
 R = TypeVar("R")

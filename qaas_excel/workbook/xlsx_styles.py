@@ -58,6 +58,8 @@ class Styles:
         self.p = root.group(1) or b""
         self.xfs = self._children(b"cellXfs", b"xf")
         self.fills = self._children(b"fills", b"fill")
+        self.fonts = self._children(b"fonts", b"font")
+        self.borders = self._children(b"borders", b"border")
         self.num_fmts: dict[int, str] = {}
         for el in self._children(b"numFmts", b"numFmt"):
             fid, code = _attr(el, b"numFmtId"), _attr(el, b"formatCode")
@@ -66,6 +68,8 @@ class Styles:
         self._new_xfs: list[bytes] = []
         self._new_fills: list[bytes] = []
         self._new_fmts: list[bytes] = []
+        self._new_fonts: list[bytes] = []
+        self._new_borders: list[bytes] = []
         self._xf_index = {x: i for i, x in reversed(list(enumerate(self.xfs)))}
         self._fill_index = {f: i for i, f in reversed(list(enumerate(self.fills)))}
         self._date_xfs = {i for i, x in enumerate(self.xfs) if self._is_date_xf(x)}
@@ -128,6 +132,35 @@ class Styles:
                 return i
         return self.with_fill(xf_index, None)
 
+    def import_xf(self, src: Styles, index: int) -> int:
+        """A format of another style sheet (fonts, fill, border, number format with it) as one of ours."""
+        xf = src.xf(index)
+        for attr, items, new in ((b"fontId", src.fonts, self._new_fonts), (b"fillId", src.fills, self._new_fills),
+                                 (b"borderId", src.borders, self._new_borders)):
+            ref = _attr(xf, attr)
+            if ref is None or int(ref) >= len(items):
+                continue
+            element = self._with_prefix(items[int(ref)], src.p)
+            mine = {b"fontId": self.fonts, b"fillId": self.fills, b"borderId": self.borders}[attr]
+            if element in mine:
+                target = mine.index(element)
+            elif element in new:
+                target = len(mine) + new.index(element)
+            else:
+                target = len(mine) + len(new)
+                new.append(element)
+            xf = set_attr(xf, attr.decode(), str(target))
+        fmt = _attr(xf, b"numFmtId")
+        if fmt is not None and int(fmt) >= 164 and int(fmt) in src.num_fmts:
+            xf = set_attr(xf, "numFmtId", str(self._num_fmt(src.num_fmts[int(fmt)])))
+        xf = set_attr(self._with_prefix(xf, src.p), "xfId", "0")
+        return self._xf(xf)
+
+    def _with_prefix(self, element: bytes, prefix: bytes) -> bytes:
+        if prefix == self.p:
+            return element
+        return re.sub(rb"(</?)" + re.escape(prefix) if prefix else rb"(</?)(?=\w)", rb"\g<1>" + self.p, element)
+
     def _xf(self, xf: bytes) -> int:
         index = self._xf_index.get(xf)
         if index is None:
@@ -163,13 +196,17 @@ class Styles:
     # -- writing -------------------------------------------------------------------------------------
     @property
     def changed(self) -> bool:
-        return bool(self._new_xfs or self._new_fills or self._new_fmts)
+        return bool(self._new_xfs or self._new_fills or self._new_fmts or self._new_fonts or self._new_borders)
 
     def data(self) -> bytes:
         data = self._data
         data = self._append(data, b"numFmts", self._new_fmts, len(self.num_fmts), before=(b"fonts", b"fills"))
+        data = self._append(data, b"fonts", self._new_fonts, len(self.fonts) + len(self._new_fonts),
+                            before=(b"fills",))
         data = self._append(data, b"fills", self._new_fills, len(self.fills) + len(self._new_fills),
                             before=(b"borders",))
+        data = self._append(data, b"borders", self._new_borders, len(self.borders) + len(self._new_borders),
+                            before=(b"cellStyleXfs", b"cellXfs"))
         return self._append(data, b"cellXfs", self._new_xfs, len(self.xfs) + len(self._new_xfs),
                             before=(b"cellStyles",))
 
