@@ -1,0 +1,131 @@
+"""Users bring their own workbooks: every headless command on every foreign workbook of the corpus touches
+only what it owns. Parts it does not own stay byte-identical, every foreign cell keeps its exact XML, the
+file opens in openpyxl and calamine with the values written, a second push is all `unchanged`, and no
+third-party warning reaches the user."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import openpyxl
+import pytest
+from python_calamine import CalamineWorkbook
+from typer.testing import CliRunner
+
+from qaas_excel.cli import app
+from tests.support.xlsx_parts import cell_xml, changed_parts, outside_sheet_data, read_package, sheet_part
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "foreign"
+CORPUS = json.loads((CORPUS_DIR / "corpus.json").read_text(encoding="utf-8"))
+SMALL = [e["file"] for e in CORPUS if e.get("charge_points", 0) <= 50]
+DATA_SHEETS = ("Operators", "ChargePoints")
+SYSTEM_HEADERS = ("QaaS ID", "Status", "Last updated (UTC)", "Result", "Message", "Synced at (UTC)",
+                  "_qaas_fingerprint")
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = runner.invoke(app, list(args), catch_exceptions=False)
+    # (the in-process sandbox's event loop may report its own idle sockets: not something the user sees)
+    shown = [w for w in caught if not issubclass(w.category, ResourceWarning)]
+    assert not shown, [str(w.message) for w in shown]
+    assert "Warning" not in result.stderr, result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def owned_parts(before: dict[str, bytes], after: dict[str, bytes], *, report: bool) -> set[str]:
+    """The parts a run may change: the data sheets (cells, notes), their rels and tables, the style sheet,
+    the content types; with reconcile, the workbook's sheet list and the Reconciliation sheet's own parts."""
+    owned = {"xl/styles.xml", "[Content_Types].xml"}
+    for sheet in DATA_SHEETS:
+        part = sheet_part(before, sheet)
+        owned |= {part, re.sub(r"([^/]+)$", r"_rels/\1.rels", part)}
+        rels = after.get(re.sub(r"([^/]+)$", r"_rels/\1.rels", part), b"").decode()
+        for target in re.findall(r'Target="([^"]+)"', rels):
+            name = target.lstrip("/") if target.startswith("/") else re.sub(r"[^/]+/\.\./", "", f"xl/worksheets/{target}")
+            if "comments" in name or "vmlDrawing" in name or "/tables/" in name:
+                owned.add(name)
+    if report:
+        owned |= {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
+        owned |= set(after) - set(before)  # the Reconciliation sheet's new parts
+    return owned
+
+
+def assert_only_owned_changed(before: dict[str, bytes], after: dict[str, bytes], *, report: bool = False) -> None:
+    assert set(before) <= set(after), f"parts lost: {set(before) - set(after)}"
+    changed = set(changed_parts(before, after))
+    assert changed <= owned_parts(before, after, report=report), changed - owned_parts(before, after, report=report)
+    for sheet in DATA_SHEETS:
+        part = sheet_part(before, sheet)
+        old_cells, new_cells = cell_xml(before[part]), cell_xml(after[part])
+        system_cols = {re.match(r"[A-Z]+", ref).group() for ref, xml in new_cells.items()
+                       if ref.endswith("1") and any(h.encode() in xml for h in SYSTEM_HEADERS)}
+        for ref, xml in old_cells.items():
+            column = re.match(r"[A-Z]+", ref).group()
+            if column not in system_cols:
+                assert new_cells.get(ref) == xml, f"{sheet}!{ref} changed: {xml!r} -> {new_cells.get(ref)!r}"
+        old_head, old_tail = outside_sheet_data(before[part])
+        new_head, new_tail = outside_sheet_data(after[part])
+        strip = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>|<(?:\w+:)?cols\b.*?</(?:\w+:)?cols>", re.S)
+        assert strip.sub(b"", new_head) == strip.sub(b"", old_head)
+        assert re.sub(rb"<(?:\w+:)?legacyDrawing\b[^>]*/>", b"", new_tail) == \
+            re.sub(rb"<(?:\w+:)?legacyDrawing\b[^>]*/>", b"", old_tail)
+
+
+def column_values(path: Path, sheet: str, header: str) -> list:
+    ws = openpyxl.load_workbook(path, data_only=True)[sheet]
+    headers = [c.value for c in ws[1]]
+    j = headers.index(header)
+    return [row[j] for row in ws.iter_rows(min_row=2, values_only=True) if any(v is not None for v in row[:3])]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_every_headless_command_touches_only_what_it_owns(name: str, sandbox, signed_in, tmp_path: Path) -> None:
+    book = tmp_path / name
+    shutil.copyfile(CORPUS_DIR / name, book)
+    original = read_package(book)
+
+    code, _out, _err = cli("validate", str(book))
+    assert code == 0
+    after_validate = read_package(book)
+    assert_only_owned_changed(original, after_validate)
+
+    code, out, err = cli("push", str(book), "--env", "sandbox", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["counts"] == {"created": 2 + 6}
+    after_push = read_package(book)
+    assert_only_owned_changed(original, after_push)
+    ids = column_values(book, "ChargePoints", "QaaS ID")
+    assert len(ids) == 6 and all(isinstance(i, int) for i in ids)
+    assert sorted(ids) == sorted(r["id"] for r in sandbox.admin.records("chargepoint"))
+    calamine = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("ChargePoints").to_python()
+    col = list(calamine[0]).index("QaaS ID")
+    assert sorted(int(r[col]) for r in calamine[1:] if r[col] != "") == sorted(ids)
+    assert set(column_values(book, "ChargePoints", "Result")) == {"created"}
+
+    code, out, _err = cli("push", str(book), "--env", "sandbox", "--json")
+    assert code == 0 and json.loads(out)["counts"] == {"unchanged": 8}
+
+    code, _out, _err = cli("pull", str(book), "--env", "sandbox")
+    assert code == 0
+    assert_only_owned_changed(original, read_package(book))
+
+    code, _out, err = cli("reconcile", str(book), "--env", "sandbox")
+    assert code == 0, err
+    final = read_package(book)
+    assert_only_owned_changed(original, final, report=True)
+    assert "Reconciliation" in openpyxl.load_workbook(book).sheetnames
+    charts = [n for n in final if n.startswith("xl/charts/") and n not in original]
+    assert charts, "the Reconciliation chart"
+
+    code, _out, _err = cli("reconcile", str(book), "--env", "sandbox")  # replaced, not added twice
+    again = read_package(book)
+    assert openpyxl.load_workbook(book).sheetnames.count("Reconciliation") == 1
+    assert len([n for n in again if n.startswith("xl/charts/")]) == len([n for n in final if n.startswith("xl/charts/")])
