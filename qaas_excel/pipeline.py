@@ -37,7 +37,7 @@ from qaas_excel.sync import (
 )
 from qaas_excel.validation import validate
 from qaas_excel.workbook import columns as C
-from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,16 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource,
 
 # --- commands ---------------------------------------------------------------------------------------
 
+def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: RunReport) -> None:
+    """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so."""
+    had = set(table.columns)
+    book.write_back(table, changes)
+    added = [table.headers.get(k, k) for k in table.columns if k not in had and k != C.FINGERPRINT]
+    if added:
+        report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "
+                            "hidden fingerprint column) to the right of your columns.")
+
+
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
     """Check every row locally (no network) and mark what is wrong in the workbook."""
     report = RunReport("validate", book.name)
@@ -236,7 +246,7 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
                     problems=prep.problems[row]) if row in prep.problems else Outcome(row, Result.VALID, "")
             for row in prep.records.index
         ]
-        book.write_back(prep.table, outcomes_to_writeback(resource, outcomes))
+        write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
         report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     return report
 
@@ -309,7 +319,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                     rec_id = -o.row  # would be created: a placeholder, so its charge points plan as they would
                 if rec_id is not None and o.result not in (Result.INVALID, Result.FAILED, Result.CONFLICT):
                     ids_by_ref[str(ref).strip()] = rec_id
-        book.write_back(prep.table, outcomes_to_writeback(resource, outcomes))
+        write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
         report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     report.stats = client.stats.to_dict()
     return report
@@ -363,7 +373,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
                 report.notes.append(f"{name}: {len(missing)} record(s) from the service added below the table.")
         wb = outcomes_to_writeback(resource, outcomes)
         wb.append = append
-        book.write_back(table, wb)
+        write_back(book, table, wb, report)
         report.sheets.append(SheetReport(name, resource.name, outcomes))
     report.stats = client.stats.to_dict()
     return report

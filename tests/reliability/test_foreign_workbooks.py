@@ -91,8 +91,10 @@ def test_every_headless_command_touches_only_what_it_owns(name: str, sandbox, si
     shutil.copyfile(CORPUS_DIR / name, book)
     original = read_package(book)
 
-    code, _out, _err = cli("validate", str(book))
+    code, out, _err = cli("validate", str(book), "--json")
     assert code == 0
+    notes = json.loads(out)["notes"]  # hand-made sheets get the system block, and the user is told
+    assert any(n.startswith("ChargePoints: it had no columns for the results; added QaaS ID, Status") for n in notes)
     after_validate = read_package(book)
     assert_only_owned_changed(original, after_validate)
 
