@@ -1,9 +1,10 @@
-"""Benchmarks P1-P5 of the proofs issue: one command, ratios against baselines measured in the same run.
+"""Benchmarks P1-P6 of the proofs issue and issue 11: one command, ratios against baselines measured in the same run.
 
     ./run bench            # full sizes
     ./run bench --quick    # smaller sizes, same ratios (for a first look)
 
-Every measurement talks to a real sandbox (a separate process, real TLS) or real files.
+Every measurement talks to a real sandbox (a separate process, real TLS) or real files, except P6, which
+measures the matching of reconcile in memory, on records as the client decodes them.
 """
 
 from __future__ import annotations
@@ -250,10 +251,134 @@ def p5(tmp: Path, cells: int) -> dict[str, Any]:
     return {"cells": cells, "requests": sum(api.values())}
 
 
+# --- P6 ---------------------------------------------------------------------------------------------
+
+def reconcile_data(n: int, seed: int = 6) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows as `rows_of` hands them over and records as `client.list` decodes them, with every verdict.
+
+    Of the rows: 90 % carry a QaaS ID (1 in 50 of them with another amount, 1 in 200 with an ID the
+    service does not know), 5 % have no ID but match by reference, 5 % were never pushed; the
+    service holds 2 % more records that no row refers to.
+    """
+    from datetime import timedelta
+
+    rng = random.Random(seed)
+    start, end = date(2024, 1, 1), date(2024, 12, 31)
+    service, rows = [], []
+    for i in range(n):
+        amount = Decimal(rng.randint(1000, 190_000_000)) / 1000
+        record = {"id": i + 1, "chargepointoperator_id": 1 + i % 40, "evse_id": f"DE*SWE*E{i:07d}*1",
+                  "customer_reference": f"B-{i:06d}", "period_start": start, "period_end": end,
+                  "commissioning_date": start - timedelta(days=400), "max_power_kw": Decimal(22),
+                  "amount": amount, "status": "created"}
+        kind = i % 20
+        if kind == 18:  # no ID in the row, found by its reference
+            rows.append({**record, "row": i + 2, "id": None, "status": None})
+        elif kind == 19:  # never pushed: the service does not have it
+            rows.append({**record, "row": i + 2, "id": None, "status": None, "customer_reference": f"N-{i:06d}",
+                         "evse_id": f"DE*SWE*N{i:07d}*1"})
+            continue
+        else:
+            row = {**record, "row": i + 2}
+            if i % 50 == 1:
+                row["amount"] = amount + 1
+            if i % 200 == 3:
+                row["id"] = 10 * n + i
+            rows.append(row)
+        service.append(record)
+    for j in range(n // 50):
+        service.append({**service[j], "id": n + j + 1, "customer_reference": f"S-{j:06d}",
+                        "evse_id": f"DE*SWE*S{j:07d}*1"})
+    return rows, service
+
+
+def quadratic_reconcile(rows: list[dict[str, Any]], service: list[dict[str, Any]],
+                        operator_names: dict[Any, str]) -> pd.DataFrame:
+    """The baseline: `reconcile_records` as it was before issue 11, which rebuilt the set of row IDs per record."""
+    from qaas_excel import reconcile as r
+    from qaas_excel.resources import CHARGEPOINT
+    from qaas_excel.sync import natural_key
+
+    by_id = {s["id"]: s for s in service}
+    by_ref = {str(s.get("customer_reference")).strip(): s for s in service if s.get("customer_reference")}
+    by_key = {k: s for s in service if (k := natural_key(CHARGEPOINT, s))}
+    used: set[int] = set()
+    out: list[dict[str, Any]] = []
+
+    def op_name(value: Any) -> str:
+        return operator_names.get(value, "" if value is None else str(value))
+
+    for row in rows:
+        record = None
+        if row.get("id") is not None:
+            record = by_id.get(row["id"])
+            if record is None:
+                out.append(r._detail(row, None, r.MISSING_ON_SERVICE, op_name))
+                continue
+        else:
+            ref = str(row.get("customer_reference") or "").strip()
+            record = by_ref.get(ref) if ref else None
+            if record is None and (key := natural_key(CHARGEPOINT, row)):
+                record = by_key.get(key)
+            if record is not None and record["id"] in used:
+                record = None
+        if record is None:
+            out.append(r._detail(row, None, r.ONLY_IN_WORKBOOK, op_name))
+            continue
+        used.add(record["id"])
+        wb_amount, svc_amount = r._amount(row.get("amount")), r._amount(record.get("amount"))
+        if wb_amount != svc_amount:
+            verdict = r.AMOUNT_DIFFERS
+        elif row.get("id") is not None and (row.get("status") or "") != (record.get("status") or ""):
+            verdict = r.STATUS_CHANGED
+        else:
+            verdict = r.IN_SYNC
+        out.append(r._detail(row, record, verdict, op_name))
+    for record in service:
+        if record["id"] not in used and record["id"] not in {x.get("id") for x in rows}:
+            out.append(r._detail(None, record, r.ONLY_ON_SERVICE, op_name))
+    return pd.DataFrame(out, columns=r.DETAIL_COLUMNS, dtype=object)
+
+
+def merge_by_id(rows: list[dict[str, Any]], service: list[dict[str, Any]]) -> pd.DataFrame:
+    """The other baseline: a pandas outer merge on QaaS ID alone, with exact differences (no reference/EVSE match)."""
+    wb = pd.DataFrame(rows, columns=["row", "id", "amount", "status"], dtype=object)
+    svc = pd.DataFrame(service, columns=["id", "amount", "status"], dtype=object)
+    merged = wb.merge(svc, on="id", how="outer", suffixes=("_workbook", "_service"), indicator=True)
+    merged["difference_kwh"] = [(s if isinstance(s, Decimal) else Decimal(0)) - (w if isinstance(w, Decimal) else
+                                                                                  Decimal(0))
+                                for w, s in zip(merged["amount_workbook"], merged["amount_service"], strict=True)]
+    return merged
+
+
+def p6(rows: int) -> dict[str, Any]:
+    from qaas_excel.reconcile import reconcile_records
+
+    def timed(fn: Any, *args: Any) -> tuple[float, Any]:
+        t = time.perf_counter()
+        out = fn(*args)
+        return time.perf_counter() - t, out
+
+    small = rows // 8  # linear means the same time per row at an eighth of the size
+    small_rows, small_service = reconcile_data(small)
+    reconcile_records(small_rows[:500], small_service[:500], {})  # warm up imports
+    ours_small, _ = timed(reconcile_records, small_rows, small_service, {})
+    full_rows, full_service = reconcile_data(rows)
+    ours, detail = timed(reconcile_records, full_rows, full_service, {})
+    old, old_detail = timed(quadratic_reconcile, full_rows, full_service, {})
+    assert detail.equals(old_detail), "the baseline must give the same answer"
+    merge, _ = timed(merge_by_id, full_rows, full_service)
+    counts = detail["verdict"].value_counts().to_dict()
+    assert counts.get("only on service") == rows // 50 + rows // 200 and counts.get("in sync", 0) > rows // 2, counts
+    return {"rows": rows, "service_records": len(full_service), "ours_s": ours, "quadratic_s": old,
+            "vs_quadratic": old / ours, "merge_s": merge, "of_merge": ours / merge, "small_rows": small,
+            "per_row_us": ours / rows * 1e6, "per_row_small_us": ours_small / small * 1e6, "counts": counts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--only", nargs="*", default=["p1", "p2", "p3", "p4", "p5"])
+    parser.add_argument("--only", nargs="*", default=["p1", "p2", "p3", "p4", "p5", "p6"])
     args = parser.parse_args()
     q = args.quick
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
@@ -271,6 +396,8 @@ def main() -> None:
             results["P4"] = p4(tmp, 10_000)
         if "p5" in args.only:
             results["P5"] = p5(tmp, 1000)
+        if "p6" in args.only:
+            results["P6"] = p6(10_000 if q else 50_000)
     report(results)
 
 
@@ -300,6 +427,12 @@ def report(r: dict[str, Any]) -> None:
     if "P5" in r:
         p = r["P5"]
         rows += [(f"P5 requests for {p['cells']} QAAS_STATUS cells", str(p["requests"]), "<= 2", p["requests"] <= 2)]
+    if "P6" in r:
+        p = r["P6"]
+        rows += [(f"P6 reconcile {p['rows']} rows", f"{p['ours_s']:.2f} s ({p['per_row_us']:.1f} µs/row)", "", ""),
+                 (f"  at {p['small_rows']} rows", f"{p['per_row_small_us']:.1f} µs/row", "", ""),
+                 ("  vs the quadratic one before", f"{p['vs_quadratic']:.0f}x ({p['quadratic_s']:.1f} s)", "", ""),
+                 ("  vs pandas merge by ID alone", f"{p['of_merge']:.1f}x slower ({p['merge_s']:.2f} s)", "", "")]
     print(f"qaas-excel benchmarks on {r['machine']} at {r['when']}")
     width = max(len(a) for a, *_ in rows)
     for a, b, c, d in rows:

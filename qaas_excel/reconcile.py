@@ -145,8 +145,8 @@ def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
         else:
             verdict = IN_SYNC
         out.append(_detail(row, record, verdict, op_name))
-    for record in service:
-        if record["id"] not in used and record["id"] not in {r.get("id") for r in rows}:
+    for record in service:  # every record a row refers to by ID or matched is in `used`
+        if record["id"] not in used:
             out.append(_detail(None, record, ONLY_ON_SERVICE, op_name))
     return pd.DataFrame(out, columns=DETAIL_COLUMNS, dtype=object)
 

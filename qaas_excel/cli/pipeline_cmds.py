@@ -168,6 +168,9 @@ def _demo_source() -> Path | None:
 def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaas-demo.xlsx."),
          fresh: bool = typer.Option(False, help="Start over: new sandbox data, new copy of the workbook.")) -> None:
     """The whole job on the embedded sandbox: sign in, validate and push the demo workbook, show the result."""
+    from qaas_excel.cli.sandbox_cmds import require_sandbox
+
+    require_sandbox()
     from qaas_excel.api.auth import MsalSignIn
     from qaas_excel.api.client import QaasClient
     from qaas_excel.api.errors import SignInRequired

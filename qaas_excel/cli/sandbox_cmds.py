@@ -6,12 +6,29 @@ from pathlib import Path
 
 import typer
 
-from qaas_excel.cli._app import JsonOption, app, console, handle_errors
+from qaas_excel.cli._app import EXIT_USAGE, JsonOption, app, console, err_console, handle_errors
 from qaas_excel.cli._render import dumps
 from qaas_excel.config import ConfigError, sandbox_environment, state_dir
 
 sandbox_app = typer.Typer(help="The local sandbox of the QaaS service (for demos and tests).", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+
+
+def require_sandbox() -> None:
+    """Stop with one line that says how to install the sandbox when its extra is missing (exit code 2)."""
+    from qaas_excel.sandbox import INSTALL_HINT, missing_modules
+
+    missing = missing_modules()
+    if missing:
+        # no markup: rich would take "[sandbox]" for a style tag
+        err_console.print(f"The sandbox is not installed (missing: {', '.join(missing)}); install it with: "
+                          f"{INSTALL_HINT}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+
+
+@sandbox_app.callback()
+def _sandbox_installed() -> None:
+    require_sandbox()
 
 
 def _admin():

@@ -2,7 +2,19 @@
 
 Not part of the real API surface: admin endpoints live under ``/_sandbox`` and need the
 admin token written into the state directory's ``sandbox.json``.
+
+Its web stack is the optional ``qaas-excel[sandbox]`` extra; this module imports none of it, so
+the command line can say how to install it instead of failing with a traceback.
 """
+
+from __future__ import annotations
+
+import importlib.util
+
+INSTALL_HINT = 'pip install "qaas-excel[sandbox]"'
+# what the extra installs, by import name (python-multipart is ``python_multipart``, ``multipart`` before 0.0.13)
+REQUIRED_MODULES: tuple[tuple[str, ...], ...] = (("fastapi",), ("uvicorn",), ("python_multipart", "multipart"),
+                                                  ("trustme",))
 
 HOST = "127.0.0.1"  # loopback only, always: the sandbox is never reachable from another machine
 
@@ -18,3 +30,15 @@ USERS: dict[str, str | None] = {
     TEST_ACCOUNT_USER: "demo-gmbh-test",
     OUTSIDER_USER: None,
 }
+
+
+def missing_modules() -> list[str]:
+    """The extra's modules that cannot be imported here (empty when the sandbox can run)."""
+    return [names[0] for names in REQUIRED_MODULES if not any(_importable(n) for n in names)]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules, or without a spec
+        return False

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import tempfile
@@ -102,9 +101,6 @@ class OpenpyxlBook:
         except Exception as exc:  # openpyxl raises many kinds on broken parts
             raise WorkbookError(f"{path.name} could not be read as a workbook ({type(exc).__name__}: {exc}).",
                                 path=str(path)) from None
-        # A big sheet is hundreds of thousands of cell objects that live as long as the command; keeping them
-        # out of the garbage collector's full passes saves those passes re-walking them during the run.
-        gc.freeze()
         return cls(path, wb)
 
     def sheet_names(self) -> list[str]:

@@ -96,3 +96,24 @@ def test_audit_holds_a_pair_per_write_with_old_and_new_values_and_no_token(sandb
     csv = qaas_home / "audit.csv"
     runner.invoke(app, ["audit", "--csv", str(csv)], catch_exceptions=False)
     assert "amount,18234.512,18000" in csv.read_text()
+
+
+def test_each_service_record_is_listed_once_whether_matched_by_id_reference_or_not_at_all() -> None:
+    from datetime import date
+
+    from qaas_excel.reconcile import reconcile_records
+
+    def cp(**values) -> dict:
+        base = {"evse_id": None, "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31),
+                "customer_reference": None, "amount": Decimal("10"), "status": "created"}
+        return {**base, **values}
+
+    service = [cp(id=1, evse_id="DE*AAA*E1*1"), cp(id=2, evse_id="DE*AAA*E2*1", customer_reference="R-2"),
+               cp(id=3, evse_id="DE*AAA*E3*1"), cp(id=4, evse_id="DE*AAA*E4*1", amount=Decimal("11"))]
+    rows = [cp(row=2, id=1, evse_id="DE*AAA*E1*1"), cp(row=3, id=1, evse_id="DE*AAA*E1*1"),
+            cp(row=4, id=None, status=None, customer_reference="R-2"),
+            cp(row=5, id=None, status=None, evse_id="DE*AAA*E4*1"), cp(row=6, id=99, evse_id="DE*AAA*E9*1")]
+    detail = reconcile_records(rows, service, {})
+    verdicts = sorted(zip(detail["verdict"], detail["id"], detail["row"].fillna(0), strict=True))
+    assert verdicts == [("amount differs", 4, 5), ("in sync", 1, 2), ("in sync", 1, 3), ("in sync", 2, 4),
+                        ("missing on service", 99, 6), ("only on service", 3, 0)]

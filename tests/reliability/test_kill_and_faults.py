@@ -43,25 +43,41 @@ def assert_one_record_per_row(sandbox, book: Path, n: int) -> None:
     assert set(ids) == {r["id"] for r in records}
 
 
+def creates_so_far(sandbox) -> int:
+    return sandbox.stats.snapshot()["requests"].get("POST /chargepoint", 0)
+
+
+def kill_while_creating(sandbox, book: Path, home: Path, n: int, delay: float) -> bool:
+    """Start a push, wait for its first create, SIGKILL it `delay` s later; True if it died with creates left."""
+    before = creates_so_far(sandbox)
+    proc = push_process(book, home)
+    deadline = time.monotonic() + 120
+    while creates_so_far(sandbox) == before:
+        assert proc.poll() is None, f"the push ended before creating anything: {proc.communicate()[1]}"
+        assert time.monotonic() < deadline, "no create within 120 s"
+        time.sleep(0.01)
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return alive and proc.returncode == -signal.SIGKILL and len(sandbox.admin.records("chargepoint")) < n
+
+
 @pytest.mark.parametrize("sandbox", [{"auto_approve": True, "latency_ms": 20}], indirect=True)
 def test_push_killed_at_random_points_ends_with_exactly_one_record_per_row(sandbox, signed_in, qaas_home: Path,
                                                                           tmp_path: Path) -> None:
-    n = 500
+    # a round creates at most 0.3 s x 4 workers / 20 ms = 60 records, so every kill finds creates left to do
+    n = max(500, 100 * KILLS)
     book = many_rows(tmp_path / "kill.xlsx", n, with_references=False)  # half the rows have no reference
     rng = random.Random(int(os.environ.get("QAAS_KILL_SEED", "20261124")))
-    killed = 0
+    landed = 0
     for _ in range(KILLS):
-        proc = push_process(book, qaas_home)
-        time.sleep(rng.uniform(0.5, 3.0))  # a first full push takes longer than 3 s at 20 ms latency
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed += 1
-        proc.wait(timeout=60)
+        landed += kill_while_creating(sandbox, book, qaas_home, n, rng.uniform(0.0, 0.3))
         openpyxl.load_workbook(book)  # never half-written: the old or the new file, whole
+    assert landed == KILLS, f"only {landed} of {KILLS} kills hit a push while it was creating records"
     final = push_process(book, qaas_home)
     out, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
-    assert killed >= 1
     assert_one_record_per_row(sandbox, book, n)
     counts = json.loads(out)["counts"]
     assert sum(counts.values()) == n + 1

@@ -46,12 +46,17 @@ def test_patch_is_retried_because_it_sets_absolute_values(sandbox, client) -> No
     assert client.stats.retries == 2
 
 
-def test_a_service_that_keeps_failing_is_reported_unreachable(sandbox, client) -> None:
+def test_a_service_that_keeps_failing_is_given_up_after_max_attempts_with_exit_code_4(sandbox, client) -> None:
+    from qaas_excel.cli._app import EXIT_UNREACHABLE, exit_code_for
+
     client.max_attempts = 3
     sandbox.admin.set_faults(fail_next=["503"] * 3)
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(errors.ServerError) as caught:
         client.list(OPERATOR)
+    assert caught.value.status == 503
     assert client.stats.retries == 2
+    assert sandbox.admin.requests(f"GET {OPERATOR.list_path}") == 3  # every attempt reached it, none more
+    assert exit_code_for(caught.value) == EXIT_UNREACHABLE  # "could not be reached, or kept failing"
 
 
 def test_a_stopped_service_is_unreachable_and_nothing_is_sent(client, sandbox) -> None:
