@@ -24,7 +24,9 @@ from qaas_excel.resources import CHARGEPOINT, OPERATOR, STATUS_HELP, FieldType, 
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 
-TEMPLATE_ROWS = 500  # pre-formatted rows with validation in the empty template
+EXCEL_MAX_ROW = 1_048_576
+EXCEL_MAX_ROW = 1_048_576
+TEMPLATE_ROWS = 500  # pre-formatted table rows in the empty template; formats and checks cover whole columns
 FIXED_TIME = datetime(2026, 1, 1)  # document properties, so generation is reproducible
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 SYSTEM_HEADER_FILL = PatternFill("solid", fgColor="7F7F7F")
@@ -119,9 +121,16 @@ def _data_sheet(ws: Worksheet, resource: Resource, rows: Sequence[dict[str, Any]
         head.font = WHITE_BOLD
         head.fill = SYSTEM_HEADER_FILL if col.system else HEADER_FILL
         head.alignment = Alignment(wrap_text=True, vertical="center")
-        ws.column_dimensions[letter].width = col.width
+        dim = ws.column_dimensions[letter]
+        dim.width = col.width
         if col.hidden:
-            ws.column_dimensions[letter].hidden = True
+            dim.hidden = True
+        # The whole column carries the format and the lock, so rows typed or pasted below the prepared ones
+        # (any number of them) are input cells like the rest; the system block stays locked.
+        dim.number_format = col.number_format
+        dim.protection = Protection(locked=col.system)
+        if col.system:
+            dim.fill = SYSTEM_FILL
         for r in range(2, last_row + 1):
             cell = ws.cell(r, j)
             cell.number_format = col.number_format
@@ -136,7 +145,7 @@ def _data_sheet(ws: Worksheet, resource: Resource, rows: Sequence[dict[str, Any]
             dv = _validation(resource.field(col.key), resource)
             if dv is not None:
                 ws.add_data_validation(dv)
-                dv.add(f"{letter}2:{letter}{last_row}")
+                dv.add(f"{letter}2:{letter}{EXCEL_MAX_ROW}")  # whole column: rows beyond the table too
     for i, record in enumerate(rows, start=2):
         for j, col in enumerate(cols, start=1):
             if col.key in record and record[col.key] is not None:
