@@ -10,9 +10,9 @@ import openpyxl
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
+from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.templates import DEMO_OPERATORS, TEMPLATE_ROWS, write_template
 from qaas_excel.workbook import columns as C
-from qaas_excel.resources import CHARGEPOINT, OPERATOR
 
 N = 2_000
 

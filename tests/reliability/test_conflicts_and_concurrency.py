@@ -137,7 +137,8 @@ def test_a_run_that_finds_the_workbook_busy_says_who_holds_it_and_exits_5(sandbo
     with book_lock(demo_book, command="push"):
         holder = json.loads(lock_paths(demo_book)[1].read_text())
         for command in (["push", str(demo_book), "--env", "sandbox"], ["validate", str(demo_book)],
-                        ["pull", str(demo_book), "--env", "sandbox"], ["reconcile", str(demo_book), "--env", "sandbox"]):
+                        ["pull", str(demo_book), "--env", "sandbox"],
+                        ["reconcile", str(demo_book), "--env", "sandbox"]):
             result = cli(*command, "--wait", "0.2")
             assert result.exit_code == 5, (command, result.stderr)
             assert "busy" in result.stderr and f"process {holder['pid']}" in result.stderr

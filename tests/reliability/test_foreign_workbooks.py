@@ -48,7 +48,8 @@ def owned_parts(before: dict[str, bytes], after: dict[str, bytes], *, report: bo
         owned |= {part, re.sub(r"([^/]+)$", r"_rels/\1.rels", part)}
         rels = after.get(re.sub(r"([^/]+)$", r"_rels/\1.rels", part), b"").decode()
         for target in re.findall(r'Target="([^"]+)"', rels):
-            name = target.lstrip("/") if target.startswith("/") else re.sub(r"[^/]+/\.\./", "", f"xl/worksheets/{target}")
+            name = target.lstrip("/") if target.startswith("/") else \
+                re.sub(r"[^/]+/\.\./", "", f"xl/worksheets/{target}")
             if "comments" in name or "vmlDrawing" in name or "/tables/" in name:
                 owned.add(name)
     if report:
@@ -130,4 +131,5 @@ def test_every_headless_command_touches_only_what_it_owns(name: str, sandbox, si
     code, _out, _err = cli("reconcile", str(book), "--env", "sandbox")  # replaced, not added twice
     again = read_package(book)
     assert openpyxl.load_workbook(book).sheetnames.count("Reconciliation") == 1
-    assert len([n for n in again if n.startswith("xl/charts/")]) == len([n for n in final if n.startswith("xl/charts/")])
+    charts_again = [n for n in again if n.startswith("xl/charts/")]
+    assert len(charts_again) == len([n for n in final if n.startswith("xl/charts/")])

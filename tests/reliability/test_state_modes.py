@@ -5,7 +5,6 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app

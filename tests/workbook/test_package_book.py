@@ -1,0 +1,189 @@
+"""The in-place headless backend: reads like the openpyxl reader, saves without damage, refuses hostile files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from qaas_excel.cli import app
+from qaas_excel.pipeline import validate_book
+from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.sync import Outcome, Result, outcomes_to_writeback
+from qaas_excel.templates import write_template
+from qaas_excel.workbook import package_book, xlsx_package
+from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+from qaas_excel.workbook.package_book import PackageBook
+from qaas_excel.workbook.table import WorkbookError
+
+runner = CliRunner()
+
+
+def cli(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("resource", [OPERATOR, CHARGEPOINT])
+def test_reads_the_same_rows_as_the_openpyxl_reader(demo_book: Path, resource) -> None:
+    mine, theirs = PackageBook.open(demo_book).read(resource), OpenpyxlBook.open(demo_book).read(resource)
+    assert (mine.header_row, mine.columns, mine.headers, mine.last_row) == \
+        (theirs.header_row, theirs.columns, theirs.headers, theirs.last_row)
+    pd.testing.assert_frame_equal(mine.data, theirs.data)
+
+
+def test_a_second_run_adds_no_formats_and_changes_nothing(demo_book: Path) -> None:
+    book = PackageBook.open(demo_book)
+    validate_book(book)
+    book.save()
+    first = {n: zipfile.ZipFile(demo_book).read(n) for n in zipfile.ZipFile(demo_book).namelist()}
+    book = PackageBook.open(demo_book)
+    validate_book(book)
+    book.save()
+    second = {n: zipfile.ZipFile(demo_book).read(n) for n in zipfile.ZipFile(demo_book).namelist()}
+    assert second == first
+
+
+def _look(cell) -> tuple:
+    return cell.fill.fgColor.rgb, cell.fill.fill_type, cell.number_format, cell.protection.locked, cell.font.b
+
+
+def test_marks_are_cleared_with_the_cells_own_format_back(demo_book: Path) -> None:
+    original = openpyxl.load_workbook(demo_book)
+    book = PackageBook.open(demo_book)
+    report = validate_book(book)
+    book.save()
+    sheet = next(s for s in report.sheets if any(o.problems for o in s.outcomes))
+    invalid = next(o for o in sheet.outcomes if o.result is Result.INVALID and o.problems)
+    ws = openpyxl.load_workbook(demo_book)[sheet.sheet]
+    marked = [c for row in ws.iter_rows(min_row=invalid.row, max_row=invalid.row) for c in row if c.comment]
+    assert marked and all(c.fill.fgColor.rgb.endswith("FFC7CE") for c in marked)
+    assert all(c.comment.author == "qaas-excel" for c in marked)
+    # the row is fixed: our notes go, and each cell looks as it did before it was marked
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT if sheet.sheet == "ChargePoints" else OPERATOR)
+    book.write_back(table, outcomes_to_writeback(table.resource, [Outcome(invalid.row, Result.VALID)]))
+    book.save()
+    ws = openpyxl.load_workbook(demo_book)[sheet.sheet]
+    for c in marked:
+        assert ws[c.coordinate].comment is None
+        assert _look(ws[c.coordinate]) == _look(original[sheet.sheet][c.coordinate])
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text(demo_book: Path) -> None:
+    book = PackageBook.open(demo_book)
+    table = book.read(OPERATOR)
+    row = int(table.data.index[0])
+    book.write_back(table, outcomes_to_writeback(OPERATOR, [Outcome(row, Result.FAILED, "=HYPERLINK(\"x\")")]))
+    book.save()
+    ws = openpyxl.load_workbook(demo_book)["Operators"]
+    cell = next(c for c in ws[row] if c.value == "=HYPERLINK(\"x\")")
+    assert cell.data_type == "s"
+
+
+def test_saving_writes_through_a_symlink_and_keeps_the_files_mode(demo_book: Path, tmp_path: Path) -> None:
+    os.chmod(demo_book, 0o644)
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(demo_book)
+    assert cli("validate", str(link)).exit_code == 1  # the demo has mistakes
+    assert link.is_symlink() and link.resolve() == demo_book.resolve()
+    assert stat.S_IMODE(demo_book.stat().st_mode) == 0o644
+    assert any(c.comment for row in openpyxl.load_workbook(demo_book)["ChargePoints"].iter_rows() for c in row)
+    assert (tmp_path / "demo.backup.xlsx").exists()
+
+
+def test_a_workbook_in_a_read_only_folder_is_refused_before_any_work(sandbox, signed_in, demo_book: Path,
+                                                                      tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    book = folder / "demo.xlsx"
+    shutil.copyfile(demo_book, book)
+    before = book.read_bytes()
+    real_access = os.access
+    # as the tests run as root, who may write anywhere, the folder is made read-only where the check asks
+    monkeypatch.setattr(package_book.os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
+    for command in (["validate", str(book)], ["pull", str(book), "--env", "sandbox"],
+                    ["reconcile", str(book), "--env", "sandbox"]):
+        result = cli(*command)
+        assert result.exit_code == 2 and "cannot be written" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert book.read_bytes() == before
+
+
+def test_output_naming_a_folder_or_a_missing_folder_is_refused_before_sending(sandbox, signed_in,
+                                                                              demo_book: Path, tmp_path: Path) -> None:
+    result = cli("push", str(demo_book), "--env", "sandbox", "--output", str(tmp_path))
+    assert result.exit_code == 2 and "is a folder" in result.stderr
+    result = cli("push", str(demo_book), "--env", "sandbox", "--output", str(tmp_path / "nowhere" / "out.xlsx"))
+    assert result.exit_code == 2 and "does not exist" in result.stderr and "nowhere" in result.stderr
+    assert sandbox.admin.records("chargepoint") == [] and sandbox.admin.records("operator") == []
+
+
+def _with_sheet_xml(source: Path, target: Path, sheet_part: str, data: bytes) -> Path:
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, data if item.filename == sheet_part else src.read(item))
+    return target
+
+
+def _charge_point_part(path: Path) -> str:
+    book = PackageBook.open(path)
+    return book._sheets["ChargePoints"]
+
+
+def test_a_stray_cell_far_below_costs_neither_time_nor_memory(demo_book: Path, tmp_path: Path) -> None:
+    part = _charge_point_part(demo_book)
+    xml = zipfile.ZipFile(demo_book).read(part)
+    stray = b'<row r="1048576"><c r="Z1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+    book = _with_sheet_xml(demo_book, tmp_path / "stray.xlsx", part, xml.replace(b"</sheetData>", stray, 1))
+    tracemalloc.start()
+    table = PackageBook.open(book).read(CHARGEPOINT)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(table.data) == 20 and table.last_row == 21  # the stray cell is in no column of the table
+    assert peak < 30 * 2**20
+
+
+def test_a_zip_bomb_is_refused_with_a_clear_message(demo_book: Path, tmp_path: Path) -> None:
+    part = _charge_point_part(demo_book)
+    xml = zipfile.ZipFile(demo_book).read(part)
+    padding = b" " * (8 * 2**20)  # 8 MiB of blanks compress about 1000 to 1
+    bomb = _with_sheet_xml(demo_book, tmp_path / "bomb.xlsx", part,
+                           xml.replace(b"<sheetData>", padding + b"<sheetData>", 1))
+    result = cli("validate", str(bomb))
+    assert result.exit_code == 2 and "compressed" in result.stderr and "bomb.xlsx" in result.stderr
+    with pytest.raises(WorkbookError, match="unpacks to"):
+        xlsx_package.check_limits(bomb, [_big_info()])
+
+
+def _big_info() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("xl/worksheets/sheet1.xml")
+    info.file_size, info.compress_size = xlsx_package.MAX_PART_BYTES + 1, xlsx_package.MAX_PART_BYTES // 10
+    return info
+
+
+def test_more_rows_than_a_run_accepts_is_refused_naming_the_sheet(demo_book: Path, monkeypatch) -> None:
+    monkeypatch.setattr(package_book, "MAX_DATA_ROWS", 10)
+    result = cli("validate", str(demo_book))
+    assert result.exit_code == 2 and "sheet 'ChargePoints'" in result.stderr and "at most 10" in result.stderr
+
+
+def test_a_part_with_a_doctype_is_refused(demo_book: Path, tmp_path: Path) -> None:
+    part = _charge_point_part(demo_book)
+    xml = zipfile.ZipFile(demo_book).read(part)
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + xml.split(b"?>", 1)[-1]
+    book = _with_sheet_xml(demo_book, tmp_path / "evil.xlsx", part, evil)
+    result = cli("validate", str(book))
+    assert result.exit_code == 2 and "DOCTYPE" in result.stderr
+
+
+def test_a_new_template_is_read_as_empty(tmp_path: Path) -> None:
+    book = PackageBook.open(write_template(tmp_path / "t.xlsx"))
+    assert book.read(CHARGEPOINT).data.empty and book.read(OPERATOR).data.empty
