@@ -51,7 +51,7 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
     book.write_reconciliation(report)
     save_book(book, report, output)  # type: ignore[arg-type]
     if csv:
-        report.detail.to_csv(csv, index=False)
+        csv.write_text(report.to_csv(), encoding="utf-8", newline="")
     if as_json:
         print(dumps(report.to_dict()))
     else:
@@ -81,7 +81,7 @@ def audit(since: datetime = typer.Option(None, help="Only entries from this date
         since = since.replace(tzinfo=UTC)
     entries = AuditLog().entries(since)
     if csv:
-        csv.write_text(to_csv(entries), encoding="utf-8")
+        csv.write_text(to_csv(entries), encoding="utf-8", newline="")  # the CSV has its own CRLF line ends
         console.print(text("Wrote {} entries to {}", len(entries), csv))
         return
     if as_json:
