@@ -8,8 +8,6 @@ value. Never a token or any secret.
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 import uuid
 from collections.abc import Iterable
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qaas_excel.config import state_dir
+from qaas_excel.csv_export import write_csv
 from qaas_excel.jsonl import append_line, read_lines
 
 AUDIT_FILE = "audit.jsonl"
@@ -91,15 +90,10 @@ class AuditLog:
 
 
 def to_csv(entries: Iterable[AuditEntry]) -> str:
-    """One line per changed field, so a spreadsheet can filter by field."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["at", "write_id", "phase", "environment", "account", "method", "resource", "record_id",
-                     "customer_reference", "field", "old", "new", "outcome"])
-    for e in entries:
-        changes = e.changes.items() or [("", {})]
-        for name, change in changes:
-            writer.writerow([e.at, e.write_id, e.phase, e.environment, e.account, e.method, e.resource, e.record_id,
-                             e.customer_reference, name, change.get("old", ""), change.get("new", ""),
-                             e.outcome or ""])
-    return buf.getvalue()
+    """One line per changed field, so a spreadsheet can filter by field; formula-like text neutralised."""
+    header = ["at", "write_id", "phase", "environment", "account", "method", "resource", "record_id",
+              "customer_reference", "field", "old", "new", "outcome"]
+    rows = [[e.at, e.write_id, e.phase, e.environment, e.account, e.method, e.resource, e.record_id,
+             e.customer_reference, name, change.get("old"), change.get("new"), e.outcome]
+            for e in entries for name, change in (e.changes.items() or [("", {})])]
+    return write_csv(header, rows)

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from qaas_excel.api.client import QaasClient
+from qaas_excel.csv_export import write_csv
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.sync import canonical_value, natural_key, system_values
 from qaas_excel.validation import validate
@@ -69,6 +70,10 @@ class ReconcileReport:
         svc = _sum(self.detail["service_kwh"])
         return {"workbook_kwh": wb, "service_kwh": svc, "difference_kwh": svc - wb,
                 "workbook_mwh": wb / KWH_PER_MWH, "service_mwh": svc / KWH_PER_MWH}
+
+    def to_csv(self) -> str:
+        """The detail, one line per record, safe to open in Excel (the JSON keeps every value exact)."""
+        return write_csv(DETAIL_COLUMNS, self.detail[DETAIL_COLUMNS].itertuples(index=False, name=None))
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

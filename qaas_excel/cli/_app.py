@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from qaas_excel.cli._render import text
 
 EXIT_OK = 0  # all rows fine
 EXIT_ROWS = 1  # some rows invalid / failed / conflict / locked-but-changed; reconcile found differences
@@ -53,6 +56,18 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+def report_error(label: str, exc: BaseException | str) -> None:
+    """One line on stderr: ``label`` is our markup, the message is printed as literal text, never parsed."""
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not hide the error itself
+        message = repr(exc)
+    try:
+        err_console.print(text(label + " {}", message))
+    except Exception:  # e.g. a console that cannot encode the text: still say what went wrong
+        sys.stderr.write(f"{Text.from_markup(label).plain} {message}\n")
+
+
 def handle_errors(func: F) -> F:
     """Turn our errors into one clear line on stderr and the documented exit code."""
 
@@ -60,7 +75,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except typer.Exit:
+        except (typer.Exit, typer.TyperException):  # usage errors: typer prints them and exits 2
             raise
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
@@ -69,11 +84,11 @@ def handle_errors(func: F) -> F:
             code = exit_code_for(exc)
             if code is None:
                 log.exception("unexpected error")
-                err_console.print(f"[red]Unexpected error:[/] {type(exc).__name__}: {exc}")
+                report_error(f"[red]Unexpected error:[/] {type(exc).__name__}:", exc)
                 if os.environ.get("QAAS_DEBUG"):
                     raise
                 raise typer.Exit(EXIT_USAGE + 68) from None  # 70 = EX_SOFTWARE: a bug, please report
-            err_console.print(f"[red]Error:[/] {exc}")
+            report_error("[red]Error:[/]", exc)
             raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from qaas_excel.cli._app import app, console, handle_errors
+from qaas_excel.cli._render import plain, text
 
 addin_app = typer.Typer(help="The Excel add-in (QaaS ribbon tab).", no_args_is_help=True)
 app.add_typer(addin_app, name="addin")
@@ -18,7 +19,7 @@ def build(out: Path = typer.Option(Path("."), "--out", help="Folder for qaas_exc
     """Build qaas_excel.xlam from the text sources (works on any OS)."""
     from qaas_excel.excel.addin.build import build_addin
 
-    console.print(f"Wrote {build_addin(out)}")
+    console.print(text("Wrote {}", build_addin(out)))
 
 
 @addin_app.command("install")
@@ -28,5 +29,5 @@ def install() -> None:
     from qaas_excel.excel.addin.install import install as run
 
     for line in run():
-        console.print(line)
+        console.print(plain(line))
     console.print("Restart Excel: the QaaS tab appears in the ribbon.")

@@ -23,7 +23,15 @@ def _print(resource: Resource, records: list[dict[str, Any]], as_json: bool, tit
     elif not records:
         console.print(f"No {resource.title}s.")
     else:
-        console.print(records_table(resource, records, title=title))
+        console.print(records_table(resource, records, title=title, width=console.width))
+
+
+def _print_one(resource: Resource, record: dict[str, Any], as_json: bool, title: str) -> None:
+    """One record: with --json the object itself, as every command about one record prints it."""
+    if as_json:
+        console.print_json(dumps(record_to_json(resource, record)))
+    else:
+        console.print(records_table(resource, [record], title=title, width=console.width))
 
 
 @operators_app.command("list")
@@ -40,7 +48,7 @@ def operators_show(operator_id: int, env: str = EnvOption, account: str = Accoun
                    as_json: bool = JsonOption) -> None:
     """Show one operator."""
     with open_client(env, account) as client:
-        _print(OPERATOR, [client.get(OPERATOR, operator_id)], as_json, "Operator")
+        _print_one(OPERATOR, client.get(OPERATOR, operator_id), as_json, "Operator")
 
 
 def _operator_values(**values: Any) -> dict[str, Any]:
@@ -64,7 +72,7 @@ def operators_create(
                               terms_agreed=terms_agreed or datetime.now(UTC).replace(microsecond=0))
     with open_client(env, account) as client:
         created = client.create(OPERATOR, values)
-    _print(OPERATOR, [created.record], as_json, "Operator found by reference" if created.adopted else "Created")
+    _print_one(OPERATOR, created.record, as_json, "Operator found by reference" if created.adopted else "Created")
 
 
 @operators_app.command("update")
@@ -82,7 +90,7 @@ def operators_update(
     if not changes:
         raise typer.BadParameter("nothing to change: give at least one of --name, --street, --zip, --town")
     with open_client(env, account) as client:
-        _print(OPERATOR, [client.update(OPERATOR, operator_id, changes)], as_json, "Updated")
+        _print_one(OPERATOR, client.update(OPERATOR, operator_id, changes), as_json, "Updated")
 
 
 @chargepoints_app.command("list")
@@ -104,4 +112,4 @@ def chargepoints_show(record_id: int, env: str = EnvOption, account: str = Accou
                       as_json: bool = JsonOption) -> None:
     """Show one charge point record."""
     with open_client(env, account) as client:
-        _print(CHARGEPOINT, [client.get(CHARGEPOINT, record_id)], as_json, "Charge point record")
+        _print_one(CHARGEPOINT, client.get(CHARGEPOINT, record_id), as_json, "Charge point record")

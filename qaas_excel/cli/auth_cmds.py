@@ -9,15 +9,14 @@ import typer
 
 from qaas_excel.api.auth import DeviceCode, MsalSignIn, token_claims
 from qaas_excel.cli._app import AccountOption, EnvOption, JsonOption, app, console, err_console, handle_errors
+from qaas_excel.cli._render import text
 from qaas_excel.config import get_environment
 
 
 def show_device_code(code: DeviceCode) -> None:
     """Shown on stderr so --json output stays clean; nothing is copied to the clipboard."""
-    err_console.print(
-        f"To sign in, open [bold]{code.verification_uri}[/] and enter the code [bold cyan]{code.user_code}[/] "
-        f"(valid for {code.expires_in // 60} minutes). Waiting ..."
-    )
+    err_console.print(text("To sign in, open [bold]{}[/] and enter the code [bold cyan]{}[/] (valid for {} minutes). "
+                           "Waiting ...", code.verification_uri, code.user_code, code.expires_in // 60))
 
 
 @app.command()
@@ -29,8 +28,8 @@ def login(env: str = EnvOption, account: str = AccountOption,
     signin = MsalSignIn(environment, account=account)
     username = signin.login(show_device_code, timeout=timeout)
     if account and username.casefold() != account.casefold():
-        err_console.print(f"[yellow]Note:[/] you signed in as {username}, not {account}.")
-    console.print(f"Signed in to [bold]{environment.name}[/] as [bold]{username}[/].")
+        err_console.print(text("[yellow]Note:[/] you signed in as {}, not {}.", username, account))
+    console.print(text("Signed in to [bold]{}[/] as [bold]{}[/].", environment.name, username))
 
 
 @app.command()
@@ -41,9 +40,9 @@ def logout(env: str = EnvOption, account: str = AccountOption,
     environment = get_environment(env)
     removed = MsalSignIn(environment, account=account).logout(all_accounts=all_accounts)
     if removed:
-        console.print(f"Signed out of {environment.name}: {', '.join(removed)}.")
+        console.print(text("Signed out of {}: {}.", environment.name, ", ".join(removed)))
     else:
-        console.print(f"Nobody was signed in to {environment.name}.")
+        console.print(text("Nobody was signed in to {}.", environment.name))
 
 
 @app.command()
@@ -67,8 +66,8 @@ def whoami(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
     if as_json:
         console.print_json(json.dumps(info))
         return
-    console.print(f"[bold]{info['account']}[/] on [bold]{environment.name}[/] ({environment.base_url})")
+    console.print(text("[bold]{}[/] on [bold]{}[/] ({})", info["account"], environment.name, environment.base_url))
     if info["token_expires_in_s"] is not None:
         console.print(f"Access token valid for {info['token_expires_in_s'] // 60} more minutes; refreshed silently.")
     if len(others) > 1:
-        console.print(f"Other signed-in accounts: {', '.join(a for a in others if a != info['account'])}")
+        console.print(text("Other signed-in accounts: {}", ", ".join(a for a in others if a != info["account"])))

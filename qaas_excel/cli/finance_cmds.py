@@ -19,7 +19,7 @@ from qaas_excel.cli._app import (
     handle_errors,
     open_client,
 )
-from qaas_excel.cli._render import dumps
+from qaas_excel.cli._render import dumps, plain, text
 from qaas_excel.cli.pipeline_cmds import BookArg, OutputOption, SheetOption, WaitOption, reporting_save_failure
 from qaas_excel.formatting import german_number
 
@@ -30,7 +30,7 @@ def _summary_table(title: str, frame, key: str) -> Table:
                           ("Service kWh", "right"), ("Difference kWh", "right"), ("Service MWh", "right")):
         table.add_column(name, justify=justify)
     for row in frame.to_dict("records"):
-        table.add_row(str(row[key]), str(row["records"]), german_number(row["workbook_kwh"]),
+        table.add_row(plain(row[key]), str(row["records"]), german_number(row["workbook_kwh"]),
                       german_number(row["service_kwh"]), german_number(row["difference_kwh"]),
                       german_number(row["service_mwh"], 6))
     return table
@@ -47,7 +47,7 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
     with open_client(env, account) as client, reporting_save_failure():
         report = reconcile_file(book_path, client, sheet=sheet, output=output, wait=wait)
     if csv:
-        report.detail.to_csv(csv, index=False)
+        csv.write_text(report.to_csv(), encoding="utf-8", newline="")
     if as_json:
         print(dumps(report.to_dict()))
     else:
@@ -55,14 +55,14 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
         console.print(_summary_table("By status", report.by_status, "status"))
         console.print(_summary_table("By operator", report.by_operator, "operator"))
         console.print(_summary_table("By year", report.by_year, "year"))
-        console.print("Verdicts: " + ", ".join(f"{v} {k}" for k, v in report.counts.items()))
+        console.print(text("Verdicts: {}", ", ".join(f"{v} {k}" for k, v in report.counts.items())))
         console.print(f"Workbook {german_number(totals['workbook_kwh'])} kWh, service "
                       f"{german_number(totals['service_kwh'])} kWh, difference "
                       f"{german_number(totals['difference_kwh'])} kWh.")
         console.print("[green]In sync.[/]" if report.in_sync else "[yellow]Differences: see the Reconciliation "
                       "sheet.[/]")
         if report.saved_to:
-            console.print(f"Saved: [bold]{report.saved_to}[/]")
+            console.print(text("Saved: [bold]{}[/]", report.saved_to))
     raise typer.Exit(EXIT_OK if report.in_sync else EXIT_ROWS)
 
 
@@ -77,8 +77,8 @@ def audit(since: datetime = typer.Option(None, help="Only entries from this date
         since = since.replace(tzinfo=UTC)
     entries = AuditLog().entries(since)
     if csv:
-        csv.write_text(to_csv(entries), encoding="utf-8")
-        console.print(f"Wrote {len(entries)} entries to {csv}")
+        csv.write_text(to_csv(entries), encoding="utf-8", newline="")  # the CSV has its own CRLF line ends
+        console.print(text("Wrote {} entries to {}", len(entries), csv))
         return
     if as_json:
         print(dumps([e.__dict__ for e in entries]))
@@ -88,6 +88,6 @@ def audit(since: datetime = typer.Option(None, help="Only entries from this date
         table.add_column(name, overflow="fold")
     for e in entries:
         changes = "; ".join(f"{k}: {v.get('old')} → {v.get('new')}" for k, v in e.changes.items())
-        table.add_row(e.at[:19], e.phase, e.environment, e.account or "", f"{e.method} {e.resource}",
-                      str(e.record_id or ""), e.customer_reference or "", changes, e.outcome or "")
+        table.add_row(*map(plain, (e.at[:19], e.phase, e.environment, e.account, f"{e.method} {e.resource}",
+                                   e.record_id or "", e.customer_reference, changes, e.outcome)))
     console.print(table if entries else "No writes recorded yet.")

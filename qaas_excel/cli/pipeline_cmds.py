@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from qaas_excel.cli._app import (
     EXIT_OK,
@@ -27,8 +28,9 @@ from qaas_excel.cli._app import (
     err_console,
     handle_errors,
     open_client,
+    report_error,
 )
-from qaas_excel.cli._render import dumps
+from qaas_excel.cli._render import dumps, plain, text
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
 from qaas_excel.runlock import LOCK_WAIT_S
 
@@ -43,7 +45,7 @@ RESULT_STYLE = {"created": "green", "updated": "green", "adopted": "green", "unc
 
 
 def print_summary(report: RunReport) -> None:
-    table = Table(title=f"{report.command}{' (dry run)' if report.dry_run else ''}: {report.book}",
+    table = Table(title=text("{}{}: {}", report.command, " (dry run)" if report.dry_run else "", report.book),
                   header_style="bold")
     table.add_column("Sheet")
     results = sorted({k for s in report.sheets for k in s.counts}, key=list(RESULT_STYLE).index)
@@ -51,28 +53,28 @@ def print_summary(report: RunReport) -> None:
         table.add_column(r, justify="right", style=RESULT_STYLE.get(r))
     table.add_column("rows", justify="right")
     for s in report.sheets:
-        table.add_row(s.sheet, *(str(s.counts.get(r, 0)) for r in results), str(len(s.outcomes)))
+        table.add_row(plain(s.sheet), *(str(s.counts.get(r, 0)) for r in results), str(len(s.outcomes)))
     console.print(table)
     for s in report.sheets:
         for p in s.file_problems:
-            err_console.print(f"[red]{s.sheet}:[/] {p.message}")
+            err_console.print(text("[red]{}:[/] {}", s.sheet, p.message))
         shown = 0
         for o in s.outcomes:
             if o.result.value in ("invalid", "failed", "conflict", "locked") and shown < 10:
-                console.print(f"  [{RESULT_STYLE[o.result.value]}]{s.sheet} row {o.row} {o.result.value}:[/] "
-                              f"{o.message}")
+                console.print(Text.assemble("  ", (f"{s.sheet} row {o.row} {o.result.value}:",
+                                                   RESULT_STYLE[o.result.value]), " ", o.message))
                 shown += 1
         rest = sum(1 for o in s.outcomes if o.result.value in ("invalid", "failed", "conflict", "locked")) - shown
         if rest > 0:
-            console.print(f"  ... and {rest} more in {s.sheet}: see the Result and Message columns.")
+            console.print(text("  ... and {} more in {}: see the Result and Message columns.", rest, s.sheet))
     for note in report.notes:
-        console.print(note)
+        console.print(plain(note))
     stats = report.stats
     if stats.get("total_requests"):
         console.print(f"{stats['total_requests']} requests, {stats.get('retries', 0)} retries, "
                       f"{stats.get('token_refreshes', 0)} token refreshes.")
     if report.saved_to:
-        console.print(f"Saved: [bold]{report.saved_to}[/]")
+        console.print(text("Saved: [bold]{}[/]", report.saved_to))
 
 
 def exit_code(report: RunReport) -> int:
@@ -114,7 +116,7 @@ def reporting_save_failure() -> Iterator[None]:
     try:
         yield
     except SaveFailed as exc:
-        err_console.print(f"[red]Could not save:[/] {exc}")
+        report_error("[red]Could not save:[/]", exc)
         if isinstance(exc.report, RunReport) and exc.report.command == "push" and not exc.report.dry_run:
             print_summary(exc.report)
         raise typer.Exit(EXIT_USAGE) from None
@@ -190,7 +192,7 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
     with SandboxServer(home, port=0, auto_approve=True, db_path=home / "sandbox.sqlite3") as sandbox:
         env = sandbox.environment
         console.rule("[bold]1. The sandbox")
-        console.print(f"Local stand-in of the QaaS service at {env.base_url} (HTTPS, own CA), data in {home}.")
+        console.print(text("Local stand-in of the QaaS service at {} (HTTPS, own CA), data in {}.", env.base_url, home))
 
         console.rule("[bold]2. Sign in (device code, auto-approved in the sandbox)")
         signin = MsalSignIn(env, home=home)
@@ -201,10 +203,10 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
         except SignInRequired:
             user = None
         if user:
-            console.print(f"Already signed in as [bold]{user}[/]: the token was refreshed silently.")
+            console.print(text("Already signed in as [bold]{}[/]: the token was refreshed silently.", user))
         else:
             user = signin.login(show_device_code, timeout=60)
-            console.print(f"Signed in as [bold]{user}[/].")
+            console.print(text("Signed in as [bold]{}[/].", user))
 
         console.rule("[bold]3. The workbook")
         if not target.exists():
@@ -215,9 +217,9 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
                 from qaas_excel.templates import write_demo_workbook
 
                 write_demo_workbook(target)
-            console.print(f"Copied the demo workbook to [bold]{target}[/].")
+            console.print(text("Copied the demo workbook to [bold]{}[/].", target))
         else:
-            console.print(f"Using [bold]{target}[/] from an earlier run (its rows carry their QaaS IDs).")
+            console.print(text("Using [bold]{}[/] from an earlier run (its rows carry their QaaS IDs).", target))
 
         console.rule("[bold]4. Validate")
         with reporting_save_failure():
@@ -229,11 +231,10 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
                 report = push_file(target, client, progress=progress)
             print_summary(report)
             console.rule("[bold]6. What the service now holds")
-            console.print(records_table(OPERATOR, client.list(OPERATOR), title="Operators"))
+            console.print(records_table(OPERATOR, client.list(OPERATOR), title="Operators", width=console.width))
             charge_points = client.list(CHARGEPOINT)
-            console.print(f"{len(charge_points)} charge point records; `qaas-excel chargepoints list --env sandbox` "
-                          "while a sandbox runs shows them all.")
-    console.print(
-        f"\nOpen [bold]{target}[/] in Excel: every row has its QaaS ID, status, result and message; invalid cells "
-        "are marked red with a note. Run the demo again: pushed rows come back 'unchanged', never duplicated."
-    )
+            console.print(text("{} charge point records; `qaas-excel chargepoints list --env sandbox` while a sandbox "
+                               "runs shows them all.", len(charge_points)))
+    console.print(text(
+        "\nOpen [bold]{}[/] in Excel: every row has its QaaS ID, status, result and message; invalid cells "
+        "are marked red with a note. Run the demo again: pushed rows come back 'unchanged', never duplicated.", target))

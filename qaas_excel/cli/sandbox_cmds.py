@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from qaas_excel.cli._app import EXIT_USAGE, JsonOption, app, console, err_console, handle_errors
-from qaas_excel.cli._render import dumps
+from qaas_excel.cli._render import dumps, text
 from qaas_excel.config import ConfigError, sandbox_environment, state_dir
 
 sandbox_app = typer.Typer(help="The local sandbox of the QaaS service (for demos and tests).", no_args_is_help=True)
@@ -80,9 +80,9 @@ def stats(as_json: bool = JsonOption) -> None:
         print(dumps(data))
         return
     for key, count in sorted(data["requests"].items()):
-        console.print(f"{count:6d}  {key}")
+        console.print(text("{}  {}", f"{count:6d}", key))
     if data["faults"]:
-        console.print("faults: " + ", ".join(f"{k} {v}" for k, v in sorted(data["faults"].items())))
+        console.print(text("faults: {}", ", ".join(f"{k} {v}" for k, v in sorted(data["faults"].items()))))
 
 
 @sandbox_app.command("set-status")
@@ -91,7 +91,7 @@ def set_status(record_id: int, status: str,
                resource: str = typer.Option("chargepoint", help="chargepoint or operator")) -> None:
     """Set a record's status, e.g. to sent_to_uba to see the record lock."""
     record = _admin().set_status(resource, record_id, status)
-    console.print(f"{resource} {record_id} now has status {record.get('status')}.")
+    console.print(text("{} {} now has status {}.", resource, record_id, record.get("status")))
 
 
 @sandbox_app.command("reset")

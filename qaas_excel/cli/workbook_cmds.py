@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from qaas_excel.cli._app import app, console, handle_errors
+from qaas_excel.cli._render import text
 
 
 @app.command()
@@ -16,4 +17,4 @@ def templates(out: Path = typer.Option(Path("."), "--out", help="Folder to write
     from qaas_excel.templates import write_all
 
     for path in write_all(out):
-        console.print(f"Wrote {path}")
+        console.print(text("Wrote {}", path))

@@ -95,7 +95,7 @@ def test_audit_holds_a_pair_per_write_with_old_and_new_values_and_no_token(sandb
     assert secret not in (qaas_home / "audit.jsonl").read_text()
     csv = qaas_home / "audit.csv"
     runner.invoke(app, ["audit", "--csv", str(csv)], catch_exceptions=False)
-    assert "amount,18234.512,18000" in csv.read_text()
+    assert '"amount",18234.512,18000' in csv.read_text()  # text quoted, numbers as numbers
 
 
 def test_each_service_record_is_listed_once_whether_matched_by_id_reference_or_not_at_all() -> None:

@@ -46,7 +46,7 @@ def test_serve_then_sign_in_create_list_and_admin_from_other_processes(qaas_home
         created_id = [p for p in points if p["status"] == "created"][0]["id"]
         assert run(qaas_home, "sandbox", "set-status", str(created_id), "sent_to_uba").returncode == 0
         shown = json.loads(run(qaas_home, "chargepoints", "show", str(created_id), "--env", "sandbox", "--json").stdout)
-        assert shown[0]["status"] == "sent_to_uba"
+        assert shown["status"] == "sent_to_uba"  # the object, not a list
         assert run(qaas_home, "chargepoints", "show", "999999", "--env", "sandbox").returncode == 1
 
         who = run(qaas_home, "whoami", "--env", "sandbox")
