@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import io
 import random
-import re
 import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
+from xml.sax.saxutils import quoteattr
 
 from openpyxl import Workbook
 
@@ -32,6 +33,10 @@ VBA_TYPE = "application/vnd.ms-office.vbaProject"
 UI_REL = "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
 VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 FIXED_DATE = (2026, 1, 1, 0, 0, 0)
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+ADDIN_TITLE = "QaaS"
+ADDIN_DESCRIPTION = "The QaaS ribbon tab and worksheet functions (qaas-excel)"
 # Code names tie the VBA document modules to the workbook and its sheet.
 WORKBOOK_CODE_NAME, SHEET_CODE_NAME = "ThisWorkbook", "Sheet1"
 
@@ -146,27 +151,58 @@ def _base_workbook() -> dict[str, bytes]:
         return {name: z.read(name) for name in z.namelist()}
 
 
+def _xml(root: ElementTree.Element, namespace: str) -> bytes:
+    """A flat package document (content types, relationships) with its namespace as the default, as Office
+    writes it (ElementTree would prefix every element)."""
+    def element(e: ElementTree.Element) -> str:
+        attributes = "".join(f" {name}={quoteattr(value)}" for name, value in e.attrib.items())
+        return f"<{e.tag.removeprefix(f'{{{namespace}}}')}{attributes}/>"
+
+    tag = root.tag.removeprefix(f"{{{namespace}}}")
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<{tag} xmlns="{namespace}">'
+            + "".join(element(e) for e in root) + f"</{tag}>").encode()
+
+
+def _content_types(xml: bytes) -> bytes:
+    """The workbook part typed as a macro-enabled add-in, and the VBA project typed by name, as Excel does."""
+    root = ElementTree.fromstring(xml)
+    for override in root.iter(f"{{{CT_NS}}}Override"):
+        if override.get("PartName") == "/xl/workbook.xml":
+            override.set("ContentType", ADDIN_TYPE)
+    ElementTree.SubElement(root, f"{{{CT_NS}}}Override", PartName="/xl/vbaProject.bin", ContentType=VBA_TYPE)
+    return _xml(root, CT_NS)
+
+
+def _with_relationship(xml: bytes, rel_id: str, rel_type: str, target: str) -> bytes:
+    root = ElementTree.fromstring(xml)
+    ElementTree.SubElement(root, f"{{{REL_NS}}}Relationship", Id=rel_id, Type=rel_type, Target=target)
+    return _xml(root, REL_NS)
+
+
+def _core_properties() -> bytes:
+    """Our own core properties: a fixed date keeps the build reproducible; Excel's Add-ins dialog shows the title."""
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*FIXED_DATE)
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:title>{ADDIN_TITLE}</dc:title><dc:description>{ADDIN_DESCRIPTION}</dc:description>"
+            "<dc:creator>qaas-excel</dc:creator>"
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{stamp}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{stamp}</dcterms:modified>'
+            "</cp:coreProperties>").encode()
+
+
 def build_addin(out_dir: Path) -> Path:
+    """Write qaas_excel.xlam into ``out_dir``: the same bytes for the same sources."""
     parts = _base_workbook()
-    types = parts["[Content_Types].xml"].decode()
-    types = re.sub(r'(PartName="/xl/workbook.xml" ContentType=")[^"]+"', rf'\g<1>{ADDIN_TYPE}"', types)
-    types = types.replace("</Types>", f'<Default Extension="bin" ContentType="{VBA_TYPE}"/></Types>')
-    parts["[Content_Types].xml"] = types.encode()
-    rels = parts["_rels/.rels"].decode()
-    parts["_rels/.rels"] = rels.replace(
-        "</Relationships>",
-        f'<Relationship Id="qaasUi" Type="{UI_REL}" Target="customUI/customUI14.xml"/></Relationships>').encode()
-    wb_rels = parts["xl/_rels/workbook.xml.rels"].decode()
-    parts["xl/_rels/workbook.xml.rels"] = wb_rels.replace(
-        "</Relationships>",
-        f'<Relationship Id="qaasVba" Type="{VBA_REL}" Target="vbaProject.bin"/></Relationships>').encode()
+    parts["[Content_Types].xml"] = _content_types(parts["[Content_Types].xml"])
+    parts["_rels/.rels"] = _with_relationship(parts["_rels/.rels"], "qaasUi", UI_REL, "customUI/customUI14.xml")
+    parts["xl/_rels/workbook.xml.rels"] = _with_relationship(
+        parts["xl/_rels/workbook.xml.rels"], "qaasVba", VBA_REL, "vbaProject.bin")
+    parts["docProps/core.xml"] = _core_properties()  # openpyxl's carries the time of the build
     parts["customUI/customUI14.xml"] = CUSTOMUI.read_bytes()
     parts["xl/vbaProject.bin"] = vba_project_bin(VBA_MODULE)
-    parts.pop("docProps/core.xml", None)  # carries a timestamp; not needed by Excel
-    types = parts["[Content_Types].xml"].decode()
-    parts["[Content_Types].xml"] = re.sub(r'<Override PartName="/docProps/core.xml"[^>]*/>', "", types).encode()
-    rels = parts["_rels/.rels"].decode()
-    parts["_rels/.rels"] = re.sub(r'<Relationship [^>]*Target="docProps/core.xml"/>', "", rels).encode()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / XLAM_NAME
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
