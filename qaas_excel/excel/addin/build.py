@@ -14,7 +14,7 @@ import random
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
@@ -39,6 +39,7 @@ ADDIN_TITLE = "QaaS"
 ADDIN_DESCRIPTION = "The QaaS ribbon tab and worksheet functions (qaas-excel)"
 # Code names tie the VBA document modules to the workbook and its sheet.
 WORKBOOK_CODE_NAME, SHEET_CODE_NAME = "ThisWorkbook", "Sheet1"
+VERSION_COMPATIBLE32 = "393222000"  # the value in every project Excel (VBA 6 and later) saves
 
 
 def write_sources(folder: Path = SOURCES) -> list[Path]:
@@ -69,13 +70,37 @@ def _correct_copy_token_length() -> Iterator[None]:
         MsOvba.copytoken_help = staticmethod(original)
 
 
-def vba_project_bin(bas: Path) -> bytes:
-    """A vbaProject.bin holding ThisWorkbook, Sheet1 and our standard module (ms-ovba), byte for byte the
-    same on every build."""
-    if bas.stat().st_size >= 4096:  # ms-ovba-compression mishandles the raw chunks of longer modules
-        raise ValueError(f"{bas.name} must stay below 4096 bytes (one compression chunk)")
-    with _correct_copy_token_length(), _fixed_protection_seed(), tempfile.TemporaryDirectory() as tmp:
-        return _vba_project_bin(bas, Path(tmp))
+def compress(data: bytes) -> bytes:
+    """MS-OVBA compression as the build applies it to every module (ms-ovba-compression, corrected)."""
+    from ms_ovba_compression.ms_ovba import MsOvba
+
+    with _correct_copy_token_length():
+        return MsOvba().compress(data)
+
+
+def vba_project_bin(modules: Sequence[Path]) -> bytes:
+    """A vbaProject.bin holding ThisWorkbook, Sheet1 and our standard modules (ms-ovba), shaped like the
+    projects Excel saves and byte for byte the same on every build."""
+    with (_correct_copy_token_length(), _fixed_protection_seed(), _project_stream_ends_as_excels(),
+          tempfile.TemporaryDirectory() as tmp):
+        return _vba_project_bin(modules, Path(tmp))
+
+
+@contextlib.contextmanager
+def _project_stream_ends_as_excels() -> Iterator[None]:
+    """Excel ends the PROJECT stream with an empty line after the [Workspace] section; ms-ovba does not."""
+    from ms_ovba.Views import project_ole_file
+    from ms_ovba.Views.project import Project
+
+    class ExcelProject(Project):
+        def __str__(self) -> str:
+            return super().__str__() + "\r\n"
+
+    project_ole_file.Project = ExcelProject
+    try:
+        yield
+    finally:
+        project_ole_file.Project = Project
 
 
 @contextlib.contextmanager
@@ -99,7 +124,7 @@ def _document_module(name: str) -> str:
             "Attribute VB_PredeclaredId = True\nAttribute VB_Exposed = True\n")
 
 
-def _vba_project_bin(bas: Path, tmp: Path) -> bytes:
+def _vba_project_bin(modules: Sequence[Path], tmp: Path) -> bytes:
     # ms-ovba writes its intermediate files next to each source (appending to some), so every source is a
     # fresh copy in ``tmp``: nothing is written into the installed package, nothing piles up between builds.
     from ms_ovba.Models.Entities.doc_module import DocModule
@@ -112,21 +137,28 @@ def _vba_project_bin(bas: Path, tmp: Path) -> bytes:
 
     project = VbaProject()
     project.project_id = "{6B1F8F0E-3C55-4D0B-9E55-51A0A5C0DE01}"
-    for name, guid in ((SHEET_CODE_NAME, "0002082000000000C000000000000046"),
-                       (WORKBOOK_CODE_NAME, "0002081900000000C000000000000046")):
+    # What Excel writes and a generated project lacks by default: the PROJECTwm stream of module names (Excel
+    # has been seen to drop the macros of projects without it) and the VersionCompatible32 line.
+    project.include_projectwm()
+    project.add_attribute("VersionCompatible32", VERSION_COMPATIBLE32)
+    for name, guid in ((WORKBOOK_CODE_NAME, "0002081900000000C000000000000046"),
+                       (SHEET_CODE_NAME, "0002082000000000C000000000000046")):  # Excel's order
         source = tmp / f"{name}.cls"
         source.write_text(_document_module(name), encoding="ascii")
         module = DocModule(name)
         module.add_file(str(source))
         module.add_guid(uuid.UUID(guid))
         module.normalize_file()
+        module.add_workspace(0, 0, 0, 0, "C")
         project.add_module(module)
-    source = tmp / bas.name
-    source.write_bytes(bas.read_bytes())
-    module = StdModule(bas.stem)
-    module.add_file(str(source))
-    module.normalize_file()
-    project.add_module(module)
+    for bas in modules:
+        source = tmp / bas.name
+        source.write_bytes(bas.read_bytes())
+        module = StdModule(bas.stem)
+        module.add_file(str(source))
+        module.normalize_file()
+        module.add_workspace(0, 0, 0, 0, "C")  # a closed code window, as Excel records it
+        project.add_module(module)
     stdole = LibidReference(uuid.UUID("0002043000000000C000000000000046"), "2.0", "0",
                             "C:\\Windows\\System32\\stdole2.tlb", "OLE Automation")
     office = LibidReference(uuid.UUID("2DF8D04C5BFA101BBDE500AA0044DE52"), "2.0", "0",
@@ -202,7 +234,7 @@ def build_addin(out_dir: Path) -> Path:
         parts["xl/_rels/workbook.xml.rels"], "qaasVba", VBA_REL, "vbaProject.bin")
     parts["docProps/core.xml"] = _core_properties()  # openpyxl's carries the time of the build
     parts["customUI/customUI14.xml"] = CUSTOMUI.read_bytes()
-    parts["xl/vbaProject.bin"] = vba_project_bin(VBA_MODULE)
+    parts["xl/vbaProject.bin"] = vba_project_bin([VBA_MODULE])
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / XLAM_NAME
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
