@@ -62,6 +62,31 @@ def test_every_runpython_target_exists_in_the_macros_module(xlam: Path) -> None:
         assert callable(getattr(macros, name)), name
 
 
+def py_entry_point(code: str) -> list[str]:
+    start = code.index("Private Sub Py(")
+    return [line.strip() for line in code[start:code.index("End Sub", start)].splitlines()]
+
+
+def test_buttons_that_need_no_workbook_run_in_an_excel_without_one(xlam: Path) -> None:
+    code = vba_code(xlam)
+    free = {b.python for b in ribbon.BUTTONS if not b.needs_workbook}
+    assert {"new_workbook", "sign_in", "show_help"} <= free
+    assert {"validate", "push", "push_selected", "pull", "reconcile"}.isdisjoint(free)
+    calls = dict(re.findall(r'Py "(\w+)", (True|False)', code))
+    assert calls == {b.python: str(b.needs_workbook) for b in ribbon.BUTTONS}
+    body = py_entry_point(code)
+    run = next(i for i, line in enumerate(body) if line.startswith('Application.Run "xlwings.xlam!RunPython"'))
+    guard = body.index("If ActiveWorkbook Is Nothing Then")
+    assert body.index("On Error GoTo Failed") < guard < run  # ActiveWorkbook is read only after the check
+    # without a workbook: a message for the buttons that need one, a blank book for the others
+    assert body[guard + 1:guard + 5] == ["If needsWorkbook Then", f'MsgBox "{ribbon.NO_WORKBOOK_TEXT}", '
+                                         'vbInformation, "QaaS"', "Exit Sub", "End If"]
+    assert body[guard + 6:guard + 9] == ["Set blank = Workbooks.Add", "blank.Saved = True", "End If"]
+    # closed after the (synchronous) Windows RunPython; macOS' RunPython returns while Python still needs it
+    assert body[run + 1:run + 6] == ["#If Mac Then", body[run + 2], "#Else",
+                                     "If Not blank Is Nothing Then blank.Close SaveChanges:=False", "#End If"]
+
+
 def test_vba_project_holds_our_module_verbatim_and_empty_document_modules(xlam: Path) -> None:
     modules = vba_modules(xlam)
     assert set(modules) == {"QaasRibbon.bas", "Sheet1.cls", "ThisWorkbook.cls"}
