@@ -130,7 +130,37 @@ def test_cli_builds_it_and_refuses_to_install_where_there_is_no_excel(
     assert "Excel is not available on Linux" in result.stderr and "Windows or macOS" in result.stderr
 
 
-def test_install_puts_the_add_in_into_xlstart_and_points_xlwings_at_this_python(
+class FakeApp:
+    """An Excel as xlwings shows it: the startup folder it reports and the books it has open."""
+
+    def __init__(self, startup: Path, open_books: dict | None = None) -> None:
+        self.startup_path = str(startup)
+        self.books = open_books or {}
+        self.entered: list[bool] = []
+
+    def __enter__(self) -> FakeApp:
+        self.entered.append(True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.entered.append(False)
+
+
+class FakeApps(list):
+    @property
+    def active(self) -> FakeApp:
+        return self[0]
+
+
+class OpenAddin:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_install_puts_the_add_in_where_the_running_excel_says_and_points_xlwings_at_this_python(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
     import sys
@@ -141,29 +171,61 @@ def test_install_puts_the_add_in_into_xlstart_and_points_xlwings_at_this_python(
     conf.parent.mkdir(parents=True)
     conf.write_text('"INTERPRETER_WIN","C:\\old\\python.exe"\n"UDF MODULES","mine"\n"LICENSE_KEY","k"\n')
     ran = []
+    reported = tmp_path / "where Excel starts" / "XLSTART"
+    loaded = OpenAddin()
     monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.setenv("APPDATA", str(tmp_path / "appdata"))
     monkeypatch.delenv("CONDA_DEFAULT_ENV", raising=False)
     monkeypatch.setattr(xlwings, "USER_CONFIG_FILE", str(conf))
+    monkeypatch.setattr(xlwings, "apps", FakeApps([FakeApp(reported, {"qaas_excel.xlam": loaded})]))
     monkeypatch.setattr(subprocess, "run", lambda args, **kw: ran.append(args) or subprocess.CompletedProcess(args, 0))
     done = addin_install.install()
     assert ran == [[sys.executable, "-m", "xlwings", "addin", "install"]]
-    assert (tmp_path / "appdata" / "Microsoft" / "Excel" / "XLSTART" / "qaas_excel.xlam").is_file()
-    assert conf.read_text().splitlines() == [
-        f'"INTERPRETER_WIN","{sys.executable}"', '"UDF MODULES","mine;qaas_excel.excel.udfs"', '"LICENSE_KEY","k"']
-    assert len(done) == 3 and "XLSTART" in done[1]
+    assert (reported / "qaas_excel.xlam").is_file()
+    assert loaded.closed  # the copy Excel had open is closed before it is replaced
+    assert conf.read_text().splitlines() == [f'"INTERPRETER_WIN","{sys.executable}"', '"UDF MODULES","mine"',
+                                             '"LICENSE_KEY","k"']
+    assert len(done) == 3 and str(reported) in done[1]
 
 
-def test_install_on_a_mac_uses_the_startup_folder_and_the_mac_interpreter_key(
+def test_without_a_running_excel_an_unseen_one_is_asked_for_its_startup_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
+    import xlwings
+
+    started = []
+
+    def app(visible: bool) -> FakeApp:
+        started.append(FakeApp(tmp_path / "Startup.localized" / "Excel"))
+        assert visible is False
+        return started[-1]
+
     monkeypatch.setattr(sys, "platform", "darwin")
-    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path))
-    assert addin_install.startup_folder() == (tmp_path / "Library" / "Group Containers" / "UBF8T346G9.Office"
-                                              / "User Content.localized" / "Startup.localized" / "Excel")
+    monkeypatch.setattr(xlwings, "apps", FakeApps())
+    monkeypatch.setattr(xlwings, "App", app)
+    assert addin_install.startup_folder() == tmp_path / "Startup.localized" / "Excel"
+    assert len(started) == 1 and started[0].entered == [True, False]  # and quit again
     conf = addin_install.configure_interpreter(tmp_path / "xlwings.conf")
-    assert f'"INTERPRETER_MAC","{sys.executable}"' in conf.read_text().splitlines()
+    assert conf.read_text().splitlines() == [f'"INTERPRETER_MAC","{sys.executable}"']
+
+
+def test_an_add_in_excel_keeps_locked_is_reported_with_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from qaas_excel.config import ConfigError
+
+    def locked(folder: Path) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(addin_install, "startup_folder", lambda: tmp_path)
+    monkeypatch.setattr(addin_install, "_close_open_copies", lambda: None)
+    monkeypatch.setattr(addin_install, "build_addin", locked)
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: subprocess.CompletedProcess(args, 0))
+    with pytest.raises(ConfigError, match="quit Excel and run `qaas-excel addin install` again"):
+        addin_install.install()
 
 
 def test_a_windows_conda_environment_is_configured_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,4 +237,4 @@ def test_a_windows_conda_environment_is_configured_by_name(tmp_path: Path, monke
     conf = tmp_path / "xlwings.conf"
     conf.write_text('"INTERPRETER_WIN","C:\\old\\python.exe"\n')
     lines = addin_install.configure_interpreter(conf).read_text().splitlines()
-    assert lines == ['"CONDA PATH","miniconda3"', '"CONDA ENV","qaas"', '"UDF MODULES","qaas_excel.excel.udfs"']
+    assert lines == ['"CONDA PATH","miniconda3"', '"CONDA ENV","qaas"']
