@@ -12,9 +12,9 @@ from oletools.olevba import VBA_Parser
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
-from qaas_excel.excel import macros, ribbon
+from qaas_excel.excel import macros, ribbon, udf_stubs
 from qaas_excel.excel.addin import install as addin_install
-from qaas_excel.excel.addin.build import CUSTOMUI, VBA_MODULE, build_addin, write_sources
+from qaas_excel.excel.addin.build import CUSTOMUI, FUNCTIONS_MODULE, VBA_MODULE, build_addin, write_sources
 
 NS = {"ui": ribbon.CUSTOMUI_NS}
 
@@ -89,8 +89,9 @@ def test_buttons_that_need_no_workbook_run_in_an_excel_without_one(xlam: Path) -
 
 def test_vba_project_holds_our_module_verbatim_and_empty_document_modules(xlam: Path) -> None:
     modules = vba_modules(xlam)
-    assert set(modules) == {"QaasRibbon.bas", "Sheet1.cls", "ThisWorkbook.cls"}
-    assert modules["QaasRibbon.bas"] == VBA_MODULE.read_bytes().decode("cp1252")
+    assert set(modules) == {"QaasRibbon.bas", "QaasFunctions.bas", "Sheet1.cls", "ThisWorkbook.cls"}
+    assert modules["QaasRibbon.bas"] == VBA_MODULE.read_bytes().decode("ascii")
+    assert modules["QaasFunctions.bas"] == FUNCTIONS_MODULE.read_bytes().decode("ascii")
     for name in ("Sheet1", "ThisWorkbook"):  # exactly one module header each, no code
         assert modules[f"{name}.cls"].count("Attribute VB_Name") == 1, name
         assert all(line.startswith("Attribute ") for line in modules[f"{name}.cls"].splitlines() if line), name
@@ -110,11 +111,13 @@ def test_build_is_reproducible_and_writes_nothing_into_ms_ovba(tmp_path: Path) -
     assert {p: p.stat().st_mtime_ns for p in package.rglob("*") if "__pycache__" not in p.parts} == before
 
 
-def test_committed_sources_match_the_button_list(tmp_path: Path) -> None:
+def test_committed_sources_match_the_button_and_function_lists(tmp_path: Path) -> None:
     assert CUSTOMUI.read_text(encoding="utf-8") == ribbon.customui_xml()
-    assert VBA_MODULE.read_bytes().decode("cp1252") == ribbon.vba_module()
+    assert VBA_MODULE.read_bytes().decode("ascii") == ribbon.vba_module()
+    assert FUNCTIONS_MODULE.read_bytes().decode("ascii") == udf_stubs.vba_module()
     fresh = write_sources(tmp_path)  # what `write_sources()` would commit
-    assert [p.read_bytes() for p in fresh] == [CUSTOMUI.read_bytes(), VBA_MODULE.read_bytes()]
+    assert [p.read_bytes() for p in fresh] == [CUSTOMUI.read_bytes(), VBA_MODULE.read_bytes(),
+                                               FUNCTIONS_MODULE.read_bytes()]
 
 
 def test_cli_builds_it_and_refuses_to_install_where_there_is_no_excel(

@@ -121,7 +121,7 @@ def test_the_same_streams_as_excel_writes(ours: VbaProject, excel: VbaProject) -
         names = project.project_modules()
         assert set(project.streams) == {"PROJECT", "PROJECTwm", "VBA/_VBA_PROJECT", "VBA/dir",
                                         *(f"VBA/{n}" for n in names)}
-    assert ours.project_modules() == ["ThisWorkbook", "Sheet1", "QaasRibbon"]
+    assert ours.project_modules() == ["ThisWorkbook", "Sheet1", "QaasRibbon", "QaasFunctions"]
 
 
 def test_project_stream_has_excels_keys_in_excels_order(ours: VbaProject, excel: VbaProject) -> None:

@@ -1,9 +1,10 @@
 """Build ``qaas_excel.xlam`` from the text sources, on any OS.
 
 An .xlam is an OOXML zip: a workbook whose content type says "macro-enabled add-in", a
-``vbaProject.bin`` (written here with the ms-ovba package from ``QaasRibbon.bas``), and a
-``customUI/customUI14.xml`` part that Excel shows as the QaaS tab. The ribbon's callbacks call
-``RunPython`` of the xlwings add-in, so no xlwings VBA code is copied into ours.
+``vbaProject.bin`` (written here with the ms-ovba package from ``QaasRibbon.bas`` and
+``QaasFunctions.bas``, shaped like the projects Excel saves), and a ``customUI/customUI14.xml`` part
+that Excel shows as the QaaS tab. The ribbon's callbacks call ``RunPython`` of the xlwings add-in and
+the worksheet-function stubs call its ``XLPy``, so no xlwings VBA code is copied into ours.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from xml.sax.saxutils import quoteattr
 
 from openpyxl import Workbook
 
-from qaas_excel.excel import ribbon
+from qaas_excel.excel import ribbon, udf_stubs
 
 SOURCES = Path(__file__).resolve().parent
 CUSTOMUI = SOURCES / "customUI14.xml"
 VBA_MODULE = SOURCES / f"{ribbon.MODULE_NAME}.bas"
+FUNCTIONS_MODULE = SOURCES / f"{udf_stubs.MODULE_NAME}.bas"
 XLAM_NAME = "qaas_excel.xlam"
 
 ADDIN_TYPE = "application/vnd.ms-excel.addin.macroEnabled.main+xml"
@@ -43,11 +45,13 @@ VERSION_COMPATIBLE32 = "393222000"  # the value in every project Excel (VBA 6 an
 
 
 def write_sources(folder: Path = SOURCES) -> list[Path]:
-    """(Re)generate the text sources from ribbon.py; a test keeps the committed copies in step."""
-    customui, module = folder / CUSTOMUI.name, folder / VBA_MODULE.name
+    """(Re)generate the text sources from ribbon.py and the worksheet functions; a test keeps the committed copies
+    in step. VBA text is ASCII, so it reads the same in every code page."""
+    customui, module, functions = folder / CUSTOMUI.name, folder / VBA_MODULE.name, folder / FUNCTIONS_MODULE.name
     customui.write_text(ribbon.customui_xml(), encoding="utf-8")
-    module.write_bytes(ribbon.vba_module().encode("cp1252"))
-    return [customui, module]
+    module.write_bytes(ribbon.vba_module().encode("ascii"))
+    functions.write_bytes(udf_stubs.vba_module().encode("ascii"))
+    return [customui, module, functions]
 
 
 @contextlib.contextmanager
@@ -234,7 +238,7 @@ def build_addin(out_dir: Path) -> Path:
         parts["xl/_rels/workbook.xml.rels"], "qaasVba", VBA_REL, "vbaProject.bin")
     parts["docProps/core.xml"] = _core_properties()  # openpyxl's carries the time of the build
     parts["customUI/customUI14.xml"] = CUSTOMUI.read_bytes()
-    parts["xl/vbaProject.bin"] = vba_project_bin([VBA_MODULE])
+    parts["xl/vbaProject.bin"] = vba_project_bin([VBA_MODULE, FUNCTIONS_MODULE])
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / XLAM_NAME
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
