@@ -15,16 +15,18 @@ class Button:
     vba_sub: str  # the ribbon callback in QaasRibbon.bas
     python: str  # the function in qaas_excel.excel.macros it runs
     screentip: str
+    needs_workbook: bool = True  # False: runs in an Excel with no workbook open (on a blank one)
 
 
 GROUPS = {"account": "Account", "data": "Data", "workbook": "Workbook", "help": "Help"}
 
 BUTTONS = (
     Button("qaasSignIn", "Sign in", "account", "Lock", "QaasSignIn", "sign_in",
-           "Sign in with a device code; later sessions refresh silently."),
-    Button("qaasSignOut", "Sign out", "account", "Delete", "QaasSignOut", "sign_out", "Forget the cached sign-in."),
+           "Sign in with a device code; later sessions refresh silently.", needs_workbook=False),
+    Button("qaasSignOut", "Sign out", "account", "Delete", "QaasSignOut", "sign_out", "Forget the cached sign-in.",
+           needs_workbook=False),
     Button("qaasEnvironment", "Environment", "account", "ServerConnection", "QaasEnvironment", "choose_environment",
-           "Switch between production and the sandbox."),
+           "Switch between production and the sandbox.", needs_workbook=False),
     Button("qaasValidate", "Validate", "data", "AcceptInvitation", "QaasValidate", "validate",
            "Check every row; problems are marked red with a note."),
     Button("qaasPush", "Push all rows", "data", "ExportExcel", "QaasPush", "push",
@@ -36,14 +38,15 @@ BUTTONS = (
     Button("qaasReconcile", "Reconcile", "data", "ReviewCompareMenu", "QaasReconcile", "reconcile",
            "Compare the workbook with the service, to the kWh."),
     Button("qaasNewWorkbook", "New workbook", "workbook", "FileNew", "QaasNewWorkbook", "new_workbook",
-           "A fresh copy of the QaaS template."),
-    Button("qaasHelp", "Help", "help", "Help", "QaasHelp", "show_help", "What the buttons do."),
+           "A fresh copy of the QaaS template.", needs_workbook=False),
+    Button("qaasHelp", "Help", "help", "Help", "QaasHelp", "show_help", "What the buttons do.", needs_workbook=False),
 )
 
 CUSTOMUI_NS = "http://schemas.microsoft.com/office/2009/07/customui"
 MODULE_NAME = "QaasRibbon"
 MACROS_MODULE = "qaas_excel.excel.macros"
 RUNPYTHON = "xlwings.xlam!RunPython"  # the function of the standard xlwings add-in
+NO_WORKBOOK_TEXT = "Open a QaaS workbook first, or make one with New workbook on the QaaS tab."
 
 
 def customui_xml() -> str:
@@ -64,10 +67,25 @@ def vba_module() -> str:
     lines = [f'Attribute VB_Name = "{MODULE_NAME}"', "Option Explicit", "",
              "' Ribbon callbacks of the QaaS tab. Each runs one function of qaas_excel.excel.macros",
              "' through RunPython of the xlwings add-in (installed by `qaas-excel addin install`).", "",
-             "Private Sub Py(ByVal functionName As String)",
+             "Private Sub Py(ByVal functionName As String, ByVal needsWorkbook As Boolean)",
              "    ' Application.Run finds RunPython in the loaded xlwings add-in without a VBA reference to it.",
+             "    Dim blank As Workbook",
              "    On Error GoTo Failed",
+             "    If ActiveWorkbook Is Nothing Then",
+             "        If needsWorkbook Then",
+             f'            MsgBox "{NO_WORKBOOK_TEXT}", vbInformation, "QaaS"',
+             "            Exit Sub",
+             "        End If",
+             "        ' RunPython reads ActiveWorkbook (error 91 if none is open); Python uses it to reach Excel.",
+             "        Set blank = Workbooks.Add",
+             "        blank.Saved = True",
+             "    End If",
              f'    Application.Run "{RUNPYTHON}", "import {MACROS_MODULE} as m; m." & functionName & "()"',
+             "#If Mac Then",
+             "    ' RunPython returns before Python is done, and Python finds Excel through the blank book: it stays.",
+             "#Else",
+             "    If Not blank Is Nothing Then blank.Close SaveChanges:=False",
+             "#End If",
              "    Exit Sub",
              "Failed:",
              '    MsgBox "QaaS could not start Python through the xlwings add-in:" & vbCrLf & Err.Description & '
@@ -75,5 +93,6 @@ def vba_module() -> str:
              'vbCritical, "QaaS"',
              "End Sub", ""]
     for b in BUTTONS:
-        lines += [f"Public Sub {b.vba_sub}(control As IRibbonControl)", f'    Py "{b.python}"', "End Sub", ""]
+        lines += [f"Public Sub {b.vba_sub}(control As IRibbonControl)", f'    Py "{b.python}", {b.needs_workbook}',
+                  "End Sub", ""]
     return "\r\n".join(lines)

@@ -196,3 +196,7 @@ def QAAS_TOTAL(status: Any = None, operator: Any = None, year: Any = None) -> An
 def QAAS_CHECK_EVSE(evse_id: Any) -> str:  # noqa: N802
     """Checks an EVSE ID's form locally (no network): "ok" or what is wrong."""
     return check_evse_id(evse_id)
+
+
+# The worksheet functions, in the order their VBA stubs appear in qaas_excel.xlam (see excel/udf_stubs.py).
+FUNCTIONS = (QAAS_STATUS, QAAS_RECORD, QAAS_OPERATORS, QAAS_CHARGEPOINTS, QAAS_TOTAL, QAAS_CHECK_EVSE)

@@ -1,9 +1,10 @@
-"""The QaaS Excel add-in: text sources (customUI14.xml, QaasRibbon.bas) and the .xlam build.
+"""The QaaS Excel add-in: text sources (customUI14.xml, QaasRibbon.bas, QaasFunctions.bas) and the .xlam build.
 
 How the ribbon reaches Python
 -----------------------------
-``qaas_excel.xlam`` carries only our ribbon (``customUI/customUI14.xml``) and one VBA module of
-ribbon callbacks. Each callback runs ``Application.Run "xlwings.xlam!RunPython", "import
+``qaas_excel.xlam`` carries only our ribbon (``customUI/customUI14.xml``), one VBA module of
+ribbon callbacks and one of worksheet-function stubs (``excel/udf_stubs.py``, Windows). Each
+callback runs ``Application.Run "xlwings.xlam!RunPython", "import
 qaas_excel.excel.macros as m; m.<function>()"``: ``RunPython`` lives in the standard xlwings
 add-in, which ``qaas-excel addin install`` installs with ``xlwings addin install`` next to ours.
 
@@ -18,7 +19,8 @@ The interpreter RunPython starts is set in xlwings' user config (``INTERPRETER_W
 
 Sources and build
 -----------------
-``qaas_excel.excel.ribbon.BUTTONS`` is the one list of buttons; ``build.write_sources()``
-regenerates both text files from it and a test keeps the committed copies in step.
+``qaas_excel.excel.ribbon.BUTTONS`` is the one list of buttons and ``udfs.FUNCTIONS`` the one list of
+worksheet functions; ``build.write_sources()`` regenerates the three text files from them and a test keeps
+the committed copies in step.
 ``build.build_addin(folder)`` writes the .xlam on any OS, byte for byte the same every time.
 """

@@ -2,13 +2,15 @@
 
 The QaaS ribbon calls ``RunPython`` of the standard xlwings add-in, so installing means three
 things: ``xlwings addin install`` (xlwings.xlam into the startup folder; on macOS also the
-AppleScript RunPython needs), ``qaas_excel.xlam`` next to it, and the interpreter entry in the
+AppleScript RunPython needs), ``qaas_excel.xlam`` next to it (in the startup folder Excel itself
+reports, asked as xlwings asks it), and the interpreter entry in the
 user config file that the xlwings add-in reads (as ``xlwings addin install`` writes it, but
 always for this Python, since qaas_excel is installed here).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,19 +19,33 @@ from pathlib import Path
 from qaas_excel.config import ConfigError
 from qaas_excel.excel.addin.build import XLAM_NAME, build_addin
 
-UDF_MODULE = "qaas_excel.excel.udfs"
+
+def _require_excel_platform() -> None:
+    if sys.platform not in ("win32", "darwin"):
+        raise ConfigError(f"Excel is not available on {'Linux' if sys.platform.startswith('linux') else sys.platform}: "
+                          "the add-in can only be installed on Windows or macOS. Here, use the command line "
+                          "(qaas-excel validate / push / pull / reconcile).")
 
 
 def startup_folder() -> Path:
-    """Excel's per-user startup folder: every add-in there is loaded when Excel starts."""
-    if sys.platform == "win32":
-        return Path(os.environ["APPDATA"]) / "Microsoft" / "Excel" / "XLSTART"
-    if sys.platform == "darwin":
-        return (Path.home() / "Library" / "Group Containers" / "UBF8T346G9.Office" / "User Content.localized"
-                / "Startup.localized" / "Excel")
-    raise ConfigError(f"Excel is not available on {'Linux' if sys.platform.startswith('linux') else sys.platform}: "
-                      "the add-in can only be installed on Windows or macOS. Here, use the command line "
-                      "(qaas-excel validate / push / pull / reconcile).")
+    """The per-user startup folder as Excel reports it (``Application.StartupPath``; every add-in there loads
+    when Excel starts), asked the way ``xlwings addin install`` asks: a running Excel, else one started unseen."""
+    _require_excel_platform()
+    import xlwings as xw
+
+    if xw.apps:
+        return Path(xw.apps.active.startup_path)
+    with xw.App(visible=False) as app:
+        return Path(app.startup_path)
+
+
+def _close_open_copies() -> None:
+    """A running Excel keeps the installed add-in open (locked on Windows): close it, as xlwings does for its own."""
+    import xlwings as xw
+
+    for app in xw.apps if xw.apps else ():
+        with contextlib.suppress(KeyError):
+            app.books[XLAM_NAME].close()
 
 
 def user_config_file() -> Path:
@@ -50,7 +66,8 @@ def interpreter_settings() -> tuple[dict[str, str], set[str]]:
 
 
 def configure_interpreter(conf: Path | None = None) -> Path:
-    """Write this Python and our worksheet-function module into xlwings' user config; other entries stay."""
+    """Write this Python into xlwings' user config; other entries stay. (No ``UDF MODULES`` entry: our worksheet
+    functions are VBA stubs inside qaas_excel.xlam, and that entry only feeds xlwings' Import Functions button.)"""
     conf = conf or user_config_file()
     entries: dict[str, str] = {}
     if conf.exists():
@@ -62,8 +79,6 @@ def configure_interpreter(conf: Path | None = None) -> Path:
     for key in drops:
         entries.pop(key, None)
     entries.update(updates)
-    modules = [m for m in entries.get("UDF MODULES", "").split(";") if m]
-    entries["UDF MODULES"] = ";".join([*modules, UDF_MODULE] if UDF_MODULE not in modules else modules)
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text("".join(f'"{key}","{value}"\n' for key, value in entries.items()), encoding="utf-8")
     return conf
@@ -71,14 +86,20 @@ def configure_interpreter(conf: Path | None = None) -> Path:
 
 def install() -> list[str]:
     """Install both add-ins and configure the interpreter; returns what was done, one line each."""
-    folder = startup_folder()
+    _require_excel_platform()
     done = []
     result = subprocess.run([sys.executable, "-m", "xlwings", "addin", "install"], capture_output=True, text=True)
     if result.returncode != 0:
         raise ConfigError(f"`xlwings addin install` failed: {result.stderr.strip() or result.stdout.strip()}")
-    done.append("installed the xlwings add-in (RunPython, worksheet functions)")
-    target = build_addin(folder)
+    done.append("installed the xlwings add-in (RunPython; on Windows also the worksheet functions' server)")
+    folder = startup_folder()
+    _close_open_copies()
+    try:
+        target = build_addin(folder)
+    except PermissionError as exc:
+        raise ConfigError(f"Could not write {folder / XLAM_NAME} ({exc.strerror}): quit Excel and run "
+                          "`qaas-excel addin install` again.") from exc
     done.append(f"installed {XLAM_NAME} into {target.parent}")
     conf = configure_interpreter()
-    done.append(f"configured {conf} for this Python ({sys.executable}) and the worksheet functions of {UDF_MODULE}")
+    done.append(f"configured {conf} for this Python ({sys.executable})")
     return done
