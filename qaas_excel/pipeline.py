@@ -149,11 +149,11 @@ class PreparedSheet:
 
 
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
-             operator_refs: set[str] | None = None, operator_ids: set[int] | None = None) -> PreparedSheet:
+             operators: OperatorDirectory | None = None) -> PreparedSheet:
     table = book.read(resource, sheet)
     kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
-    if resource is CHARGEPOINT:
-        kwargs.update(operator_refs=operator_refs, operator_ids=operator_ids)
+    if resource is CHARGEPOINT and operators is not None:
+        kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
     result = validate(resource, table.data, **kwargs)
     by_row: dict[int, list[Problem]] = {}
     file_problems = []
@@ -165,26 +165,92 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     return PreparedSheet(resource, table, result.records, by_row, file_problems, system_values(table))
 
 
-def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None = None,
-                operator_rows: dict[str, int] | None = None) -> list[RowState]:
+class OperatorDirectory:
+    """The one place a charge point's operator reference becomes an operator id.
+
+    A charge point names its operator by QaaS ID or by the operator's reference. References are known from
+    the service's operators and, within a run, from the Operators sheet as it is pushed. In a dry run an
+    operator that would be created resolves to its reference itself, so its charge points plan as they would.
+    """
+
+    def __init__(self, service: list[dict[str, Any]] | None = None, *, dry_run: bool = False) -> None:
+        self.dry_run = dry_run
+        self._service_ids: set[int] | None = None if service is None else {op["id"] for op in service}
+        self._ids: dict[str, int | str] = {}
+        self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
+        self._sheet_read = False
+        for op in service or []:
+            ref = _reference(op.get("customer_reference"))
+            if ref:
+                self._ids.setdefault(ref, op["id"])
+
+    def references(self) -> set[str] | None:
+        """References a charge point may name (None when neither the service nor a sheet told any)."""
+        if self._service_ids is None and not self._sheet_read:
+            return None
+        return set(self._ids) | set(self._rows)
+
+    def ids(self) -> set[int] | None:
+        """Ids the service holds (None when the service was not asked: validate works offline)."""
+        return self._service_ids
+
+    def learn_sheet(self, table: SheetTable) -> None:
+        """The Operators sheet's references, by row (validate, and messages about operators not pushed)."""
+        self._sheet_read = True
+        refs = table.data.get("customer_reference")
+        for row, value in (refs.items() if refs is not None else ()):
+            ref = _reference(value)
+            if ref:
+                self._rows.setdefault(ref, int(row))
+
+    def learn_outcomes(self, table: SheetTable, rows: list[RowState], outcomes: list[Outcome]) -> None:
+        """After the Operators sheet was pushed: the id of each operator that is now on the service."""
+        self.learn_sheet(table)
+        refs = table.data.get("customer_reference")
+        known = {r.row: r.record_id for r in rows}
+        for o in outcomes:
+            ref = _reference(refs.get(o.row)) if refs is not None else None
+            if not ref or o.result in (Result.INVALID, Result.FAILED, Result.CONFLICT):
+                continue
+            rec_id = (o.record or {}).get("id") or known.get(o.row)
+            if rec_id is None and self.dry_run and o.result is Result.VALID:
+                rec_id = ref  # would be created
+            if rec_id is not None:
+                self._ids[ref] = rec_id
+
+    def resolve(self, row: int, values: dict[str, Any], table: SheetTable) -> Problem | None:
+        """Put the operator's id into a charge point's values; the problem if the reference is not known yet."""
+        ref = values.get("chargepointoperator_id")
+        if not isinstance(ref, str):
+            return None
+        op_id = self._ids.get(ref.strip())
+        if op_id is not None:
+            values["chargepointoperator_id"] = op_id
+            return None
+        where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
+        return Problem(row, "chargepointoperator_id", "operator-not-pushed",
+                       f"{table.header('chargepointoperator_id')}: operator {ref!r} is not on the service yet"
+                       f"{where}; push it first.", table.sheet)
+
+
+def _reference(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None) -> list[RowState]:
     rows = []
     clean = prep.records.astype(object).where(prep.records.notna(), None)  # NaN/NaT -> None, in one pass
     records = clean.to_dict("index")
     system = prep.system.to_dict("index")
     for row, values in records.items():
         problems = list(prep.problems.get(row, []))
-        if prep.resource is CHARGEPOINT and not problems:
-            op = values.get("chargepointoperator_id")
-            if isinstance(op, str):
-                op_id = (operator_ids_by_ref or {}).get(op.strip())
-                if op_id is None:
-                    where = f" (Operators sheet row {operator_rows[op.strip()]})" if operator_rows and \
-                        op.strip() in operator_rows else ""
-                    problems.append(Problem(row, "chargepointoperator_id", "operator-not-pushed",
-                                            f"{prep.table.header('chargepointoperator_id')}: operator {op!r} is "
-                                            f"not on the service yet{where}; push it first.", prep.table.sheet))
-                else:
-                    values["chargepointoperator_id"] = op_id
+        if prep.resource is CHARGEPOINT and not problems and operators is not None:
+            problem = operators.resolve(row, values, prep.table)
+            if problem is not None:
+                problems.append(problem)
         sys_row = system.get(row, {})
         rows.append(RowState(row, values, record_id=sys_row.get(C.ID), status=sys_row.get(C.STATUS),
                              stored_fingerprint=sys_row.get(C.FINGERPRINT), problems=problems))
@@ -195,25 +261,45 @@ def _blank(v: Any) -> bool:
     return v is None or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
-def _replay_journal(journal: Journal | None, sheet: str, resource: Resource,
-                    rows: list[RowState]) -> dict[int, Outcome]:
-    """Put results an interrupted run got from the service back into the rows (idempotent)."""
+def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, rows: list[RowState],
+                    service: list[dict[str, Any]]) -> dict[int, Outcome]:
+    """Put what an interrupted run did on the service back into the rows, before anything is planned.
+
+    - An answer the run journaled (``done``) is written into its row, if the row was not edited since.
+    - A create that was sent but whose answer never came back (an ``intent`` without an answer) may have
+      gone through: the service's record with exactly the values that were sent is linked to the row, even
+      when the row has no reference and was edited since (then the edit becomes an update of that record,
+      never a second record).
+    """
     if journal is None:
         return {}
-    done, _open_intents = journal.pending(sheet)
+    done, open_intents = journal.pending(sheet)
     recovered: dict[int, Outcome] = {}
+    linked = {r.record_id for r in rows if r.record_id is not None}
+    by_fingerprint: dict[str, dict[str, Any]] = {}
+    if any(e.action == Action.CREATE.value for e in open_intents.values()):
+        for rec in service:
+            if rec.get("id") not in linked:
+                by_fingerprint.setdefault(fingerprint(resource, rec), rec)
     for r in rows:
+        if r.problems:
+            continue
         e = done.get(r.row)
-        if e is None or e.record_id is None or r.problems:
+        if e is not None and e.record_id is not None and r.record_id in (None, e.record_id):
+            if fingerprint(resource, r.values) != e.fingerprint:
+                continue  # the row was edited since: plan it afresh
+            r.record_id, r.stored_fingerprint = e.record_id, e.fingerprint
+            r.status = e.status or r.status
+            recovered[r.row] = Outcome(r.row, Result(e.result or Result.CREATED.value),
+                                       (e.message or "") + " (recovered from an interrupted run)")
             continue
-        if r.record_id not in (None, e.record_id):
+        intent = open_intents.get(r.row)
+        if intent is None or intent.action != Action.CREATE.value or r.record_id is not None:
             continue
-        if fingerprint(resource, r.values) != e.fingerprint:
-            continue  # the row was edited since: plan it afresh
-        r.record_id, r.stored_fingerprint = e.record_id, e.fingerprint
-        r.status = e.status or r.status
-        recovered[r.row] = Outcome(r.row, Result(e.result or Result.CREATED.value),
-                                   (e.message or "") + " (recovered from an interrupted run)")
+        record = by_fingerprint.pop(intent.fingerprint, None)
+        if record is not None:  # the lost create did go through
+            r.record_id, r.stored_fingerprint, r.status = record["id"], intent.fingerprint, record.get("status")
+            recovered[r.row] = Outcome(r.row, Result.CREATED, "Created (recovered from an interrupted run).")
     return recovered
 
 
@@ -232,15 +318,15 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
     """Check every row locally (no network) and mark what is wrong in the workbook."""
     report = RunReport("validate", book.name)
-    op_refs: set[str] | None = None
-    op_ids: set[int] | None = None
-    for resource, name in sheets_to_process(book, sheet):
-        if resource is CHARGEPOINT and op_refs is None and OPERATOR.sheet in book.sheet_names():
-            op_table = book.read(OPERATOR, OPERATOR.sheet)
-            op_refs = _sheet_refs(op_table)
-        prep = _prepare(book, resource, name, today=today, operator_refs=op_refs, operator_ids=op_ids)
+    operators = OperatorDirectory()
+    targets = sheets_to_process(book, sheet)
+    if any(r is CHARGEPOINT for r, _ in targets) and not any(r is OPERATOR for r, _ in targets) and \
+            OPERATOR.sheet in book.sheet_names():
+        operators.learn_sheet(book.read(OPERATOR, OPERATOR.sheet))  # charge points name operators of that sheet
+    for resource, name in targets:
+        prep = _prepare(book, resource, name, today=today, operators=operators)
         if resource is OPERATOR:
-            op_refs = _sheet_refs(prep.table)
+            operators.learn_sheet(prep.table)
         outcomes = [
             Outcome(row, Result.INVALID, " | ".join(p.message for p in prep.problems[row]),
                     problems=prep.problems[row]) if row in prep.problems else Outcome(row, Result.VALID, "")
@@ -251,78 +337,50 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
     return report
 
 
-def _sheet_refs(table: SheetTable) -> set[str]:
-    if "customer_reference" not in table.data:
-        return set()
-    return {str(v).strip() for v in table.data["customer_reference"] if not _blank(v) and str(v).strip()}
-
-
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
               progress: Progress | None = None, only_rows: set[int] | None = None) -> RunReport:
     """Create, update or skip every row; write id, status, result and message back into each.
 
+    Operators first, so charge points can name an operator by its reference from the Operators sheet.
     ``only_rows``: push just these Excel rows of the (single) sheet, e.g. the selection in Excel.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
-    targets = sheets_to_process(book, sheet)
-    ids_by_ref: dict[str, int] = {}
-    op_rows: dict[str, int] = {}
-    service_ops: list[dict[str, Any]] | None = None
-
-    def operators_on_service() -> list[dict[str, Any]]:
-        nonlocal service_ops
-        if service_ops is None:
-            service_ops = client.list(OPERATOR)
-        return service_ops
-
-    for resource, name in targets:
-        if resource is CHARGEPOINT:
-            for op in operators_on_service():
-                ref = str(op.get("customer_reference") or "").strip()
-                if ref:
-                    ids_by_ref.setdefault(ref, op["id"])
-            prep = _prepare(book, resource, name, today=today,
-                            operator_refs=set(ids_by_ref) | set(op_rows),
-                            operator_ids={op["id"] for op in operators_on_service()})
-        else:
-            prep = _prepare(book, resource, name, today=today)
-        rows = _row_states(prep, ids_by_ref, op_rows)
+    service_operators = client.list(OPERATOR)
+    operators = OperatorDirectory(service_operators, dry_run=dry_run)
+    for resource, name in sheets_to_process(book, sheet):
+        service = service_operators if resource is OPERATOR else client.list(CHARGEPOINT)
+        prep = _prepare(book, resource, name, today=today, operators=operators)
+        rows = _row_states(prep, operators)
         if only_rows is not None:
             rows = [r for r in rows if r.row in only_rows]
-        recovered = _replay_journal(journal, name, resource, rows)
-        service = operators_on_service() if resource is OPERATOR else client.list(CHARGEPOINT)
-        plan = plan_rows(resource, rows, service)
-        if dry_run:
-            outcomes = [_dry_outcome(p) for p in plan]
-        else:
-            total = sum(1 for p in plan if p.action is not Action.NONE)
-            if progress:
-                progress(f"{name}", 0, total)
-            tick = (lambda n, name=name, total=total: progress(name, n, total)) if progress else None
-            outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                                headers=prep.table.headers, progress=tick)
-        outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
-                    if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
+        outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
+                               progress=progress)
         if resource is OPERATOR:
-            refs = prep.records.get("customer_reference")
-            known_ids = {r.row: r.record_id for r in rows}
-            for o in outcomes:
-                ref = refs.get(o.row) if refs is not None else None
-                if _blank(ref) or not str(ref).strip():
-                    continue
-                op_rows[str(ref).strip()] = o.row
-                rec_id = (o.record or {}).get("id")
-                if rec_id is None:
-                    rec_id = known_ids.get(o.row)
-                if rec_id is None and dry_run and o.result is Result.VALID:
-                    rec_id = -o.row  # would be created: a placeholder, so its charge points plan as they would
-                if rec_id is not None and o.result not in (Result.INVALID, Result.FAILED, Result.CONFLICT):
-                    ids_by_ref[str(ref).strip()] = rec_id
+            operators.learn_outcomes(prep.table, rows, outcomes)
         write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
         report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     report.stats = client.stats.to_dict()
     return report
+
+
+def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
+                dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None) -> list[Outcome]:
+    """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order."""
+    resource, name = prep.resource, prep.table.sheet
+    recovered = _replay_journal(journal, name, resource, rows, service)
+    plan = plan_rows(resource, rows, service)
+    if dry_run:
+        outcomes = [_dry_outcome(p) for p in plan]
+    else:
+        total = sum(1 for p in plan if p.action is not Action.NONE)
+        if progress:
+            progress(name, 0, total)
+        tick = (lambda n: progress(name, n, total)) if progress else None
+        outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
+                            headers=prep.table.headers, progress=tick)
+    return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
+            if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
 
 
 def _dry_outcome(p: Planned) -> Outcome:

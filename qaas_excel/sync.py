@@ -204,13 +204,9 @@ def describe_changes(resource: Resource, diffs: dict[str, tuple[str, str]]) -> s
                      for k, (old, new) in diffs.items())
 
 
-def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]],
-              *, resolved: dict[int, dict[str, Any]] | None = None) -> list[Planned]:
-    """Decide per row what to do, from the rows, the service's records (one list call) and the journal.
-
-    ``resolved`` maps rows whose earlier create had an unknown outcome to nothing in particular:
-    they are matched against the service like any row without an ID (never blindly re-created).
-    """
+def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]]) -> list[Planned]:
+    """Decide per row what to do, from the rows (an interrupted run already replayed into them, see
+    ``pipeline._replay_journal``) and the service's records (one list call)."""
     by_id = {r["id"]: r for r in service if r.get("id") is not None}
     by_ref: dict[str, dict[str, Any]] = {}
     by_key: dict[tuple[str, ...], dict[str, Any]] = {}
