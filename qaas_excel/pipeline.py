@@ -18,26 +18,15 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
+from qaas_excel.outcomes import ATTENTION, Outcome, Result, count_results
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
 from qaas_excel.runlock import LOCK_WAIT_S, book_lock
-from qaas_excel.sync import (
-    ATTENTION,
-    Action,
-    Outcome,
-    Planned,
-    Result,
-    RowState,
-    count_results,
-    fingerprint,
-    outcomes_to_writeback,
-    plan_rows,
-    run_plan,
-    system_values,
-)
+from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, run_plan
 from qaas_excel.validation import validate
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
+from qaas_excel.workbook.writeback import excel_time, outcomes_to_writeback, system_values
 
 log = logging.getLogger(__name__)
 
@@ -438,11 +427,9 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
 
 
 def _records_frame(resource: Resource, records: list[dict[str, Any]]) -> pd.DataFrame:
-    from qaas_excel.sync import _excel_time
-
     rows = []
     for rec in records:
-        row = {f.name: _excel_time(rec.get(f.name)) for f in resource.fields if f.name in rec}
+        row = {f.name: excel_time(rec.get(f.name)) for f in resource.fields if f.name in rec}
         row[C.FINGERPRINT] = fingerprint(resource, rec)
         row[C.RESULT] = Result.PULLED.value
         row[C.MESSAGE] = "Added from the service by pull."

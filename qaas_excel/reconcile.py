@@ -24,9 +24,10 @@ import pandas as pd
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
-from qaas_excel.sync import canonical_value, natural_key, system_values
+from qaas_excel.sync import canonical_value, natural_key
 from qaas_excel.validation import validate
 from qaas_excel.workbook.table import SheetTable, TableBook
+from qaas_excel.workbook.writeback import system_values
 
 IN_SYNC = "in sync"
 AMOUNT_DIFFERS = "amount differs"

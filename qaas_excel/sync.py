@@ -37,29 +37,11 @@ from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
+from qaas_excel.outcomes import Outcome, Result
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, is_editable_status
-from qaas_excel.workbook import columns as C
-from qaas_excel.workbook.table import SheetTable, WriteBack
 
 log = logging.getLogger(__name__)
-
-
-class Result(StrEnum):
-    CREATED = "created"
-    ADOPTED = "adopted"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    LOCKED = "locked"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    FAILED = "failed"
-    VALID = "valid"  # dry run / validate: would be sent
-    PULLED = "pulled"
-
-
-# Results that make a run exit with code 1: the user has something to look at.
-ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
 
 
 # After this many requests in a row failed for want of the service (each after its own retries), stop sending.
@@ -178,17 +160,6 @@ class Planned:
     record: dict[str, Any] | None = None  # the service's record, when known
     problems: list[Problem] = field(default_factory=list)
     reference: str | None = None
-
-
-@dataclass
-class Outcome:
-    row: int
-    result: Result
-    message: str = ""
-    record: dict[str, Any] | None = None
-    fingerprint: str | None = None  # None: leave the stored one as it is
-    problems: list[Problem] = field(default_factory=list)
-    transient: bool = False  # failed because the service could not be reached or failed: try again later
 
 
 def _fmt(f: Field, canonical_text: str) -> str:
@@ -400,78 +371,3 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return None if value is None else str(value)
-
-
-# --- write-back -----------------------------------------------------------------------------------
-
-def _excel_time(value: Any) -> Any:
-    """Excel has no time zones: UTC datetimes are written naive (the column header says UTC)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: datetime | None = None) -> WriteBack:
-    """System-column values, row colours and cell marks for every row the run touched."""
-    synced_at = _excel_time(now or datetime.now(UTC).replace(microsecond=0))
-    rows, values = [], []
-    marks: list[Problem] = []
-    for o in outcomes:
-        v: dict[str, Any] = {C.RESULT: o.result.value, C.MESSAGE: o.message or None}
-        if o.record is not None:
-            if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
-                v[C.ID] = o.record.get("id")
-            v[C.LAST_UPDATED] = _excel_time(o.record.get("last_updated"))
-            if resource.has_status:
-                v[C.STATUS] = o.record.get("status")
-        if o.fingerprint is not None:
-            v[C.FINGERPRINT] = o.fingerprint
-        if o.result in (Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.UNCHANGED, Result.PULLED):
-            v[C.SYNCED_AT] = synced_at
-        rows.append(o.row)
-        values.append(v)
-        marks.extend(p for p in o.problems if p.row is not None and p.column)
-    frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
-    results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
-    return WriteBack(values=frame, results=results, marks=marks)
-
-
-def count_results(outcomes: Iterable[Outcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.result.value] = counts.get(o.result.value, 0) + 1
-    return counts
-
-
-def needs_attention(outcomes: Iterable[Outcome]) -> bool:
-    return any(o.result in ATTENTION for o in outcomes)
-
-
-# --- reading system columns -------------------------------------------------------------------------
-
-def system_values(table: SheetTable) -> pd.DataFrame:
-    """id / status / fingerprint of each row, cleaned (ids as ints, blanks as None)."""
-    data = table.data
-    out = pd.DataFrame(index=data.index)
-    ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
-    out[C.ID] = pd.Series([_as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
-    for key in (C.STATUS, C.FINGERPRINT):
-        col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
-        out[key] = pd.Series([str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None
-                              for v in col], index=data.index, dtype=object)
-    return out
-
-
-def _as_id(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if value != value:
-            return None
-        return int(value) if value.is_integer() else None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    return int(text) if text.isdigit() else None

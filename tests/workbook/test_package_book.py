@@ -15,14 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
+from qaas_excel.outcomes import Outcome, Result
 from qaas_excel.pipeline import validate_book
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
-from qaas_excel.sync import Outcome, Result, outcomes_to_writeback
 from qaas_excel.templates import write_template
 from qaas_excel.workbook import package_book, xlsx_package
 from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
 from qaas_excel.workbook.package_book import PackageBook
 from qaas_excel.workbook.table import WorkbookError
+from qaas_excel.workbook.writeback import outcomes_to_writeback
 
 runner = CliRunner()
 
