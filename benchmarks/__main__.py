@@ -178,29 +178,85 @@ def p2(rows: int, baseline_rows: int) -> dict[str, Any]:
 
 # --- P3 ---------------------------------------------------------------------------------------------
 
-def p3(tmp: Path, rows: int) -> dict[str, Any]:
+def _child(kind: str, path: str, home: str) -> None:
+    """One measured step in a fresh process, so its peak memory is its own: prints seconds and peak RSS."""
+    import resource
+
     import openpyxl
 
-    from qaas_excel.pipeline import push_book
-    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+    from qaas_excel.api.client import connect
+    from qaas_excel.config import sandbox_environment
+    from qaas_excel.pipeline import push_file
+    from qaas_excel.workbook import package_book  # noqa: F401 - imported before the clock starts, as openpyxl is
 
-    src = workbook(tmp / "p3.xlsx", rows)
-    bare_path, ours_path = tmp / "bare.xlsx", tmp / "ours.xlsx"
-    shutil.copyfile(src, bare_path)
-    shutil.copyfile(src, ours_path)
     t = time.perf_counter()
-    openpyxl.load_workbook(bare_path).save(bare_path)
-    bare = time.perf_counter() - t
+    if kind == "openpyxl load+save":
+        openpyxl.load_workbook(path).save(path)
+    else:
+        with connect(sandbox_environment(Path(home)), pool_size=16) as client:
+            report = push_file(path, client, dry_run=kind == "dry run", workers=16)
+        print(json.dumps({"counts": report.counts}))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"s": time.perf_counter() - t, "peak_mib": peak}))
+
+
+def _measure(kind: str, path: Path, home: Path) -> dict[str, Any]:
+    code = f"from benchmarks.__main__ import _child; _child({kind!r}, {str(path)!r}, {str(home)!r})"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "QAAS_HOME": str(home)}, cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()
+    result = json.loads(out[-1])
+    if len(out) > 1:
+        result.update(json.loads(out[-2]))
+    return result
+
+
+def _seed(home: Path, rows: list[dict[str, Any]]) -> None:
+    """The records of ``rows`` straight into the sandbox's database, as its API would have stored them."""
+    from qaas_excel.resources import CHARGEPOINT, OPERATOR
+    from qaas_excel.sandbox import DEFAULT_USER, USERS
+    from qaas_excel.sandbox.api import now_text, validate_record
+    from qaas_excel.sandbox.store import Store
+    from qaas_excel.templates import DEMO_OPERATORS
+
+    store = Store(home / "sandbox.sqlite3")
+    account = USERS[DEFAULT_USER]
+    operator = {k: v.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(v, datetime) else v
+                for k, v in DEMO_OPERATORS[0].items() if v is not None}
+    op, errors = validate_record(OPERATOR, operator, partial=False)
+    assert not errors, errors
+    op_id = store.insert(OPERATOR.name, account, {**op, "created": now_text(), "last_updated": now_text()})["id"]
+    for row in rows:
+        body = {**row, "chargepointoperator_id": op_id, "amount": f"{row['amount']:.3f}",
+                "max_power_kw": str(row["max_power_kw"]),
+                **{k: row[k].date().isoformat() for k in ("commissioning_date", "period_start", "period_end")}}
+        clean, errors = validate_record(CHARGEPOINT, body, partial=False)
+        assert not errors, errors
+        stamp = now_text()
+        store.insert(CHARGEPOINT.name, account, {**clean, "created": stamp, "last_updated": stamp,
+                                                  "status": "created"})
+    store.close()
+
+
+def p3(tmp: Path, rows: int) -> dict[str, Any]:
+    """The headless dry run and a real push of unchanged rows against openpyxl's bare load + save."""
+    src = workbook(tmp / "p3.xlsx", rows)
     home = tmp / "p3"
+    home.mkdir()
+    _seed(home, charge_point_rows(rows))  # every row is on the service already
+    out: dict[str, Any] = {"rows": rows}
     with sandbox_process(home) as env:
-        client = signed_in_client(env, home)
-        t = time.perf_counter()
-        book = OpenpyxlBook.open(ours_path)
-        report = push_book(book, client, dry_run=True)
-        book.save()
-        ours = time.perf_counter() - t
-    assert report.counts.get("valid", 0) >= rows, report.counts
-    return {"rows": rows, "ours_s": ours, "bare_s": bare, "ratio": ours / bare}
+        signed_in_client(env, home).close()
+        for kind in ("openpyxl load+save", "dry run", "push (adopts every row)", "push (all unchanged)",
+                     "push again (all unchanged)"):
+            path = tmp / "p3-run.xlsx"
+            if kind in ("openpyxl load+save", "dry run", "push (adopts every row)"):
+                shutil.copyfile(src, path)
+            out[kind] = _measure(kind, path, home)
+    bare = out["openpyxl load+save"]["s"]
+    assert out["push (all unchanged)"]["counts"] == {"unchanged": rows + 1}, out
+    for kind in ("dry run", "push (adopts every row)", "push (all unchanged)", "push again (all unchanged)"):
+        out[kind]["ratio"] = out[kind]["s"] / bare
+    return out
 
 
 # --- P4 / P5 ----------------------------------------------------------------------------------------
@@ -419,8 +475,14 @@ def report(r: dict[str, Any]) -> None:
                  ("  vs row-by-row loop", f"{p['vs_loop']:.0f}x ({p['loop_s']:.1f} s)", ">= 20x", p["vs_loop"] >= 20)]
     if "P3" in r:
         p = r["P3"]
-        rows += [(f"P3 dry run {p['rows']} rows vs bare load+save", f"{p['ratio']:.2f}x ({p['ours_s']:.1f} s vs "
-                  f"{p['bare_s']:.1f} s)", "<= 1.3x", p["ratio"] <= 1.3)]
+        bare = p["openpyxl load+save"]
+        rows += [(f"P3 {p['rows']} rows: openpyxl bare load+save",
+                  f"{bare['s']:.1f} s, peak {bare['peak_mib']:.0f} MiB", "baseline", "")]
+        for kind in ("dry run", "push (adopts every row)", "push (all unchanged)", "push again (all unchanged)"):
+            m = p[kind]
+            target = kind in ("dry run", "push again (all unchanged)")
+            rows += [(f"  headless {kind}", f"{m['ratio']:.2f}x ({m['s']:.1f} s), peak {m['peak_mib']:.0f} MiB",
+                      "<= 0.3x" if target else "", m["ratio"] <= 0.3 if target else "")]
     if "P4" in r:
         p = r["P4"]
         rows += [(f"P4 xlwings operations, {p['rows']}-row push", str(p["operations"]), "<= 30",

@@ -26,7 +26,7 @@ from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, r
 from qaas_excel.validation import validate
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
-from qaas_excel.workbook.writeback import excel_time, outcomes_to_writeback, system_values
+from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, row
 def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: RunReport) -> None:
     """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so."""
     had = set(table.columns)
-    book.write_back(table, changes)
+    book.write_back(table, only_changes(table, changes))
     added = [table.headers.get(k, k) for k in table.columns if k not in had and k != C.FINGERPRINT]
     if added:
         report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "

@@ -192,22 +192,22 @@ class PackageBook:
             if col is not None and p.row is not None:
                 marks.setdefault((int(p.row), col), []).append(p.message)
 
-        # Current formats of every cell whose format may change.
-        fill_cells = {(r, c) for r in touched for c in system_cols} | set(marks) | {
-            (r, c) for r, c in ours if c in input_cols}
-        fill_cells |= {(r, c) for r in appended_rows for c in system_cols}
-        current = ws.styles_of(fill_cells)
-        col_styles = ws.column_styles()
+        # Formats change relative to each cell's own, which the sheet knows when it writes the cell.
+        def fill(rgb: str) -> Any:
+            return lambda own: styles.with_fill(own, rgb)
 
-        def style_of(cell: tuple[int, int]) -> int:
-            if cell in current:
-                return current[cell]
-            return col_styles.get(cell[1], 0)
+        def unmark(own: int) -> int:
+            return styles.unmarked(own, PROBLEM_FILL)
 
-        # Earlier marks of ours on touched rows: note removed, the cell's own format back.
-        for cell in ours:
+        def mark(own: int) -> int:
+            return styles.with_fill(styles.unmarked(own, PROBLEM_FILL), PROBLEM_FILL)
+
+        def dated(own: int) -> int:
+            return own if styles.is_date(own) else styles.with_number_format(own, DATETIME_FORMAT)
+
+        for cell in ours:  # earlier marks of ours on touched rows: the note goes, the cell's own format is back
             if cell[1] in input_cols:
-                ops[cell[0]][cell[1]] = CellOp(style=styles.unmarked(style_of(cell), PROBLEM_FILL))
+                ops[cell[0]][cell[1]] = CellOp(restyle=[unmark])
 
         def put(row: int, key: str, value: Any) -> None:
             col = table.columns.get(key)
@@ -216,26 +216,20 @@ class PackageBook:
             value = _cell_value(value)
             op = ops[row].setdefault(col, CellOp())
             op.set_value, op.value = True, value
-            if isinstance(value, datetime):
-                base = op.style if op.style is not None else style_of((row, col))
-                if not styles.is_date(base):
-                    op.style = styles.with_number_format(base, DATETIME_FORMAT)
+            if isinstance(value, datetime) and dated not in op.restyle:
+                op.restyle.insert(0, dated)
 
         for key in changes.values.columns:
             for row, value in changes.values[key].items():
                 put(int(row), key, value)
+        fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
-            rgb = RESULT_FILLS.get(result)
-            if not rgb:
-                continue
-            for col in system_cols:
-                op = ops[int(row)].setdefault(col, CellOp())
-                op.style = styles.with_fill(op.style if op.style is not None else style_of((int(row), col)), rgb)
-        for cell, _lines in marks.items():
-            row, col = cell
-            op = ops[row].setdefault(col, CellOp())
-            base = op.style if op.style is not None else style_of(cell)
-            op.style = styles.with_fill(styles.unmarked(base, PROBLEM_FILL), PROBLEM_FILL)
+            change = fills.get(result)
+            if change is not None:
+                for col in system_cols:
+                    ops[int(row)].setdefault(col, CellOp()).restyle.append(change)
+        for row, col in marks:
+            ops[row].setdefault(col, CellOp()).restyle.append(mark)
         if append is not None:
             for i, record in enumerate(append.to_dict("records")):
                 for key, value in record.items():

@@ -37,14 +37,48 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
                 v[C.STATUS] = o.record.get("status")
         if o.fingerprint is not None:
             v[C.FINGERPRINT] = o.fingerprint
-        if o.result in (Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.UNCHANGED, Result.PULLED):
-            v[C.SYNCED_AT] = synced_at
+        if o.result in (Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.PULLED):
+            v[C.SYNCED_AT] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
         values.append(v)
         marks.extend(p for p in o.problems if p.row is not None and p.column)
     frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
     results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
+
+
+def only_changes(table: SheetTable, changes: WriteBack) -> WriteBack:
+    """Leave out what the sheet shows already: a value equal to the cell's, a row colour for an unchanged result.
+
+    A push of rows that are all unchanged then writes nothing at all, and the file stays as it is.
+    """
+    values = changes.values.copy()
+    current = table.data
+    for key in values.columns:
+        if key not in current.columns:
+            continue
+        now = current[key].reindex(values.index)
+        same = [_same(new, old) for new, old in zip(values[key], now, strict=True)]
+        if any(same):
+            values.loc[same, key] = float("nan")  # NaN: nothing for this cell
+    results = changes.results
+    if C.RESULT in current.columns and len(results):
+        before = current[C.RESULT].reindex(results.index)
+        results = results[[new != old for new, old in zip(results, before, strict=True)]]
+    return WriteBack(values=values, results=results, marks=changes.marks, append=changes.append)
+
+
+def _same(new: Any, old: Any) -> bool:
+    if isinstance(new, float) and new != new:
+        return False  # not given anyway
+    if new is None or (isinstance(new, str) and not new):
+        return old is None or (isinstance(old, float) and old != old) or old == ""
+    if isinstance(new, datetime) and isinstance(old, datetime):
+        return abs((new - old).total_seconds()) < 1  # a time read back from Excel's day fractions
+    if isinstance(new, bool) or isinstance(old, bool):
+        return new is old
+    numbers = (int, float)
+    return new == old and (type(new) is type(old) or (isinstance(new, numbers) and isinstance(old, numbers)))
 
 
 # --- reading system columns -------------------------------------------------------------------------

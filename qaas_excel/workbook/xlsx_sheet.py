@@ -27,15 +27,35 @@ from qaas_excel.workbook.xlsx_styles import set_attr
 
 _ATTRS = re.compile(rb'([\w:]+)="([^"]*)"')
 _REF = re.compile(rb"([A-Z]{1,3})(\d+)")
+_FAST_ATTRS = re.compile(rb'(?:\s+r="([A-Z]{1,3})\d+")?(?:\s+s="(\d+)")?(?:\s+t="(\w+)")?\s*')
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _column(letters: bytes) -> int:
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = column_index_from_string(letters.decode())
+    return col
 
 
 @dataclass
 class CellOp:
-    """What a run does to one cell: set its value (``set_value``) and/or its format (``style``)."""
+    """What a run does to one cell: set its value (``set_value``) and/or its format.
+
+    The format is ``style`` if given, else the cell's own (or its column's, for a new cell), passed through
+    each of ``restyle`` in turn (e.g. "this format with a green fill"), decided when the cell's own is known.
+    """
 
     set_value: bool = False
     value: Any = None
     style: int | None = None
+    restyle: list[Callable[[int], int]] = field(default_factory=list)
+
+    def format_of(self, own: int) -> int:
+        style = self.style if self.style is not None else own
+        for change in self.restyle:
+            style = change(style)
+        return style
 
 
 @dataclass
@@ -56,6 +76,8 @@ class Sheet:
     body: tuple[int, int] = (0, 0)  # sheetData content
     data_tag: tuple[int, int] = (0, 0)  # the <sheetData ...> start tag (or the whole self-closed element)
     replaced_formula: bool = False  # a cell the run wrote held a formula (the calculation chain must go)
+    _column_styles: dict[int, int] = field(default_factory=dict, repr=False)
+    _refs: bool | None = field(default=None, repr=False)
     _rows: list[Row] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +103,9 @@ class Sheet:
         self._cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
         self._v_re = re.compile(rb"<" + p + rb"v\b[^>]*>(.*?)</" + p + rb"v>", re.S)
         self._t_re = re.compile(rb"<" + p + rb"t\b[^>]*>(.*?)</" + p + rb"t>|<" + p + rb"t\b[^>]*/>", re.S)
+        self._ref_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})\d+"')
+        self._fast_cell_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"([^>]*?)(?:/>|>(.*?)</' + p + rb"c>)",
+                                        re.S)
         self._rph_re = re.compile(rb"<" + p + rb"rPh\b.*?</" + p + rb"rPh>", re.S)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -99,18 +124,29 @@ class Sheet:
         """(column, attributes, content, start, end) of each cell of a row."""
         col = 0
         for m in self._cell_re.finditer(self.data, row.start, row.end):
-            attrs = dict(_ATTRS.findall(m.group(1)))
-            ref = attrs.get(b"r")
-            if ref:
-                rm = _REF.fullmatch(ref)
-                col = column_index_from_string(rm.group(1).decode()) if rm else col + 1
+            head = m.group(1)
+            fast = _FAST_ATTRS.fullmatch(head)  # r, s, t in Excel's order and nothing else: no dict parse
+            if fast is not None:
+                letters, s, t = fast.groups()
+                attrs = {}
+                if s is not None:
+                    attrs[b"s"] = s
+                if t is not None:
+                    attrs[b"t"] = t
+                col = _column(letters) if letters is not None else col + 1
             else:
-                col += 1
+                attrs = dict(_ATTRS.findall(head))
+                ref = attrs.get(b"r")
+                rm = _REF.fullmatch(ref) if ref else None
+                col = _column(rm.group(1)) if rm else col + 1
             yield col, attrs, m.group(2), m.start(), m.end()
 
     def cells(self, shared: list[str], is_date: Callable[[int], bool], *,
               columns: set[int] | None = None, max_row: int | None = None) -> Iterator[tuple[int, int, Any]]:
         """(row, column, value) of every non-empty cell: formulas by their cached values, dates as datetimes."""
+        if self.refs_everywhere:
+            yield from self._cells_fast(shared, is_date, columns=columns, max_row=max_row)
+            return
         for row in self.rows():
             if max_row is not None and row.number > max_row:
                 break
@@ -120,6 +156,48 @@ class Sheet:
                 value = self._value(attrs, content, shared, is_date)
                 if value is not None and value != "":
                     yield row.number, col, value
+
+    @property
+    def refs_everywhere(self) -> bool:
+        """Every cell starts ``<c r="..."`` (as Excel, LibreOffice and most writers do): cells can be found by
+        their reference alone, without walking each row."""
+        if self._refs is None:
+            start, end = self.body
+            tag = b"<" + self.p + b"c"
+            body = self.data[start:end]
+            total = body.count(tag + b" ") + body.count(tag + b">") + body.count(tag + b"/") \
+                + body.count(tag + b"\t") + body.count(tag + b"\n") + body.count(tag + b"\r")
+            self._refs = total == body.count(tag + b' r="')
+        return self._refs
+
+    def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
+                    max_row: int | None) -> Iterator[tuple[int, int, Any]]:
+        start, end = self.body
+        if max_row is not None:  # rows are in order: stop at the first row past max_row
+            m = re.compile(rb"<" + re.escape(self.p) + rb'row\b[^>]*\br="(\d+)"')
+            for r in m.finditer(self.data, start, end):
+                if int(r.group(1)) > max_row:
+                    end = r.start()
+                    break
+        for m in self._fast_cell_re.finditer(self.data, start, end):
+            letters, number, head, content = m.groups()
+            if content is None:
+                continue
+            col = _column(letters)
+            if columns is not None and col not in columns:
+                continue
+            fast = _FAST_ATTRS.fullmatch(head)
+            if fast is not None:
+                attrs = {}
+                if fast.group(2) is not None:
+                    attrs[b"s"] = fast.group(2)
+                if fast.group(3) is not None:
+                    attrs[b"t"] = fast.group(3)
+            else:
+                attrs = dict(_ATTRS.findall(head))
+            value = self._value(attrs, content, shared, is_date)
+            if value is not None and value != "":
+                yield int(number), col, value
 
     def _value(self, attrs: dict[bytes, bytes], content: bytes, shared: list[str],
                is_date: Callable[[int], bool]) -> Any:
@@ -212,6 +290,7 @@ class Sheet:
             return self.data
         start, end = self.body
         pending = sorted(ops)
+        self._column_styles = self.column_styles()
         body = self._assemble(ops, pending)
         max_row = max(pending, default=0)
         max_col = max((max(ops[n], default=0) for n in pending), default=0)
@@ -252,6 +331,51 @@ class Sheet:
         return b"<" + self.p + b'row r="' + str(number).encode() + b'">' + cells + b"</" + self.p + b"row>"
 
     def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> bytes:
+        if not self.refs_everywhere:
+            return self._edit_row_walking(row, ops)
+        data, p = self.data, self.p
+        tag_end = data.find(b">", row.start) + 1
+        if data[tag_end - 2:tag_end] == b"/>":
+            return self._edit_row_walking(row, ops)
+        close = row.end - len(b"</" + p + b"row>")
+        edits: list[tuple[int, int, bytes]] = []
+        number = str(row.number).encode()
+        refs: list[tuple[int, int]] | None = None  # (column, start) of the row's cells, when needed
+        for col, op in sorted(ops.items()):
+            needle = b"<" + p + b'c r="' + get_column_letter(col).encode() + number + b'"'
+            at = data.find(needle, tag_end, close)
+            if at >= 0:
+                m = self._cell_re.match(data, at)
+                assert m is not None
+                attrs = dict(_ATTRS.findall(m.group(1)))
+                content = m.group(2)
+                if op.set_value and content is not None and b"<" + p + b"f" in content:
+                    self.replaced_formula = True
+                edits.append((at, m.end(), self._new_cell(row.number, col, op, (attrs, m.group(0)))))
+                continue
+            if refs is None:
+                refs = [(_column(r.group(1)), r.start()) for r in self._ref_re.finditer(data, tag_end, close)]
+            after = next((s for c, s in refs if c > col), None)
+            if after is None:  # right of every cell: before the row's end (or its extLst)
+                ext = data.find(b"<" + p + b"extLst", tag_end, close)
+                after = ext if ext >= 0 else close
+            edits.append((after, after, self._new_cell(row.number, col, op, None)))
+        out, pos = [], row.start
+        open_tag = data[row.start:tag_end]
+        spans = re.search(rb'\sspans="(\d+):(\d+)"', open_tag)
+        if spans and (min(ops) < int(spans.group(1)) or max(ops) > int(spans.group(2))):
+            out.append(set_attr(open_tag, "spans", f"{min(int(spans.group(1)), min(ops))}:"
+                                                   f"{max(int(spans.group(2)), max(ops))}"))
+            pos = tag_end
+        for s, e, new in sorted(edits, key=lambda x: x[0]):
+            out.append(data[pos:s])
+            out.append(new)
+            pos = e
+        out.append(data[pos:row.end])
+        return b"".join(out)
+
+    def _edit_row_walking(self, row: Row, ops: dict[int, CellOp]) -> bytes:
+        """The general way: every cell of the row parsed (cells without a reference, a self-closed row)."""
         data = self.data
         tag_end = data.find(b">", row.start) + 1
         self_closed = data[tag_end - 2:tag_end] == b"/>"
@@ -284,9 +408,10 @@ class Sheet:
 
     def _new_cell(self, row: int, col: int, op: CellOp, old: tuple[dict[bytes, bytes], bytes] | None) -> bytes:
         p = self.p
+        own = int(old[0].get(b"s", b"0")) if old is not None else self._column_styles.get(col, 0)
+        style = op.format_of(own)
         if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
-            return set_attr(old[1], "s", str(op.style)) if op.style is not None else old[1]
-        style = op.style if op.style is not None else int(old[0].get(b"s", b"0")) if old else 0
+            return set_attr(old[1], "s", str(style)) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
         head = b"<" + p + b'c r="' + ref + b'"' + (b' s="' + str(style).encode() + b'"' if style else b"")
         value = op.value

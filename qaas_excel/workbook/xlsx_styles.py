@@ -9,6 +9,7 @@ and a clone is reused when an identical format exists already, so running again 
 from __future__ import annotations
 
 import re
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from qaas_excel.workbook.table import WorkbookError
@@ -69,6 +70,7 @@ class Styles:
         self._new_fills: list[bytes] = []
         self._new_fmts: list[bytes] = []
         self._new_fonts: list[bytes] = []
+        self._memo: dict[tuple[Any, ...], int] = {}
         self._new_borders: list[bytes] = []
         self._xf_index = {x: i for i, x in reversed(list(enumerate(self.xfs)))}
         self._fill_index = {f: i for i, f in reversed(list(enumerate(self.fills)))}
@@ -113,17 +115,36 @@ class Styles:
     # -- cloning -------------------------------------------------------------------------------------
     def with_fill(self, xf_index: int, rgb: str | None) -> int:
         """The format ``xf_index`` with a solid fill of ``rgb`` (None: no fill)."""
+        key = ("fill", xf_index, rgb)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = index = self._with_fill(xf_index, rgb)
+        return index
+
+    def _with_fill(self, xf_index: int, rgb: str | None) -> int:
         fill_id = self._fill(rgb) if rgb else 0
         xf = set_attr(self.xf(xf_index), "fillId", str(fill_id))
         return self._xf(set_attr(xf, "applyFill", "1"))
 
     def with_number_format(self, xf_index: int, code: str) -> int:
+        key = ("format", xf_index, code)
+        if key not in self._memo:
+            self._memo[key] = self._with_number_format(xf_index, code)
+        return self._memo[key]
+
+    def _with_number_format(self, xf_index: int, code: str) -> int:
         fmt_id = self._num_fmt(code)
         xf = set_attr(self.xf(xf_index), "numFmtId", str(fmt_id))
         return self._xf(set_attr(xf, "applyNumberFormat", "1"))
 
     def unmarked(self, xf_index: int, mark_rgb: str) -> int:
         """A marked cell's format before it was marked: the earliest format alike but for the fill."""
+        key = ("unmarked", xf_index, mark_rgb)
+        if key not in self._memo:
+            self._memo[key] = self._unmarked(xf_index, mark_rgb)
+        return self._memo[key]
+
+    def _unmarked(self, xf_index: int, mark_rgb: str) -> int:
         if self.fill_rgb(xf_index) != mark_rgb:
             return xf_index
         key = _without_fill(self.xf(xf_index))
