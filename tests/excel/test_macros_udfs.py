@@ -125,3 +125,16 @@ def test_environment_choice_is_shared_by_macros_and_functions(remote_book, demo_
     assert macros.choose_environment(book, env="sandbox") == "sandbox"
     assert session.environment().base_url == sandbox.base_url
     assert "sandbox" in [a["args"][0] for a in actions(book) if a["func"] == "alert"][-1]
+
+
+def test_the_ribbon_and_the_command_line_share_the_workbooks_run_lock(remote_book, demo_book: Path, sandbox,
+                                                                      excel_env, monkeypatch) -> None:
+    from qaas_excel.runlock import book_lock
+
+    monkeypatch.chdir(demo_book.parent)  # the remote engine knows the book by name; Excel gives the full path
+    book = remote_book(demo_book)
+    with book_lock(demo_book, command="push"), monkeypatch.context() as m:
+        m.setattr(macros, "book_lock", lambda path, command: book_lock(path, command=command, wait=0.2))
+        assert macros.push(book) is None
+    assert "busy" in alerts(book)[-1] and "push by process" in alerts(book)[-1]
+    assert sandbox.admin.requests("POST /chargepointoperator") == 0
