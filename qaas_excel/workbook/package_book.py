@@ -28,7 +28,14 @@ from openpyxl.utils.cell import get_column_letter, range_boundaries
 from qaas_excel.resources import Resource
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
-from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+from qaas_excel.workbook.table import (
+    PROBLEM_FILL,
+    RESULT_FILLS,
+    SYSTEM_HEADER_FILL,
+    SheetTable,
+    WorkbookError,
+    WriteBack,
+)
 from qaas_excel.workbook.xlsx_notes import AUTHOR, Notes
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
 from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet, read_shared_strings
@@ -36,7 +43,6 @@ from qaas_excel.workbook.xlsx_styles import DATETIME_FORMAT, Styles, set_attr
 
 MAX_DATA_ROWS = 200_000  # rows of one sheet a run accepts (stated in the README)
 NOTE_HEADING = "qaas-excel:"
-SYSTEM_HEADER_FILL = "7F7F7F"
 
 
 def check_writable(path: Path, output: Path | None = None) -> None:

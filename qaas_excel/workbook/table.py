@@ -31,6 +31,8 @@ RESULT_FILLS: dict[str, str | None] = {
 }
 # Fill and note of a cell a problem was found in.
 PROBLEM_FILL = "FFC7CE"
+# Headers of the system block a run adds to a hand-made sheet (grey, as in the template).
+SYSTEM_HEADER_FILL = "7F7F7F"
 
 
 class WorkbookError(Exception):

@@ -27,7 +27,14 @@ import xlwings as xw
 from qaas_excel.resources import Resource
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
-from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+from qaas_excel.workbook.table import (
+    PROBLEM_FILL,
+    RESULT_FILLS,
+    SYSTEM_HEADER_FILL,
+    SheetTable,
+    WorkbookError,
+    WriteBack,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +172,31 @@ class XlwingsBook:
             if protection is not None:
                 self._protect(ws, protection)
 
+    def _ensure_system_columns(self, ws: xw.Sheet, table: SheetTable) -> None:
+        """A hand-made sheet without the system block gets it right of its last used column: the headers in one
+        write, grey in one more, the fingerprint column hidden (as the headless backend does)."""
+        wanted = [c for c in C.columns_for(table.resource) if c.system and c.key not in table.columns]
+        if not wanted:
+            return
+        used = ws.used_range
+        self._op()
+        first = used.column + used.shape[1]
+        header = ws.range((table.header_row, first), (table.header_row, first + len(wanted) - 1))
+        header.value = [[c.header for c in wanted]]
+        header.color = "#" + SYSTEM_HEADER_FILL
+        self._op(2)
+        for i, col in enumerate(wanted):
+            table.columns[col.key] = first + i
+            table.headers[col.key] = col.header
+            if col.hidden:
+                try:
+                    ws.range((table.header_row, first + i)).api.EntireColumn.Hidden = True
+                    self._op()
+                except (AttributeError, NotImplementedError):  # the remote engine has no column visibility
+                    log.debug("cannot hide the fingerprint column on this engine")
+
     def _write(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack) -> None:
+        self._ensure_system_columns(ws, table)
         touched = ({int(r) for r in changes.values.index} | {int(r) for r in changes.results.index}
                    | {int(p.row) for p in changes.marks if p.row is not None})
         system_cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)

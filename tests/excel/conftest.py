@@ -13,7 +13,7 @@ import xlwings as xw
 def book_json(path: Path, notes: dict[str, list[str]] | None = None) -> dict:
     """The JSON an Office.js client would send for a workbook: every sheet's values, and where notes are
     (by sheet: cell addresses; the client sends no note text)."""
-    wb = openpyxl.load_workbook(path)
+    wb = openpyxl.load_workbook(path, data_only=True)  # Excel hands over values: a formula's result, not its text
     sheets = []
     for ws in wb.worksheets:
         rows = [[_plain(v) for v in row] for row in ws.iter_rows(values_only=True)] or [[None]]
