@@ -1,20 +1,18 @@
-"""The headless backend: a workbook file on disk, read and written with openpyxl.
+"""A workbook file read and written through openpyxl's model: the reference reader the tests compare the
+in-place backend (``package_book``) with, and the writer of workbooks this program makes. It is not used on a
+user's workbook: openpyxl rebuilds the whole file on save and drops what it does not model (sparklines,
+shapes, form controls, cached formula values).
 
-- The file is checked before loading, so an ``.xls``, a CSV renamed to ``.xlsx``, a
+- The file is checked before loading (``check_file``, shared with the in-place backend), so an ``.xls``, a CSV renamed to ``.xlsx``, a
   password-protected or a corrupt file gets a clear message, not a traceback.
 - Formulas count by their cached values (as Excel last computed them); a formula error such
   as ``#REF!`` comes through as that text, so validation can name it.
 - A merged range in the data rows gives its value to every cell it covers.
-- Saving is atomic: a temporary file in the same folder, fsynced, then renamed over the
-  original, which is first kept as ``<name>.backup.xlsx``. A failed save leaves the original
-  byte-identical.
+- Saving is atomic (``xlsx_package.save_atomically``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -227,42 +225,16 @@ class OpenpyxlBook:
 
     # -- saving ------------------------------------------------------------------------------------
     def check_writable(self, output: Path | None = None) -> None:
-        """Before any request is sent: will the result be savable? (Excel's lock file, read-only file.)"""
-        target = Path(output) if output else self.path
-        lock = target.parent / f"~${target.name}"
-        if lock.exists():
-            raise WorkbookError(f"{target.name} is open in Excel (lock file {lock.name}); close it first, "
-                                "or write the result elsewhere with --output OTHER.xlsx.", path=str(target))
-        folder_ok = os.access(target.parent if str(target.parent) else ".", os.W_OK)
-        if (target.exists() and not os.access(target, os.W_OK)) or not folder_ok:
-            raise WorkbookError(f"{target} cannot be written (read-only file or folder); use --output OTHER.xlsx.",
-                                path=str(target))
+        from qaas_excel.workbook.package_book import check_writable
+
+        check_writable(self.path, output)
 
     def save(self, output: Path | None = None) -> Path:
-        target = Path(output) if output else self.path
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix or ".xlsx",
-                                        dir=target.parent if str(target.parent) else ".")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.wb.save(f)
-                f.flush()
-                os.fsync(f.fileno())
-            if target.exists():
-                shutil.copy2(target, backup_path(target))
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise WorkbookError(f"Could not save {target} ({exc.strerror or exc}); it is unchanged. Is it open in "
-                                "Excel or read-only? Close it, or use --output OTHER.xlsx.", path=str(target)) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return target
+        """Rebuilds the whole file from openpyxl's model: for workbooks this program made (templates, tests).
+        A user's workbook is saved by the in-place backend (``package_book``), which keeps what openpyxl drops."""
+        from qaas_excel.workbook.xlsx_package import save_atomically
 
-
-def backup_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.backup{path.suffix}")
+        return save_atomically(lambda tmp: self.wb.save(tmp), Path(output) if output else self.path)
 
 
 def _not_given(value: Any) -> bool:
