@@ -3,8 +3,8 @@ in-place backend (``package_book``) with, and the writer of workbooks this progr
 user's workbook: openpyxl rebuilds the whole file on save and drops what it does not model (sparklines,
 shapes, form controls, cached formula values).
 
-- The file is checked before loading (``check_file``, shared with the in-place backend), so an ``.xls``, a CSV renamed to ``.xlsx``, a
-  password-protected or a corrupt file gets a clear message, not a traceback.
+- The file is checked before loading (``check_file``, shared with the in-place backend), so an
+  ``.xls``, a CSV renamed to ``.xlsx``, a password-protected or a corrupt file gets a clear message, not a traceback.
 - Formulas count by their cached values (as Excel last computed them); a formula error such
   as ``#REF!`` comes through as that text, so validation can name it.
 - A merged range in the data rows gives its value to every cell it covers.

@@ -16,8 +16,8 @@ from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.templates import build_workbook, write_all
 from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
-from qaas_excel.workbook.xlsx_package import backup_path
 from qaas_excel.workbook.table import WorkbookError, WriteBack
+from qaas_excel.workbook.xlsx_package import backup_path
 
 HEADERS = ["Your reference", "Organization name", "Street", "Zip code", "Town", "Terms agreed (UTC)"]
 
