@@ -103,9 +103,15 @@ class Sheet:
         self._cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
         self._v_re = re.compile(rb"<" + p + rb"v\b[^>]*>(.*?)</" + p + rb"v>", re.S)
         self._t_re = re.compile(rb"<" + p + rb"t\b[^>]*>(.*?)</" + p + rb"t>|<" + p + rb"t\b[^>]*/>", re.S)
+        # <c r="B7" s="3" t="s"><v>12</v></c> and its kin: reference, format, type, a lone value, other content
+        self._plain_cell_re = re.compile(
+            rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(?:<' + p + rb"v>([^<]*)</"
+            + p + rb"v>)?(.*?)</" + p + rb"c>)", re.S)
         self._ref_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})\d+"')
         self._fast_cell_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"([^>]*?)(?:/>|>(.*?)</' + p + rb"c>)",
                                         re.S)
+        self._inline_re = re.compile(rb"<" + p + rb"is><" + p + rb"t(?:\s[^>]*)?>([^<]*)</" + p + rb"t></" + p
+                                     + rb"is>")
         self._rph_re = re.compile(rb"<" + p + rb"rPh\b.*?</" + p + rb"rPh>", re.S)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -179,6 +185,10 @@ class Sheet:
                 if int(r.group(1)) > max_row:
                     end = r.start()
                     break
+        found = self._plain_cell_re.findall(self.data, start, end)
+        if len(found) == self._cell_count(start, end):  # every cell in the plain shape: tuples straight from C
+            yield from self._plain_cells(found, shared, is_date, columns)
+            return
         for m in self._fast_cell_re.finditer(self.data, start, end):
             letters, number, head, content = m.groups()
             if content is None:
@@ -199,11 +209,61 @@ class Sheet:
             if value is not None and value != "":
                 yield int(number), col, value
 
+    def _cell_count(self, start: int, end: int) -> int:
+        tag = b"<" + self.p + b'c r="'
+        return self.data.count(tag, start, end)
+
+    def _plain_cells(self, found: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
+                     columns: set[int] | None) -> Iterator[tuple[int, int, Any]]:
+        """Cells read by one regex: reference, format, type, and the value when it is a lone <v>."""
+        cols = _COLUMNS
+        for letters, number, s, t, v, rest in found:
+            col = cols.get(letters) or _column(letters)
+            if columns is not None and col not in columns:
+                continue
+            if v:
+                if not t or t == b"n":
+                    value = self._number(v, s, is_date)
+                elif t == b"s":
+                    try:
+                        value = shared[int(v)]
+                    except (ValueError, IndexError):
+                        raise WorkbookError(f"The worksheet {self.part} refers to a shared string that does not "
+                                            "exist; the file is damaged.") from None
+                else:
+                    value = self._value({b"t": t, b"s": s or b"0"}, b"<" + self.p + b"v>" + v + b"</" + self.p
+                                        + b"v>", shared, is_date)
+            elif rest:
+                value = self._value({b"t": t or b"n", b"s": s or b"0"}, rest, shared, is_date)
+            else:
+                continue
+            if value is not None and value != "":
+                yield int(number), col, value
+
+    def _number(self, raw: bytes, s: bytes, is_date: Callable[[int], bool]) -> Any:
+        text = raw.decode().strip()
+        if not text:
+            return None
+        if s and s != b"0" and is_date(int(s)):
+            try:
+                return from_excel(float(text), epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
+            except (ValueError, OverflowError):
+                return float(text)
+        if "." in text or "e" in text or "E" in text:
+            number = float(text)
+            return int(number) if number.is_integer() and abs(number) < 2**53 and "e" not in text.lower() \
+                else number
+        return int(text)
+
     def _value(self, attrs: dict[bytes, bytes], content: bytes, shared: list[str],
                is_date: Callable[[int], bool]) -> Any:
         t = attrs.get(b"t", b"n")
         if t == b"inlineStr":
-            content = self._rph_re.sub(b"", content)
+            simple = self._inline_re.fullmatch(content)  # one run of text, as this program writes it
+            if simple is not None:
+                return _text(simple.group(1))
+            if b"rPh" in content:
+                content = self._rph_re.sub(b"", content)
             return "".join(_text(m.group(1) or b"") for m in self._t_re.finditer(content))
         v = self._v_re.search(content)
         if v is None:
@@ -221,20 +281,7 @@ class Sheet:
             return raw.strip() in (b"1", b"true")
         if t == b"d":
             return datetime.fromisoformat(raw.decode())
-        text = raw.decode().strip()
-        if not text:
-            return None
-        style = int(attrs.get(b"s", b"0"))
-        if style and is_date(style):
-            try:
-                return from_excel(float(text), epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
-            except (ValueError, OverflowError):
-                return float(text)
-        if "." in text or "e" in text or "E" in text:
-            number = float(text)
-            return int(number) if number.is_integer() and abs(number) < 2**53 and "e" not in text.lower() \
-                else number
-        return int(text)
+        return self._number(raw, attrs.get(b"s", b"0"), is_date)
 
     def last_column(self) -> int:
         """The rightmost column that holds a cell (with a value or a format)."""
