@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tracemalloc
@@ -188,3 +189,39 @@ def test_a_part_with_a_doctype_is_refused(demo_book: Path, tmp_path: Path) -> No
 def test_a_new_template_is_read_as_empty(tmp_path: Path) -> None:
     book = PackageBook.open(write_template(tmp_path / "t.xlsx"))
     assert book.read(CHARGEPOINT).data.empty and book.read(OPERATOR).data.empty
+
+
+def _rewrite_sheet(demo_book: Path, tmp_path: Path, name: str, change) -> Path:
+    part = _charge_point_part(demo_book)
+    return _with_sheet_xml(demo_book, tmp_path / name, part, change(zipfile.ZipFile(demo_book).read(part)))
+
+
+def _prefixed(xml: bytes) -> bytes:
+    """The same sheet as the .NET Open XML SDK writes it: every element with an ``x:`` prefix."""
+    xml = xml.replace(b'<worksheet xmlns="', b'<x:worksheet xmlns:x="', 1)
+    return re.sub(rb"<(/?)(?!x:|\?)([A-Za-z]+)", rb"<\1x:\2", xml)
+
+
+def _without_references(xml: bytes) -> bytes:
+    """Cells without their r attribute (allowed: a cell is then the one after its left neighbour)."""
+    return re.sub(rb'(<c) r="[A-Z]+\d+"', rb"\1", xml)
+
+
+@pytest.mark.parametrize("change", [_prefixed, _without_references], ids=["prefixed", "no-references"])
+def test_other_spellings_of_a_sheet_are_read_and_written_alike(demo_book: Path, tmp_path: Path, change) -> None:
+    book = _rewrite_sheet(demo_book, tmp_path, "other.xlsx", change)
+    expected = PackageBook.open(demo_book).read(CHARGEPOINT)
+    table = PackageBook.open(book).read(CHARGEPOINT)
+    pd.testing.assert_frame_equal(table.data, expected.data)
+    reference = PackageBook.open(demo_book)
+    validate_book(reference)
+    reference.save()
+    other = PackageBook.open(book)
+    validate_book(other)
+    other.save()
+    theirs, mine = openpyxl.load_workbook(demo_book)["ChargePoints"], openpyxl.load_workbook(book)["ChargePoints"]
+    assert [[c.value for c in row] for row in mine.iter_rows()] == \
+        [[c.value for c in row] for row in theirs.iter_rows()]
+    assert {c.coordinate for row in mine.iter_rows() for c in row if c.comment} == \
+        {c.coordinate for row in theirs.iter_rows() for c in row if c.comment}
+    assert [_look(c) for row in mine.iter_rows() for c in row] == [_look(c) for row in theirs.iter_rows() for c in row]
