@@ -93,6 +93,19 @@ def _excel_parts_verbatim(package: dict[str, bytes]) -> bool:
     return app == ["Microsoft Excel"] and all(package.get(n) == data for n, data in original.items() if n not in edited)
 
 
+def _pivot_table(package: dict[str, bytes]) -> bool:
+    """A pivot table with a data field, and the workbook's pivot cache with its fields and records or source."""
+    table = _matches(package, r"xl/pivotTables/pivotTable\d+\.xml",
+                     "/*[local-name()='pivotTableDefinition'][@cacheId]/*[local-name()='dataFields']"
+                     "/*[local-name()='dataField'][@fld]")
+    cache = _matches(package, r"xl/pivotCache/pivotCacheDefinition\d+\.xml",
+                     "/*[local-name()='pivotCacheDefinition'][*[local-name()='cacheFields']/*[local-name()='cacheField']]"
+                     "[*[local-name()='cacheSource']/*[local-name()='worksheetSource'][@ref or @name]]")
+    records = _matches(package, r"xl/pivotCache/pivotCacheRecords\d+\.xml", _ln("pivotCacheRecords", "r"))
+    listed = _matches(package, r"xl/workbook\.xml", _ln("pivotCaches", "pivotCache") + "[@cacheId]")
+    return table and cache and records and listed
+
+
 FEATURES: dict[str, Callable[[dict[str, bytes]], bool]] = {
     "notes": lambda p: _matches(p, r"xl/comments\d*\.xml", _ln("commentList", "comment")),
     "threaded_comments": lambda p: (_matches(p, r"xl/threadedComments/.+\.xml", _ln("threadedComment", "text"))
@@ -129,6 +142,7 @@ FEATURES: dict[str, Callable[[dict[str, bytes]], bool]] = {
     "shared_formulas": lambda p: _matches(p, SHEETS, _ln("c", "f") + "[@t='shared']"),
     "external_link": lambda p: (_matches(p, r"xl/externalLinks/externalLink\d+\.xml", _ln("externalBook"))
                                 and _matches(p, r"xl/workbook\.xml", _ln("externalReference"))),
+    "pivot_table": _pivot_table,
     "vba": _vba,
     "excel_parts_verbatim": _excel_parts_verbatim,
 }
