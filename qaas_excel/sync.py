@@ -38,7 +38,7 @@ from qaas_excel.api.client import QaasClient
 from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.problems import Problem
-from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, is_editable_status
+from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
 
@@ -139,11 +139,10 @@ def differences(resource: Resource, row: dict[str, Any], record: dict[str, Any])
 
 
 def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] | None:
-    """A charge point record is one EVSE in one period; operators have no such key."""
-    if resource is not CHARGEPOINT:
+    """The resource's natural key (a charge point record is one EVSE in one period); None if it has none."""
+    if not resource.natural_key:
         return None
-    key = tuple(canonical_value(resource.field(name), values.get(name))
-                for name in ("evse_id", "period_start", "period_end"))
+    key = tuple(canonical_value(resource.field(name), values.get(name)) for name in resource.natural_key)
     return key if all(key) else None
 
 
@@ -254,7 +253,7 @@ def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: di
         match, how = by_ref[r.reference], f"your reference {r.reference!r}"
     elif (key := natural_key(resource, r.values)) and key in by_key:
         match, how = by_key[key], "the same EVSE ID and period"
-    elif not r.reference and fp in by_fp and resource is not CHARGEPOINT:
+    elif not r.reference and fp in by_fp and not resource.natural_key:
         match, how = by_fp[fp], "identical values"
     if match is None or match["id"] in taken:
         return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
