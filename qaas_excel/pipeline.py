@@ -18,7 +18,7 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
-from qaas_excel.problems import Problem
+from qaas_excel.problems import Problem, by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
 from qaas_excel.runlock import LOCK_WAIT_S, book_lock
 from qaas_excel.sync import (
@@ -155,14 +155,9 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     if resource is CHARGEPOINT:
         kwargs.update(operator_refs=operator_refs, operator_ids=operator_ids)
     result = validate(resource, table.data, **kwargs)
-    by_row: dict[int, list[Problem]] = {}
-    file_problems = []
-    for p in result.problems:
-        if p.row is None:
-            file_problems.append(p)
-        else:
-            by_row.setdefault(p.row, []).append(p)
-    return PreparedSheet(resource, table, result.records, by_row, file_problems, system_values(table))
+    rows = by_row(result.problems)
+    file_problems = rows.pop(None, [])
+    return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))
 
 
 def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None = None,
@@ -181,8 +176,8 @@ def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None 
                     where = f" (Operators sheet row {operator_rows[op.strip()]})" if operator_rows and \
                         op.strip() in operator_rows else ""
                     problems.append(Problem(row, "chargepointoperator_id", "operator-not-pushed",
-                                            f"{prep.table.header('chargepointoperator_id')}: operator {op!r} is "
-                                            f"not on the service yet{where}; push it first.", prep.table.sheet))
+                                            f"operator {op!r} is not on the service yet{where}; push it first.",
+                                            prep.table.sheet, op, prep.table.header("chargepointoperator_id")))
                 else:
                     values["chargepointoperator_id"] = op_id
         sys_row = system.get(row, {})

@@ -37,7 +37,7 @@ from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
-from qaas_excel.problems import Problem
+from qaas_excel.problems import Problem, from_rejection
 from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
@@ -315,11 +315,11 @@ def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, A
 # --- running a plan -------------------------------------------------------------------------------
 
 def _service_problems(resource: Resource, row: int, exc: errors.QaasError, headers: dict[str, str],
-                      sheet: str | None) -> list[Problem]:
-    fields = getattr(exc, "fields", {}) or {}
-    known = {f.name for f in resource.fields}
-    return [Problem(row, name if name in known else None, "service-rejected",
-                    f"{headers.get(name, name)}: {' '.join(msgs)}", sheet) for name, msgs in fields.items()]
+                      sheet: str | None, sent: dict[str, Any] | None = None) -> list[Problem]:
+    if not isinstance(exc, errors.RejectedError):
+        return []
+    return from_rejection(exc, row=row, sheet=sheet, fields=[f.name for f in resource.fields],
+                                   headers=headers, sent=sent)
 
 
 def _failure_message(resource: Resource, exc: errors.QaasError, headers: dict[str, str]) -> str:
@@ -379,7 +379,7 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 journal.append(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference,
                                             p.action.value, p.record_id, message=str(exc)))
             return Outcome(p.row, Result.FAILED, _failure_message(resource, exc, headers),
-                           problems=_service_problems(resource, p.row, exc, headers, sheet),
+                           problems=_service_problems(resource, p.row, exc, headers, sheet, p.payload),
                            transient=isinstance(exc, errors.TransientError))
         count(False)
         if journal:
@@ -433,7 +433,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             v[C.SYNCED_AT] = synced_at
         rows.append(o.row)
         values.append(v)
-        marks.extend(p for p in o.problems if p.row is not None and p.column)
+        marks.extend(p for p in o.problems if p.row is not None and p.field)
     frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
     results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)

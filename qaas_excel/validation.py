@@ -12,7 +12,6 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,7 +22,7 @@ import pandas as pd
 
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number_as_typed
-from qaas_excel.problems import Problem
+from qaas_excel.problems import Problem, count_by_code
 from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, as_number, year_key
 
 
@@ -38,23 +37,31 @@ class ValidationResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(p.code for p in self.problems))
+        return count_by_code(self.problems)
 
 
 class _Collector:
-    def __init__(self, resource: Resource, sheet: str | None, headers: dict[str, str] | None) -> None:
-        self.resource, self.sheet, self.headers = resource, sheet, headers or {}
+    def __init__(self, resource: Resource, data: pd.DataFrame, sheet: str | None,
+                 headers: dict[str, str] | None) -> None:
+        self.resource, self.data, self.sheet, self.headers = resource, data, sheet, headers or {}
         self.problems: list[Problem] = []
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or self.resource.field(name).header
 
-    def add(self, rows: Iterable[int], column: str | None, code: str, message: Any) -> None:
-        """``message``: a text, or a function of the row giving one."""
+    def cell(self, row: int, name: str | None) -> Any:
+        """The cell as it was read, for the problem to carry (blank: None)."""
+        if name is None or name not in self.data.columns:
+            return None
+        value = self.data.at[row, name]
+        return None if parsing.is_blank(value) else value
+
+    def add(self, rows: Iterable[int], column: str | None, code: str, note: Any) -> None:
+        """``note``: a text, or a function of the row giving one."""
+        label = self.header(column) if column else None
         for row in rows:
-            text = message(row) if callable(message) else message
-            label = self.header(column) if column else ""
-            self.problems.append(Problem(int(row), column, code, f"{label}: {text}" if label else text, self.sheet))
+            text = note(row) if callable(note) else note
+            self.problems.append(Problem(int(row), column, code, text, self.sheet, self.cell(row, column), label))
 
 
 def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None,
@@ -67,7 +74,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
     any ID is accepted and the service will say if it is not yours).
     """
     today = today or datetime.now(UTC).date()
-    out = _Collector(resource, sheet, headers)
+    out = _Collector(resource, data, sheet, headers)
     records = pd.DataFrame(index=data.index)
     failed: dict[str, pd.Series] = {}
 
@@ -84,7 +91,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
         failed[f.name] = parsed.failed
         bad = parsed.errors[parsed.failed]
         for row, (code, text) in bad.items():
-            out.problems.append(Problem(int(row), f.name, code, f"{out.header(f.name)}: {text}", sheet))
+            out.add([row], f.name, code, text)
         _field_rules(f, records[f.name], parsed.failed, out)
 
     _record_rules(resource, records, failed, out, today)
@@ -140,7 +147,7 @@ def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, p
         return
     flawed: dict[str | None, set[int]] = {}
     for p in out.problems:
-        flawed.setdefault(p.column, set()).add(p.row)  # type: ignore[arg-type]
+        flawed.setdefault(p.field, set()).add(p.row)  # type: ignore[arg-type]
     valid: dict[str, pd.Series] = {}
     numbers: dict[str, pd.Series] = {}
     for name in dict.fromkeys(n for rule in resource.rules for n in rule.needs):
@@ -235,7 +242,7 @@ def _duplicate_references(resource: Resource, records: pd.DataFrame, out: _Colle
 def check_evse_id(value: Any) -> str:
     """"ok", or what is wrong with an EVSE ID (the worksheet function QAAS_CHECK_EVSE)."""
     result = validate(CHARGEPOINT, pd.DataFrame({"evse_id": [value]}, index=[1]))
-    problems = [p for p in result.problems if p.column == "evse_id"]
-    return problems[0].message.split(": ", 1)[1] if problems else "ok"
+    problems = [p for p in result.problems if p.field == "evse_id"]
+    return problems[0].note if problems else "ok"
 
 

@@ -187,7 +187,7 @@ class OpenpyxlBook:
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
         notes: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is None or p.row is None:
                 continue
             notes.setdefault((p.row, col), []).append(p.message)

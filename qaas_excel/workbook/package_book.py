@@ -188,7 +188,7 @@ class PackageBook:
         ours = {cell for cell, author in authors.items() if author == AUTHOR and cell[0] in touched}
         marks: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is not None and p.row is not None:
                 marks.setdefault((int(p.row), col), []).append(p.message)
 

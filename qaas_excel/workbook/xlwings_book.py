@@ -256,7 +256,7 @@ class XlwingsBook:
         unless the user has one there."""
         messages: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is not None and p.row is not None:
                 messages.setdefault((int(p.row), col), []).append(p.message)
         by_column: dict[int, list[int]] = defaultdict(list)

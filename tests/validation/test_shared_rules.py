@@ -33,7 +33,7 @@ def workbook_verdict(values: dict[str, object], resource: Resource = CHARGEPOINT
     """The fields validation marks, for the record typed into one sheet row (dates as Excel gives them)."""
     cells = {k: datetime(v.year, v.month, v.day) if isinstance(v, date) else v for k, v in values.items()}
     result = validate(resource, pd.DataFrame([cells], index=[2], dtype=object), today=TODAY)
-    return {p.column for p in result.problems}
+    return {p.field for p in result.problems}
 
 
 def service_verdict(values: dict[str, object], resource: Resource = CHARGEPOINT) -> set[str]:
