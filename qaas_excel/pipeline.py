@@ -36,6 +36,7 @@ from qaas_excel.sync import (
     system_values,
 )
 from qaas_excel.validation import validate
+from qaas_excel.values import is_blank
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 
@@ -186,10 +187,6 @@ def _row_states(prep: PreparedSheet, operator_ids_by_ref: dict[str, int] | None 
     return rows
 
 
-def _blank(v: Any) -> bool:
-    return v is None or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
 def _replay_journal(journal: Journal | None, sheet: str, resource: Resource,
                     rows: list[RowState]) -> dict[int, Outcome]:
     """Put results an interrupted run got from the service back into the rows (idempotent)."""
@@ -249,7 +246,7 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
 def _sheet_refs(table: SheetTable) -> set[str]:
     if "customer_reference" not in table.data:
         return set()
-    return {str(v).strip() for v in table.data["customer_reference"] if not _blank(v) and str(v).strip()}
+    return {str(v).strip() for v in table.data["customer_reference"] if not is_blank(v)}
 
 
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
@@ -304,7 +301,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             known_ids = {r.row: r.record_id for r in rows}
             for o in outcomes:
                 ref = refs.get(o.row) if refs is not None else None
-                if _blank(ref) or not str(ref).strip():
+                if is_blank(ref):
                     continue
                 op_rows[str(ref).strip()] = o.row
                 rec_id = (o.record or {}).get("id")

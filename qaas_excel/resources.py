@@ -21,6 +21,7 @@ from typing import Any
 
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number, german_number_as_typed
+from qaas_excel.values import decimal_text, utc_text
 
 
 class FieldType(StrEnum):
@@ -418,17 +419,13 @@ def encode_value(f: Field, value: Any) -> Any:
         return None
     if f.type is FieldType.DECIMAL:
         # A float goes through its shortest repr: 0.1 stays 0.1, not 0.1000000000000000055511151231257827.
-        return format(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), "f")
+        return decimal_text(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
     if f.type is FieldType.DATE:
         if isinstance(value, datetime):
             value = value.date()
         return value.isoformat() if isinstance(value, date) else str(value)
     if f.type is FieldType.DATETIME:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return str(value)
+        return utc_text(value) if isinstance(value, datetime) else str(value)
     if f.type is FieldType.INT:
         return int(value)
     return str(value)

@@ -39,27 +39,12 @@ from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.problems import Problem, from_rejection
 from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
+from qaas_excel.results import ATTENTION, Result
+from qaas_excel.values import as_id, decimal_text, is_blank, utc_text
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
 
 log = logging.getLogger(__name__)
-
-
-class Result(StrEnum):
-    CREATED = "created"
-    ADOPTED = "adopted"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    LOCKED = "locked"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    FAILED = "failed"
-    VALID = "valid"  # dry run / validate: would be sent
-    PULLED = "pulled"
-
-
-# Results that make a run exit with code 1: the user has something to look at.
-ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
 
 
 # After this many requests in a row failed for want of the service (each after its own retries), stop sending.
@@ -88,16 +73,14 @@ def canonical_value(f: Field, value: Any) -> str:
         return value.isoformat()
     if kind is int and f.type is FieldType.INT:
         return str(value)
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
-        return ""
-    if isinstance(value, str) and not value.strip():
+    if is_blank(value):
         return ""
     try:
         if f.type is FieldType.DECIMAL:
             d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
             if f.decimals is not None:
                 d = d.quantize(Decimal(1).scaleb(-f.decimals))
-            return format(d, "f")
+            return decimal_text(d)
         if f.type is FieldType.DATE:
             if isinstance(value, datetime):
                 return value.date().isoformat()
@@ -105,10 +88,7 @@ def canonical_value(f: Field, value: Any) -> str:
                 return value.isoformat()
             return date.fromisoformat(str(value).strip()[:10]).isoformat()
         if f.type is FieldType.DATETIME:
-            if isinstance(value, datetime):
-                v = value if value.tzinfo else value.replace(tzinfo=UTC)
-                return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return str(value).strip()
+            return utc_text(value) if isinstance(value, datetime) else str(value).strip()
         if f.type is FieldType.INT:
             return str(int(value))
     except (InvalidOperation, ValueError, TypeError):
@@ -401,7 +381,7 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
 
 def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(value)
     return None if value is None else str(value)
 
 
@@ -457,24 +437,10 @@ def system_values(table: SheetTable) -> pd.DataFrame:
     data = table.data
     out = pd.DataFrame(index=data.index)
     ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
-    out[C.ID] = pd.Series([_as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
+    out[C.ID] = pd.Series([as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
     for key in (C.STATUS, C.FINGERPRINT):
         col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
-        out[key] = pd.Series([str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None
+        out[key] = pd.Series([None if is_blank(v) else str(v).strip()
                               for v in col], index=data.index, dtype=object)
     return out
 
-
-def _as_id(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if value != value:
-            return None
-        return int(value) if value.is_integer() else None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    return int(text) if text.isdigit() else None

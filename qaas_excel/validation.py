@@ -24,6 +24,7 @@ from qaas_excel import parsing
 from qaas_excel.formatting import german_number_as_typed
 from qaas_excel.problems import Problem, count_by_code
 from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, as_number, year_key
+from qaas_excel.values import is_blank
 
 
 @dataclass
@@ -54,7 +55,7 @@ class _Collector:
         if name is None or name not in self.data.columns:
             return None
         value = self.data.at[row, name]
-        return None if parsing.is_blank(value) else value
+        return None if is_blank(value) else value
 
     def add(self, rows: Iterable[int], column: str | None, code: str, note: Any) -> None:
         """``note``: a text, or a function of the row giving one."""

@@ -20,6 +20,7 @@ from qaas_excel.api import errors
 from qaas_excel.excel import session
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, Resource
 from qaas_excel.validation import check_evse_id
+from qaas_excel.values import as_id
 
 CACHE_TTL_S = 60.0
 SIGN_IN_TEXT = "Not signed in: sign in from the QaaS tab"
@@ -90,14 +91,10 @@ def _guard(func: Any) -> Any:
 
 
 def _as_id(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    raise ValueError(f"{value!r} is not a QaaS ID")
+    record_id = as_id(value)
+    if record_id is None:
+        raise ValueError(f"{value!r} is not a QaaS ID")
+    return record_id
 
 
 def _by_id(resource: Resource) -> dict[int, dict[str, Any]]:

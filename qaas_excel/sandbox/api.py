@@ -32,12 +32,13 @@ from qaas_excel.resources import (
 from qaas_excel.sandbox import USERS
 from qaas_excel.sandbox.identity import Identity, TokenError
 from qaas_excel.sandbox.store import Store
+from qaas_excel.values import UTC_FORMAT, utc_now_text, utc_text
 
 log = logging.getLogger(__name__)
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 
 
 def empty(status: int) -> Response:
@@ -158,8 +159,7 @@ def next_stamp(previous: str | None) -> str:
     """Now, but always later than the previous stamp: last_updated changes on every change."""
     stamp = now_text()
     if previous and stamp <= previous:
-        later = datetime.strptime(previous, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
-        stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = utc_text(datetime.strptime(previous, UTC_FORMAT) + timedelta(seconds=1))
     return stamp
 
 
