@@ -134,10 +134,13 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
 
 
 def _as_numbers(f: Field, values: pd.Series) -> dict[str, pd.Series]:
-    """A column as the record rules see it (``resources.as_number``): exact Python ints."""
-    numbers = {f.name: pd.Series([as_number(f, v) for v in values.to_numpy()], index=values.index, dtype=object)}
+    """A column as the record rules see it (``resources.as_number``): exact Python ints, once per distinct value."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    numbers = {f.name: pd.Series(np.array([as_number(f, v) for v in uniques], dtype=object)[codes],
+                                 index=values.index, dtype=object)}
     if f.type is FieldType.DATE:
-        numbers[year_key(f.name)] = pd.Series([v.year for v in values.to_numpy()], index=values.index, dtype=object)
+        numbers[year_key(f.name)] = pd.Series(np.array([v.year for v in uniques], dtype=object)[codes],
+                                              index=values.index, dtype=object)
     return numbers
 
 
@@ -180,9 +183,8 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
     if not present.any():
         return
     rows = present[present].index
-    frame = pd.DataFrame({name: records.loc[rows, name].map(
-        lambda v, f=resource.field(name): f.comparable(str(v)) if f.type is FieldType.STR else v)
-        for name in resource.natural_key})
+    frame = pd.DataFrame({name: _comparable(resource.field(name), records.loc[rows, name])
+                          for name in resource.natural_key})
     dup = frame.duplicated(keep=False)
     if not dup.any():
         return
@@ -194,6 +196,13 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
     out.add(dup[dup].index, first, "duplicate-evse-period" if resource.period else "duplicate-key",
             lambda r: f"{_key_text(resource, records.loc[r])} appears more than once "
                       f"(rows {', '.join(map(str, groups[keys[r]]))})")
+
+
+def _comparable(f: Field, values: pd.Series) -> pd.Series:
+    """Text in the form values are compared in (DE*ABC*E1 is deabce1); other values as they are."""
+    if f.type is not FieldType.STR:
+        return values
+    return pd.Series([f.comparable(str(v)) for v in values.to_numpy()], index=values.index, dtype=object)
 
 
 def _key_text(resource: Resource, record: pd.Series) -> str:
