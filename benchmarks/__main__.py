@@ -267,7 +267,8 @@ def p4(tmp: Path, rows: int) -> dict[str, Any]:
     from xlwings.pro import _xlremote as remote
 
     sys.path.insert(0, str(ROOT))
-    from qaas_excel.outcomes import Outcome, Result
+    from qaas_excel.outcomes import Outcome
+    from qaas_excel.results import Result
     from qaas_excel.workbook.writeback import outcomes_to_writeback
     from qaas_excel.workbook.xlwings_book import XlwingsBook
     from tests.excel.conftest import book_json

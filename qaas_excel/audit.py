@@ -12,14 +12,14 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from qaas_excel.config import state_dir
 from qaas_excel.csv_export import write_csv
 from qaas_excel.jsonl import append_line, read_lines
+from qaas_excel.values import jsonable
 
 AUDIT_FILE = "audit.jsonl"
 
@@ -39,16 +39,6 @@ class AuditEntry:
     at: str = ""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 class AuditLog:
     """Thread-safe appends, each fsynced; the file is created readable by its owner only."""
 
@@ -59,7 +49,7 @@ class AuditLog:
     def write(self, entry: AuditEntry) -> None:
         entry.at = entry.at or datetime.now(UTC).isoformat(timespec="milliseconds")
         data = asdict(entry)
-        data["changes"] = {k: {kk: _plain(vv) for kk, vv in v.items()} for k, v in entry.changes.items()}
+        data["changes"] = {k: {kk: jsonable(vv) for kk, vv in v.items()} for k, v in entry.changes.items()}
         with self._lock:
             append_line(self.path, data)
 

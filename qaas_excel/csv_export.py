@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from qaas_excel.values import FORMULA_PREFIXES, decimal_text, is_missing
+
+FORMULA_STARTS = (*FORMULA_PREFIXES, "\t", "\r")  # OWASP adds tab and carriage return for CSV
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -41,12 +42,12 @@ class _Number(float):
 
 def csv_field(value: Any) -> Any:
     """One field as it is written: "" for nothing, numbers as exact numbers, formula-like text neutralised."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | Decimal | float):
-        return _Number(format(value, "f") if isinstance(value, Decimal) else repr(value))
+        return _Number(decimal_text(value) if isinstance(value, Decimal) else repr(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from qaas_excel.config import private_dir
+from qaas_excel.values import json_default
 
 
 def append_line(path: Path, data: dict[str, Any]) -> None:
     """One record, flushed to disk before returning; the file is created readable by its owner only."""
     private_dir(path.parent)
-    line = (json.dumps(data, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    line = (json.dumps(data, ensure_ascii=False, default=json_default) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)

@@ -1,4 +1,4 @@
-"""What a run did with each row: the result names and the outcome of a row, shared by every layer.
+"""What a run did with each row (its outcome; the result names are in ``results``), shared by every layer.
 
 The planner (``sync``) produces outcomes, the workbook layer writes them back, the front ends count them.
 """
@@ -7,27 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from qaas_excel.problems import Problem
-
-
-class Result(StrEnum):
-    CREATED = "created"
-    ADOPTED = "adopted"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    LOCKED = "locked"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    FAILED = "failed"
-    VALID = "valid"  # dry run / validate: would be sent
-    PULLED = "pulled"
-
-
-# Results that make a run exit with code 1: the user has something to look at.
-ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
+from qaas_excel.results import ATTENTION, Result
 
 
 @dataclass

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qaas_excel.values import is_blank
+
 Error = tuple[str, str] | None  # (code, text)
 
 MAX_NUMBER = 1e15  # beyond this a float has no exact thousandths left
@@ -46,14 +48,6 @@ class Parsed:
     @property
     def failed(self) -> pd.Series:
         return self.errors.notna()
-
-
-def is_blank(value: Any) -> bool:
-    if value is None or value is pd.NaT:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
 
 
 def formula_error(value: Any) -> Error:

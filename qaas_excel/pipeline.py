@@ -18,12 +18,14 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
-from qaas_excel.outcomes import ATTENTION, Outcome, Result, count_results
-from qaas_excel.problems import Problem
+from qaas_excel.outcomes import Outcome, count_results
+from qaas_excel.problems import Problem, by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
+from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S, book_lock
 from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, run_plan
 from qaas_excel.validation import validate
+from qaas_excel.values import is_blank
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
@@ -144,14 +146,9 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     if resource is CHARGEPOINT and operators is not None:
         kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
     result = validate(resource, table.data, **kwargs)
-    by_row: dict[int, list[Problem]] = {}
-    file_problems = []
-    for p in result.problems:
-        if p.row is None:
-            file_problems.append(p)
-        else:
-            by_row.setdefault(p.row, []).append(p)
-    return PreparedSheet(resource, table, result.records, by_row, file_problems, system_values(table))
+    rows = by_row(result.problems)
+    file_problems = rows.pop(None, [])
+    return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))
 
 
 class OperatorDirectory:
@@ -218,15 +215,12 @@ class OperatorDirectory:
             return None
         where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
         return Problem(row, "chargepointoperator_id", "operator-not-pushed",
-                       f"{table.header('chargepointoperator_id')}: operator {ref!r} is not on the service yet"
-                       f"{where}; push it first.", table.sheet)
+                       f"operator {ref!r} is not on the service yet{where}; push it first.", table.sheet, ref,
+                       table.header("chargepointoperator_id"))
 
 
 def _reference(value: Any) -> str | None:
-    if _blank(value):
-        return None
-    text = str(value).strip()
-    return text or None
+    return None if is_blank(value) else str(value).strip()
 
 
 def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None) -> list[RowState]:
@@ -244,10 +238,6 @@ def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None)
         rows.append(RowState(row, values, record_id=sys_row.get(C.ID), status=sys_row.get(C.STATUS),
                              stored_fingerprint=sys_row.get(C.FINGERPRINT), problems=problems))
     return rows
-
-
-def _blank(v: Any) -> bool:
-    return v is None or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
 def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, rows: list[RowState],

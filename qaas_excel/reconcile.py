@@ -26,6 +26,7 @@ from qaas_excel.csv_export import write_csv
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.sync import canonical_value, natural_key
 from qaas_excel.validation import validate
+from qaas_excel.values import decimal_text, jsonable
 from qaas_excel.workbook.table import SheetTable, TableBook
 from qaas_excel.workbook.writeback import system_values
 
@@ -78,23 +79,13 @@ class ReconcileReport:
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            return [{k: jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
         return {"book": self.book, "sheet": self.sheet, "in_sync": self.in_sync, "counts": self.counts,
-                "totals": {k: format(v, "f") for k, v in self.totals.items()},
+                "totals": {k: decimal_text(v) for k, v in self.totals.items()},
                 "by_status": records(self.by_status), "by_operator": records(self.by_operator),
                 "by_year": records(self.by_year), "detail": records(self.detail), "stats": self.stats,
                 "saved_to": self.saved_to}
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    if isinstance(v, date):
-        return v.isoformat()
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    return v
 
 
 def _sum(values: pd.Series) -> Decimal:

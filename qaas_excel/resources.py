@@ -11,11 +11,17 @@ What is assumed rather than known is marked ASSUMED (see shared/reference/api-co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+
+from qaas_excel import parsing
+from qaas_excel.formatting import german_number, german_number_as_typed
+from qaas_excel.values import decimal_text, utc_text
 
 
 class FieldType(StrEnum):
@@ -55,6 +61,12 @@ class Field:
     # Excel number format of the template column.
     number_format: str = "General"
     width: float = 16
+    # How a column of cell values is read; None: the reader of the field's type.
+    parser: Callable[[Any], parsing.Parsed] | None = dataclass_field(default=None, compare=False, repr=False)
+
+    def parse(self, cells: Any) -> parsing.Parsed:
+        """A column of raw cell values as typed values plus an error per cell."""
+        return (self.parser or _TYPE_PARSERS[self.type])(cells)
 
     @property
     def is_server(self) -> bool:
@@ -69,6 +81,15 @@ class Field:
     @property
     def regex(self) -> re.Pattern[str] | None:
         return re.compile(self.pattern) if self.pattern else None
+
+
+_TYPE_PARSERS: dict[FieldType, Callable[[Any], parsing.Parsed]] = {
+    FieldType.DECIMAL: parsing.parse_decimal,
+    FieldType.DATE: parsing.parse_date,
+    FieldType.DATETIME: parsing.parse_datetime,
+    FieldType.INT: parsing.parse_int,
+    FieldType.STR: parsing.parse_text,
+}
 
 
 # --- statuses -------------------------------------------------------------------------------------
@@ -132,12 +153,99 @@ def _street(help_: str) -> Field:
 def _zip(help_: str) -> Field:
     return Field("zip_code", FieldType.STR, "Zip code", help_, required=True, patchable=True,
                  pattern=GERMAN_ZIP, pattern_help="five digits, e.g. 01067", example="85123",
-                 number_format="@", width=10)
+                 number_format="@", width=10, parser=parsing.parse_zip)
 
 
 def _town(help_: str) -> Field:
     return Field("town", FieldType.STR, "Town", help_, required=True, patchable=True,
                  max_length=100, example="Ingolstadt", number_format="@", width=18)
+
+
+# --- rules across fields --------------------------------------------------------------------------
+
+def period_hours(start: date, end: date) -> int:
+    """Hours in an inclusive period of whole days."""
+    return ((end - start).days + 1) * 24
+
+
+def max_amount_kwh(max_power_kw: Decimal, start: date, end: date) -> Decimal:
+    """The most a charge point can deliver in the period: rated power × hours."""
+    return max_power_kw * period_hours(start, end)
+
+
+Numbers = Mapping[str, Any]  # a record's values as numbers, for one record or for whole columns
+Values = Mapping[str, Any]  # a record's typed values (Decimal, date, ...)
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    """A rule across the fields of one record; the workbook's validation and the sandbox both check it.
+
+    ``breached`` sees numbers only (see ``as_number``; "today" is a day number too) and uses operators
+    only, so the same definition runs on one record's ints (sandbox) and on whole columns (validation).
+    """
+
+    code: str
+    field: str  # the field the problem is shown on
+    needs: tuple[str, ...]  # the rule applies when all of these have a valid value
+    breached: Callable[[Numbers], Any]
+    note: Callable[[Values], str]  # what is wrong, in the user's words and number format
+    api_message: Callable[[Values], str]  # what the service says (DRF style)
+
+
+def as_number(f: Field, value: Any) -> int:
+    """A value as the rules compare it: dates as day numbers, decimals as exact thousandths."""
+    if f.type is FieldType.DATE:
+        return value.toordinal()
+    if f.type is FieldType.DECIMAL:
+        return int((value * 1000).to_integral_value())
+    return value
+
+
+def year_key(name: str) -> str:
+    """Where the rules find the year of a date field."""
+    return f"{name}.year"
+
+
+def _capacity_note(v: Values) -> str:
+    hours = period_hours(v["period_start"], v["period_end"])
+    limit = max_amount_kwh(v["max_power_kw"], v["period_start"], v["period_end"])
+    power = german_number_as_typed(v["max_power_kw"])
+    return (f"{german_number(v['amount'])} kWh is more than the charge point can deliver in the period "
+            f"({power} kW × {german_number(hours, 0)} h = {german_number(limit)} kWh)")
+
+
+CHARGEPOINT_RULES = (
+    RecordRule(
+        "period-order", "period_end", ("period_start", "period_end"),
+        breached=lambda n: n["period_end"] < n["period_start"],
+        note=lambda v: f"{v['period_end']:%d.%m.%Y} is before the period start {v['period_start']:%d.%m.%Y}",
+        api_message=lambda v: "The period must not end before it starts.",
+    ),
+    RecordRule(
+        "period-years", "period_end", ("period_start", "period_end"),
+        breached=lambda n: (n[year_key("period_start")] != n[year_key("period_end")])
+        & (n["period_end"] >= n["period_start"]),
+        note=lambda v: f"the period {v['period_start']:%d.%m.%Y}–{v['period_end']:%d.%m.%Y} spans two calendar "
+                       "years; split it into one row per year",
+        api_message=lambda v: "The period must lie within one calendar year.",
+    ),
+    RecordRule(
+        # amount <= max power x hours, exactly: thousandths of a kWh against thousandths of a kW x hours
+        "amount-above-capacity", "amount", ("amount", "max_power_kw", "period_start", "period_end"),
+        breached=lambda n: (n["period_end"] >= n["period_start"])
+        & (n["amount"] > n["max_power_kw"] * ((n["period_end"] - n["period_start"] + 1) * 24)),
+        note=_capacity_note,
+        api_message=lambda v: "Ensure the amount does not exceed max_power_kw × hours of the period "
+                              f"({max_amount_kwh(v['max_power_kw'], v['period_start'], v['period_end'])} kWh).",
+    ),
+    RecordRule(
+        "commissioning-in-future", "commissioning_date", ("commissioning_date",),
+        breached=lambda n: n["commissioning_date"] > n["today"],
+        note=lambda v: f"{v['commissioning_date']:%d.%m.%Y} lies in the future",
+        api_message=lambda v: "The commissioning date must not lie in the future.",
+    ),
+)
 
 
 # --- resources ------------------------------------------------------------------------------------
@@ -157,6 +265,13 @@ class Resource:
     # Query parameters the list endpoint filters by (ASSUMED for charge points).
     list_filters: tuple[str, ...] = ()
     has_status: bool = False
+    reference: str | None = "customer_reference"  # the user's own unique key of a record
+    natural_key: tuple[str, ...] = ()  # fields that together name one record, reference or not
+    operator_field: str | None = None  # the field that names the record's operator
+    period: tuple[str, str] | None = None  # first and last day of the period a record covers
+    quantity: str | None = None  # the field totals add up
+    listing: tuple[str, ...] = ()  # the fields a table of records shows (worksheet functions)
+    rules: tuple[RecordRule, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -183,6 +298,21 @@ class Resource:
     def item_url_path(self, record_id: int | str) -> str:
         return self.item_path.format(id=record_id)
 
+    def broken_rules(self, values: Values, today: date) -> list[RecordRule]:
+        """The record rules one record breaks; a rule whose fields are not all given is not judged."""
+        out = []
+        for rule in self.rules:
+            if any(values.get(name) is None for name in rule.needs):
+                continue
+            numbers: dict[str, Any] = {"today": today.toordinal()}
+            for name in rule.needs:
+                numbers[name] = as_number(self.field(name), values[name])
+                if self.field(name).type is FieldType.DATE:
+                    numbers[year_key(name)] = values[name].year
+            if rule.breached(numbers):
+                out.append(rule)
+        return out
+
 
 OPERATOR = Resource(
     name="operator",
@@ -192,6 +322,7 @@ OPERATOR = Resource(
     create_path="/chargepointoperator",
     list_path="/chargepointoperators",
     item_path="/chargepointoperator/{id}",
+    listing=("id", "customer_reference", "organization_name", "street", "zip_code", "town", "last_updated"),
     fields=(
         _ID,
         _CUSTOMER_REFERENCE,
@@ -221,18 +352,25 @@ CHARGEPOINT = Resource(
     item_path="/chargepoint/{id}",
     list_filters=("chargepointoperator_id", "status"),
     has_status=True,
+    natural_key=("evse_id", "period_start", "period_end"),  # one EVSE in one period
+    operator_field="chargepointoperator_id",
+    period=("period_start", "period_end"),
+    quantity="amount",
+    listing=("id", "customer_reference", "chargepointoperator_id", "evse_id", "period_start", "period_end", "amount",
+             "status", "last_updated"),
+    rules=CHARGEPOINT_RULES,
     fields=(
         _ID,
         _CUSTOMER_REFERENCE,
         Field("chargepointoperator_id", FieldType.INT, "Operator",
               "The operator of this charge point: its QaaS ID, or its 'Your reference' from the "
               "Operators sheet (resolved when pushing; operators are pushed first).",
-              required=True, example=335, number_format="@", width=14),
+              required=True, example=335, number_format="@", width=14, parser=parsing.parse_id_or_reference),
         Field("evse_id", FieldType.STR, "EVSE ID",
               "EVSE ID in eMI3 form, e.g. DE*ABC*E1234567*1 (the * separators are optional).",
               required=True, max_length=41, pattern=EVSE_ID,
               pattern_help="eMI3 form such as DE*ABC*E1234567*1", example="DE*ABC*E1234567*1",
-              ignore_chars="*", case_insensitive=True, number_format="@", width=22),
+              ignore_chars="*", case_insensitive=True, number_format="@", width=22, parser=parsing.parse_evse),
         _street("Street and house number where the charge point stands."),
         _zip("German postal code (PLZ) where the charge point stands; keep leading zeros."),
         _town("Town where the charge point stands."),
@@ -271,18 +409,6 @@ def get_resource(name: str) -> Resource:
         raise KeyError(f"unknown resource {name!r}; known: {', '.join(RESOURCES)}") from None
 
 
-# --- rules across fields (charge points) ------------------------------------------------------------
-
-def period_hours(start: date, end: date) -> int:
-    """Hours in an inclusive period of whole days."""
-    return ((end - start).days + 1) * 24
-
-
-def max_amount_kwh(max_power_kw: Decimal, start: date, end: date) -> Decimal:
-    """The most a charge point can deliver in the period: rated power × hours."""
-    return max_power_kw * period_hours(start, end)
-
-
 # --- wire format (ASSUMED): how values travel as JSON -------------------------------------------------
 # Decimals go out as JSON strings ("1234.500", as Django REST framework does) so no float ever
 # touches an amount; they are read back from strings or numbers (json parse_float=Decimal).
@@ -293,17 +419,13 @@ def encode_value(f: Field, value: Any) -> Any:
         return None
     if f.type is FieldType.DECIMAL:
         # A float goes through its shortest repr: 0.1 stays 0.1, not 0.1000000000000000055511151231257827.
-        return format(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), "f")
+        return decimal_text(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
     if f.type is FieldType.DATE:
         if isinstance(value, datetime):
             value = value.date()
         return value.isoformat() if isinstance(value, date) else str(value)
     if f.type is FieldType.DATETIME:
-        if isinstance(value, datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return str(value)
+        return utc_text(value) if isinstance(value, datetime) else str(value)
     if f.type is FieldType.INT:
         return int(value)
     return str(value)

@@ -18,13 +18,13 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
 from qaas_excel.journal import journal_path
+from qaas_excel.values import utc_now_text
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def book_lock(book: Path | str, *, command: str, wait: float = LOCK_WAIT_S) -> I
             "when it has finished.", holder(book)) from None
     try:
         _write_holder(holder_file, {"command": command, "pid": os.getpid(), "host": socket.gethostname(),
-                                    "user": _user(), "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                    "user": _user(), "since": utc_now_text()})
         yield
     finally:
         holder_file.unlink(missing_ok=True)

@@ -26,20 +26,20 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
-
-import pandas as pd
 
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.formatting import german_number
 from qaas_excel.journal import Journal, JournalEntry
-from qaas_excel.outcomes import Outcome, Result
-from qaas_excel.problems import Problem
-from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, is_editable_status
+from qaas_excel.outcomes import Outcome
+from qaas_excel.problems import Problem, from_rejection
+from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
+from qaas_excel.results import Result
+from qaas_excel.values import decimal_text, is_blank, utc_text
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +70,14 @@ def canonical_value(f: Field, value: Any) -> str:
         return value.isoformat()
     if kind is int and f.type is FieldType.INT:
         return str(value)
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
-        return ""
-    if isinstance(value, str) and not value.strip():
+    if is_blank(value):
         return ""
     try:
         if f.type is FieldType.DECIMAL:
             d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
             if f.decimals is not None:
                 d = d.quantize(Decimal(1).scaleb(-f.decimals))
-            return format(d, "f")
+            return decimal_text(d)
         if f.type is FieldType.DATE:
             if isinstance(value, datetime):
                 return value.date().isoformat()
@@ -87,10 +85,7 @@ def canonical_value(f: Field, value: Any) -> str:
                 return value.isoformat()
             return date.fromisoformat(str(value).strip()[:10]).isoformat()
         if f.type is FieldType.DATETIME:
-            if isinstance(value, datetime):
-                v = value if value.tzinfo else value.replace(tzinfo=UTC)
-                return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return str(value).strip()
+            return utc_text(value) if isinstance(value, datetime) else str(value).strip()
         if f.type is FieldType.INT:
             return str(int(value))
     except (InvalidOperation, ValueError, TypeError):
@@ -121,11 +116,10 @@ def differences(resource: Resource, row: dict[str, Any], record: dict[str, Any])
 
 
 def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] | None:
-    """A charge point record is one EVSE in one period; operators have no such key."""
-    if resource is not CHARGEPOINT:
+    """The resource's natural key (a charge point record is one EVSE in one period); None if it has none."""
+    if not resource.natural_key:
         return None
-    key = tuple(canonical_value(resource.field(name), values.get(name))
-                for name in ("evse_id", "period_start", "period_end"))
+    key = tuple(canonical_value(resource.field(name), values.get(name)) for name in resource.natural_key)
     return key if all(key) else None
 
 
@@ -221,7 +215,7 @@ def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: di
         match, how = by_ref[r.reference], f"your reference {r.reference!r}"
     elif (key := natural_key(resource, r.values)) and key in by_key:
         match, how = by_key[key], "the same EVSE ID and period"
-    elif not r.reference and fp in by_fp and resource is not CHARGEPOINT:
+    elif not r.reference and fp in by_fp and not resource.natural_key:
         match, how = by_fp[fp], "identical values"
     if match is None or match["id"] in taken:
         return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
@@ -283,11 +277,11 @@ def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, A
 # --- running a plan -------------------------------------------------------------------------------
 
 def _service_problems(resource: Resource, row: int, exc: errors.QaasError, headers: dict[str, str],
-                      sheet: str | None) -> list[Problem]:
-    fields = getattr(exc, "fields", {}) or {}
-    known = {f.name for f in resource.fields}
-    return [Problem(row, name if name in known else None, "service-rejected",
-                    f"{headers.get(name, name)}: {' '.join(msgs)}", sheet) for name, msgs in fields.items()]
+                      sheet: str | None, sent: dict[str, Any] | None = None) -> list[Problem]:
+    if not isinstance(exc, errors.RejectedError):
+        return []
+    return from_rejection(exc, row=row, sheet=sheet, fields=[f.name for f in resource.fields],
+                                   headers=headers, sent=sent)
 
 
 def _failure_message(resource: Resource, exc: errors.QaasError, headers: dict[str, str]) -> str:
@@ -347,7 +341,7 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 journal.append(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference,
                                             p.action.value, p.record_id, message=str(exc)))
             return Outcome(p.row, Result.FAILED, _failure_message(resource, exc, headers),
-                           problems=_service_problems(resource, p.row, exc, headers, sheet),
+                           problems=_service_problems(resource, p.row, exc, headers, sheet, p.payload),
                            transient=isinstance(exc, errors.TransientError))
         count(False)
         if journal:
@@ -369,5 +363,5 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
 
 def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(value)
     return None if value is None else str(value)

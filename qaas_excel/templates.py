@@ -21,6 +21,8 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, STATUS_HELP, FieldType, Resource
+from qaas_excel.results import Result
+from qaas_excel.values import is_formula_like
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 
@@ -35,16 +37,17 @@ WHITE_BOLD = Font(bold=True, color="FFFFFF")
 SEPARATOR = Side(style="medium", color="7F7F7F")
 
 RESULT_HELP = {
-    "created": "New on the service: created by this push.",
-    "adopted": "Already on the service (found by your reference, or EVSE ID and period): linked, not created twice.",
-    "updated": "Changed since the last push: the change was sent.",
-    "unchanged": "Same as at the last push: nothing was sent.",
-    "locked": "Changed, but the service no longer accepts changes (sent to the UBA).",
-    "conflict": "Changed here and on the service since the last push: nothing was overwritten.",
-    "invalid": "Problems found before sending (see the message and the red cells).",
-    "failed": "The service refused the row or could not be reached (see the message).",
-    "valid": "Checked (validate or dry run): would be sent as it is.",
-    "pulled": "Status and last update refreshed from the service.",
+    Result.CREATED: "New on the service: created by this push.",
+    Result.ADOPTED: "Already on the service (found by your reference, or EVSE ID and period): linked, not created "
+                    "twice.",
+    Result.UPDATED: "Changed since the last push: the change was sent.",
+    Result.UNCHANGED: "Same as at the last push: nothing was sent.",
+    Result.LOCKED: "Changed, but the service no longer accepts changes (sent to the UBA).",
+    Result.CONFLICT: "Changed here and on the service since the last push: nothing was overwritten.",
+    Result.INVALID: "Problems found before sending (see the message and the red cells).",
+    Result.FAILED: "The service refused the row or could not be reached (see the message).",
+    Result.VALID: "Checked (validate or dry run): would be sent as it is.",
+    Result.PULLED: "Status and last update refreshed from the service.",
 }
 
 
@@ -151,7 +154,7 @@ def _data_sheet(ws: Worksheet, resource: Resource, rows: Sequence[dict[str, Any]
             if col.key in record and record[col.key] is not None:
                 cell = ws.cell(i, j)
                 cell.value = record[col.key]
-                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+                if is_formula_like(cell.value):
                     cell.data_type = "s"  # sample data is text, never a formula
     ref = f"A1:{get_column_letter(len(cols))}{last_row}"
     table = Table(displayName=resource.table, ref=ref)

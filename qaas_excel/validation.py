@@ -12,19 +12,19 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qaas_excel import parsing
-from qaas_excel.formatting import german_number
-from qaas_excel.problems import Problem
-from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource
+from qaas_excel.formatting import german_number_as_typed
+from qaas_excel.problems import Problem, count_by_code
+from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, as_number, year_key
+from qaas_excel.values import is_blank
 
 
 @dataclass
@@ -38,39 +38,31 @@ class ValidationResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(p.code for p in self.problems))
-
-
-def _parser(f: Field, resource: Resource) -> Any:
-    if f.name == "zip_code":
-        return parsing.parse_zip
-    if f.name == "evse_id":
-        return parsing.parse_evse
-    if resource is CHARGEPOINT and f.name == "chargepointoperator_id":
-        return parsing.parse_id_or_reference
-    return {
-        FieldType.DECIMAL: parsing.parse_decimal,
-        FieldType.DATE: parsing.parse_date,
-        FieldType.DATETIME: parsing.parse_datetime,
-        FieldType.INT: parsing.parse_int,
-        FieldType.STR: parsing.parse_text,
-    }[f.type]
+        return count_by_code(self.problems)
 
 
 class _Collector:
-    def __init__(self, resource: Resource, sheet: str | None, headers: dict[str, str] | None) -> None:
-        self.resource, self.sheet, self.headers = resource, sheet, headers or {}
+    def __init__(self, resource: Resource, data: pd.DataFrame, sheet: str | None,
+                 headers: dict[str, str] | None) -> None:
+        self.resource, self.data, self.sheet, self.headers = resource, data, sheet, headers or {}
         self.problems: list[Problem] = []
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or self.resource.field(name).header
 
-    def add(self, rows: Iterable[int], column: str | None, code: str, message: Any) -> None:
-        """``message``: a text, or a function of the row giving one."""
+    def cell(self, row: int, name: str | None) -> Any:
+        """The cell as it was read, for the problem to carry (blank: None)."""
+        if name is None or name not in self.data.columns:
+            return None
+        value = self.data.at[row, name]
+        return None if is_blank(value) else value
+
+    def add(self, rows: Iterable[int], column: str | None, code: str, note: Any) -> None:
+        """``note``: a text, or a function of the row giving one."""
+        label = self.header(column) if column else None
         for row in rows:
-            text = message(row) if callable(message) else message
-            label = self.header(column) if column else ""
-            self.problems.append(Problem(int(row), column, code, f"{label}: {text}" if label else text, self.sheet))
+            text = note(row) if callable(note) else note
+            self.problems.append(Problem(int(row), column, code, text, self.sheet, self.cell(row, column), label))
 
 
 def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None,
@@ -83,7 +75,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
     any ID is accepted and the service will say if it is not yours).
     """
     today = today or datetime.now(UTC).date()
-    out = _Collector(resource, sheet, headers)
+    out = _Collector(resource, data, sheet, headers)
     records = pd.DataFrame(index=data.index)
     failed: dict[str, pd.Series] = {}
 
@@ -95,24 +87,22 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
                 out.problems.append(Problem(None, f.name, "missing-column",
                                             f"The required column '{f.header}' is missing.", sheet))
             continue
-        parsed = _parser(f, resource)(data[f.name])
+        parsed = f.parse(data[f.name])
         records[f.name] = parsed.values
         failed[f.name] = parsed.failed
         bad = parsed.errors[parsed.failed]
         for row, (code, text) in bad.items():
-            out.problems.append(Problem(int(row), f.name, code, f"{out.header(f.name)}: {text}", sheet))
+            out.add([row], f.name, code, text)
         _field_rules(f, records[f.name], parsed.failed, out)
 
-    if resource is CHARGEPOINT:
-        _charge_point_rules(records, failed, out, today, operator_refs, operator_ids)
-    _duplicate_references(records, out)
+    _record_rules(resource, records, failed, out, today)
+    _duplicate_keys(resource, records, out)
+    if resource.operator_field:
+        _operator_references(records[resource.operator_field], resource.operator_field, out, operator_refs,
+                             operator_ids)
+    _duplicate_references(resource, records, out)
     out.problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return ValidationResult(records, out.problems)
-
-
-def _shown(value: Decimal) -> str:
-    """A number as the user typed it: 22 stays 22, 11.5 shows as 11,5."""
-    return german_number(value, parsing.decimal_places(value))
 
 
 def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector) -> None:
@@ -140,77 +130,110 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
         if f.positive:
             neg = pd.Series([d <= 0 for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
             out.add(neg[neg].index, f.name, "not-positive",
-                    lambda r: f"{_shown(decimals[r])} must be greater than 0")
+                    lambda r: f"{german_number_as_typed(decimals[r])} must be greater than 0")
 
 
-def _charge_point_rules(records: pd.DataFrame, failed: dict[str, pd.Series], out: _Collector, today: date,
-                        operator_refs: set[str] | None, operator_ids: set[int] | None) -> None:
-    start, end = records["period_start"], records["period_end"]
-    both = start.notna() & end.notna()
-    if both.any():
-        s = pd.to_datetime(start[both].astype(object))
-        e = pd.to_datetime(end[both].astype(object))
-        backwards = e < s
-        out.add(backwards[backwards].index, "period_end", "period-order",
-                lambda r: f"{end[r]:%d.%m.%Y} is before the period start {start[r]:%d.%m.%Y}")
-        years = (s.dt.year != e.dt.year) & ~backwards
-        out.add(years[years].index, "period_end", "period-years",
-                lambda r: f"the period {start[r]:%d.%m.%Y}–{end[r]:%d.%m.%Y} spans two calendar years; "
-                          "split it into one row per year")
-        # amount <= max power x hours, exactly, in integer thousandths of a kWh
-        amount, power = records["amount"], records["max_power_kw"]
-        ok_rows = (~backwards).reindex(records.index, fill_value=False) & amount.notna() & power.notna()
-        if ok_rows.any():
-            hours = ((e - s).dt.days + 1).reindex(records.index) * 24
-            amount_milli = parsing.to_milli(amount[ok_rows])
-            power_milli = parsing.to_milli(power[ok_rows])
-            limit_milli = power_milli * hours[ok_rows].astype("Int64")
-            over = (amount_milli > limit_milli).fillna(False).astype(bool)
-            out.add(over[over].index, "amount", "amount-above-capacity",
-                    lambda r: f"{german_number(amount[r])} kWh is more than the charge point can deliver in the period "
-                              f"({_shown(power[r])} kW × {german_number(int(hours[r]), 0)} h = "
-                              f"{german_number(Decimal(int(limit_milli[r])) / 1000)} kWh)")
-    commissioning = records["commissioning_date"]
-    known = commissioning.notna()
-    if known.any():
-        future = pd.Series([d > today for d in commissioning[known].to_numpy()], index=commissioning[known].index,
-                           dtype=bool)
-        out.add(future[future].index, "commissioning_date", "commissioning-in-future",
-                lambda r: f"{commissioning[r]:%d.%m.%Y} lies in the future")
-    # the same EVSE in the same period twice
-    evse = records["evse_id"]
-    key_ok = evse.notna() & both
-    if key_ok.any():
-        f = CHARGEPOINT.field("evse_id")
-        rows = key_ok[key_ok].index
-        frame = pd.DataFrame({"evse": evse[rows].map(lambda v: f.comparable(str(v))), "start": start[rows],
-                              "end": end[rows]})
-        dup = frame.duplicated(keep=False)
-        keys = pd.Series(list(zip(frame["evse"], frame["start"], frame["end"], strict=True)), index=rows, dtype=object)
-        if dup.any():
-            groups: dict[Any, list[int]] = {}
-            for r in dup[dup].index:
-                groups.setdefault(keys[r], []).append(int(r))
-            out.add(dup[dup].index, "evse_id", "duplicate-evse-period",
-                    lambda r: f"{evse[r]} for {start[r]:%d.%m.%Y}–{end[r]:%d.%m.%Y} appears more than once "
-                              f"(rows {', '.join(map(str, groups[keys[r]]))})")
-    # operator reference / id
-    ops = records["chargepointoperator_id"]
+def _as_numbers(f: Field, values: pd.Series) -> dict[str, pd.Series]:
+    """A column as the record rules see it (``resources.as_number``): exact Python ints, once per distinct value."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    numbers = {f.name: pd.Series(np.array([as_number(f, v) for v in uniques], dtype=object)[codes],
+                                 index=values.index, dtype=object)}
+    if f.type is FieldType.DATE:
+        numbers[year_key(f.name)] = pd.Series(np.array([v.year for v in uniques], dtype=object)[codes],
+                                              index=values.index, dtype=object)
+    return numbers
+
+
+def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, pd.Series], out: _Collector,
+                  today: date) -> None:
+    """The resource's rules across fields, on every row whose fields they need are valid."""
+    if not resource.rules:
+        return
+    flawed: dict[str | None, set[int]] = {}
+    for p in out.problems:
+        flawed.setdefault(p.field, set()).add(p.row)  # type: ignore[arg-type]
+    valid: dict[str, pd.Series] = {}
+    numbers: dict[str, pd.Series] = {}
+    for name in dict.fromkeys(n for rule in resource.rules for n in rule.needs):
+        valid[name] = records[name].notna() & ~failed[name] & ~records.index.isin(list(flawed.get(name, ())))
+        numbers.update(_as_numbers(resource.field(name), records.loc[valid[name], name]))
+    for rule in resource.rules:
+        ok = pd.Series(True, index=records.index)
+        for name in rule.needs:
+            ok &= valid[name]
+        if not ok.any():
+            continue
+        rows = ok[ok].index
+        given: dict[str, Any] = {"today": today.toordinal()}
+        given.update({key: column.loc[rows].to_numpy() for key, column in numbers.items()
+                      if key.partition(".")[0] in rule.needs})
+        broken = np.asarray(rule.breached(given), dtype=bool)
+        needs = list(rule.needs)
+        out.add(rows[broken], rule.field, rule.code, lambda r, rule=rule, needs=needs:
+                rule.note(dict(zip(needs, records.loc[r, needs], strict=True))))
+
+
+def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) -> None:
+    """The same natural key twice (for charge points: the same EVSE in the same period)."""
+    if not resource.natural_key:
+        return
+    present = pd.Series(True, index=records.index)
+    for name in resource.natural_key:
+        present &= records[name].notna()
+    if not present.any():
+        return
+    rows = present[present].index
+    frame = pd.DataFrame({name: _comparable(resource.field(name), records.loc[rows, name])
+                          for name in resource.natural_key})
+    dup = frame.duplicated(keep=False)
+    if not dup.any():
+        return
+    keys = pd.Series(list(frame.itertuples(index=False, name=None)), index=rows, dtype=object)
+    groups: dict[Any, list[int]] = {}
+    for r in dup[dup].index:
+        groups.setdefault(keys[r], []).append(int(r))
+    first = resource.natural_key[0]
+    out.add(dup[dup].index, first, "duplicate-evse-period" if resource.period else "duplicate-key",
+            lambda r: f"{_key_text(resource, records.loc[r])} appears more than once "
+                      f"(rows {', '.join(map(str, groups[keys[r]]))})")
+
+
+def _comparable(f: Field, values: pd.Series) -> pd.Series:
+    """Text in the form values are compared in (DE*ABC*E1 is deabce1); other values as they are."""
+    if f.type is not FieldType.STR:
+        return values
+    return pd.Series([f.comparable(str(v)) for v in values.to_numpy()], index=values.index, dtype=object)
+
+
+def _key_text(resource: Resource, record: pd.Series) -> str:
+    """A natural key in words: DE*ABC*E1*1 for 01.01.2024–31.12.2024."""
+    period = resource.period or ()
+    text = " ".join(str(record[n]) for n in resource.natural_key if n not in period)
+    if period and all(n in resource.natural_key for n in period):
+        text += f" for {record[period[0]]:%d.%m.%Y}–{record[period[1]]:%d.%m.%Y}"
+    return text
+
+
+def _operator_references(ops: pd.Series, name: str, out: _Collector, operator_refs: set[str] | None,
+                         operator_ids: set[int] | None) -> None:
+    """An operator named by reference must be on the Operators sheet; by ID, one of the account's."""
     op_values = ops.to_numpy()
     if operator_refs is not None:
         unknown = pd.Series([isinstance(v, str) and v not in operator_refs for v in op_values], index=ops.index,
                             dtype=bool)
-        out.add(unknown[unknown].index, "chargepointoperator_id", "unknown-operator",
+        out.add(unknown[unknown].index, name, "unknown-operator",
                 lambda r: f"{ops[r]!r} is neither a QaaS operator ID nor a reference on the Operators sheet")
     if operator_ids is not None:
         unknown_ids = pd.Series([isinstance(v, int) and v not in operator_ids for v in op_values], index=ops.index,
                                 dtype=bool)
-        out.add(unknown_ids[unknown_ids].index, "chargepointoperator_id", "unknown-operator",
+        out.add(unknown_ids[unknown_ids].index, name, "unknown-operator",
                 lambda r: f"operator {ops[r]} is not one of your account's operators")
 
 
-def _duplicate_references(records: pd.DataFrame, out: _Collector) -> None:
-    refs = records["customer_reference"]
+def _duplicate_references(resource: Resource, records: pd.DataFrame, out: _Collector) -> None:
+    if not resource.reference:
+        return
+    refs = records[resource.reference]
     present = refs.notna()
     if not present.any():
         return
@@ -221,7 +244,7 @@ def _duplicate_references(records: pd.DataFrame, out: _Collector) -> None:
     groups: dict[str, list[int]] = {}
     for r in dup[dup].index:
         groups.setdefault(keys[r], []).append(int(r))
-    out.add(dup[dup].index, "customer_reference", "duplicate-reference",
+    out.add(dup[dup].index, resource.reference, "duplicate-reference",
             lambda r: f"{refs[r]!r} is used more than once (rows {', '.join(map(str, groups[keys[r]]))}); "
                       "a reference must be unique")
 
@@ -229,7 +252,7 @@ def _duplicate_references(records: pd.DataFrame, out: _Collector) -> None:
 def check_evse_id(value: Any) -> str:
     """"ok", or what is wrong with an EVSE ID (the worksheet function QAAS_CHECK_EVSE)."""
     result = validate(CHARGEPOINT, pd.DataFrame({"evse_id": [value]}, index=[1]))
-    problems = [p for p in result.problems if p.column == "evse_id"]
-    return problems[0].message.split(": ", 1)[1] if problems else "ok"
+    problems = [p for p in result.problems if p.field == "evse_id"]
+    return problems[0].note if problems else "ok"
 
 

@@ -36,6 +36,7 @@ from qaas_excel.api.http import VerifyingSession
 from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
 from qaas_excel.resources import Resource, decode_record, encode_record
+from qaas_excel.values import decimal_text
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Created:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from qaas_excel.formatting import german_number
 from qaas_excel.resources import Field, FieldType, Resource, encode_value
+from qaas_excel.values import json_default
 
 _SLOT = "\x00"  # stands for a value while the template's markup is parsed; never in a template itself
 
@@ -56,8 +57,7 @@ def record_to_json(resource: Resource, record: dict[str, Any]) -> dict[str, Any]
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=lambda v: format(v, "f") if isinstance(v, Decimal)
-                      else str(v))
+    return json.dumps(data, indent=2, ensure_ascii=False, default=json_default)
 
 
 def _cell(f_type: FieldType | None, value: Any) -> Text:

@@ -32,6 +32,7 @@ from qaas_excel.cli._app import (
 )
 from qaas_excel.cli._render import dumps, plain, text
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
+from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S
 
 BookArg = typer.Argument(..., help="The workbook (.xlsx or .xlsm).", exists=False)
@@ -40,8 +41,9 @@ OutputOption = typer.Option(None, "--output", "-o", help="Save the result to thi
 WaitOption = typer.Option(LOCK_WAIT_S, "--wait", min=0,
                           help="Seconds to wait while another run works on the same workbook (then exit 5).")
 
-RESULT_STYLE = {"created": "green", "updated": "green", "adopted": "green", "unchanged": "dim", "valid": "cyan",
-                "pulled": "cyan", "locked": "yellow", "conflict": "yellow", "invalid": "red", "failed": "red"}
+RESULT_STYLE = {Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
+                Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
+                Result.INVALID: "red", Result.FAILED: "red"}
 
 
 def print_summary(report: RunReport) -> None:
@@ -60,11 +62,11 @@ def print_summary(report: RunReport) -> None:
             err_console.print(text("[red]{}:[/] {}", s.sheet, p.message))
         shown = 0
         for o in s.outcomes:
-            if o.result.value in ("invalid", "failed", "conflict", "locked") and shown < 10:
+            if o.result in ATTENTION and shown < 10:
                 console.print(Text.assemble("  ", (f"{s.sheet} row {o.row} {o.result.value}:",
                                                    RESULT_STYLE[o.result.value]), " ", o.message))
                 shown += 1
-        rest = sum(1 for o in s.outcomes if o.result.value in ("invalid", "failed", "conflict", "locked")) - shown
+        rest = sum(1 for o in s.outcomes if o.result in ATTENTION) - shown
         if rest > 0:
             console.print(text("  ... and {} more in {}: see the Result and Message columns.", rest, s.sheet))
     for note in report.notes:

@@ -20,12 +20,10 @@ from qaas_excel.api import errors
 from qaas_excel.excel import session
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, Resource
 from qaas_excel.validation import check_evse_id
+from qaas_excel.values import as_id
 
 CACHE_TTL_S = 60.0
 SIGN_IN_TEXT = "Not signed in: sign in from the QaaS tab"
-CHARGEPOINT_COLUMNS = ("id", "customer_reference", "chargepointoperator_id", "evse_id", "period_start", "period_end",
-                       "amount", "status", "last_updated")
-OPERATOR_COLUMNS = ("id", "customer_reference", "organization_name", "street", "zip_code", "town", "last_updated")
 
 
 class _ListCache:
@@ -93,14 +91,10 @@ def _guard(func: Any) -> Any:
 
 
 def _as_id(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    raise ValueError(f"{value!r} is not a QaaS ID")
+    record_id = as_id(value)
+    if record_id is None:
+        raise ValueError(f"{value!r} is not a QaaS ID")
+    return record_id
 
 
 def _by_id(resource: Resource) -> dict[int, dict[str, Any]]:
@@ -117,7 +111,7 @@ def _operator_id(operator: Any) -> int | None:
         pass
     ref = str(operator).strip()
     for op in cache.records(OPERATOR):
-        if str(op.get("customer_reference") or "").strip() == ref:
+        if str(op.get(OPERATOR.reference) or "").strip() == ref:
             return op["id"]
     raise ValueError(f"no operator with reference {ref!r}")
 
@@ -128,20 +122,20 @@ def _filtered(operator: Any, status: Any, year: Any) -> list[dict[str, Any]]:
     wanted_year = int(float(year)) if year not in (None, "") else None
     out = []
     for rec in cache.records(CHARGEPOINT):
-        if op_id is not None and rec.get("chargepointoperator_id") != op_id:
+        if op_id is not None and rec.get(CHARGEPOINT.operator_field) != op_id:
             continue
         if wanted_status and rec.get("status") != wanted_status:
             continue
-        start = rec.get("period_start")
+        start = rec.get(CHARGEPOINT.period[0]) if CHARGEPOINT.period else None
         if wanted_year is not None and not (isinstance(start, date) and start.year == wanted_year):
             continue
         out.append(rec)
     return out
 
 
-def _table(resource: Resource, columns: tuple[str, ...], records: list[dict[str, Any]]) -> list[list[Any]]:
-    header = [resource.field(c).header for c in columns]
-    return [header] + [[_excel(r.get(c)) for c in columns] for r in records]
+def _table(resource: Resource, records: list[dict[str, Any]]) -> list[list[Any]]:
+    header = [resource.field(c).header for c in resource.listing]
+    return [header] + [[_excel(r.get(c)) for c in resource.listing] for r in records]
 
 
 @xw.func
@@ -173,21 +167,22 @@ def QAAS_RECORD(record_id: Any, field: str, resource: str = "chargepoint") -> An
 @_guard
 def QAAS_OPERATORS() -> Any:  # noqa: N802
     """All operators of the account as a table (spills)."""
-    return _table(OPERATOR, OPERATOR_COLUMNS, cache.records(OPERATOR))
+    return _table(OPERATOR, cache.records(OPERATOR))
 
 
 @xw.func
 @_guard
 def QAAS_CHARGEPOINTS(operator: Any = None, status: Any = None, year: Any = None) -> Any:  # noqa: N802
     """Charge point records, optionally of one operator (ID or reference), status and year (spills)."""
-    return _table(CHARGEPOINT, CHARGEPOINT_COLUMNS, _filtered(operator, status, year))
+    return _table(CHARGEPOINT, _filtered(operator, status, year))
 
 
 @xw.func
 @_guard
 def QAAS_TOTAL(status: Any = None, operator: Any = None, year: Any = None) -> Any:  # noqa: N802
     """Total kWh of the matching charge point records (exact sum, shown as a number)."""
-    total = sum((r["amount"] for r in _filtered(operator, status, year) if isinstance(r.get("amount"), Decimal)),
+    quantity = CHARGEPOINT.quantity or ""
+    total = sum((r[quantity] for r in _filtered(operator, status, year) if isinstance(r.get(quantity), Decimal)),
                 Decimal(0))
     return float(total)
 

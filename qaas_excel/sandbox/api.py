@@ -19,26 +19,26 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from qaas_excel.resources import (
-    CHARGEPOINT,
     OPERATOR,
     RESOURCES,
     Field,
     FieldType,
     Resource,
     Status,
+    decode_record,
     encode_value,
     is_editable_status,
-    max_amount_kwh,
 )
 from qaas_excel.sandbox import USERS
 from qaas_excel.sandbox.identity import Identity, TokenError
 from qaas_excel.sandbox.store import Store
+from qaas_excel.values import UTC_FORMAT, utc_now_text, utc_text
 
 log = logging.getLogger(__name__)
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 
 
 def empty(status: int) -> Response:
@@ -56,7 +56,6 @@ def unprocessable(reason: str) -> JSONResponse:
 # --- validation of one record, as the service would do it --------------------------------------------
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-OPERATOR_REFERENCE = "chargepointoperator_id"  # the field that names an operator of the caller's account
 
 
 def _parse(f: Field, value: Any) -> tuple[Any, str | None]:
@@ -118,8 +117,12 @@ def _parse(f: Field, value: Any) -> tuple[Any, str | None]:
 
 
 def validate_record(resource: Resource, body: dict[str, Any], *, partial: bool,
-                    existing: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Client fields of a POST/PATCH body as wire values, and field errors (server fields are ignored)."""
+                    existing: dict[str, Any] | None = None,
+                    today: date | None = None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Client fields of a POST/PATCH body as wire values, and field errors (server fields are ignored).
+
+    The record rules are the resource's own (``resources.py``), the ones the workbook's validation checks.
+    """
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for f in resource.client_fields:
@@ -142,26 +145,12 @@ def validate_record(resource: Resource, body: dict[str, Any], *, partial: bool,
             errors.setdefault(f.name, []).append(error)
         else:
             clean[f.name] = parsed
-    if resource is CHARGEPOINT and not errors:
-        errors.update(_charge_point_rules({**(existing or {}), **clean}))
+    # the rules across fields judge the record as it will be: stored values, then this body's valid ones
+    merged = {k: v for k, v in {**(existing or {}), **clean}.items() if k not in errors}
+    values = decode_record(resource, {f.name: merged.get(f.name) for f in resource.client_fields})
+    for rule in resource.broken_rules(values, today or datetime.now(UTC).date()):
+        errors.setdefault(rule.field, []).append(rule.api_message(values))
     return clean, errors
-
-
-def _charge_point_rules(rec: dict[str, Any]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    start, end = date.fromisoformat(rec["period_start"]), date.fromisoformat(rec["period_end"])
-    if start > end:
-        errors["period_end"] = ["The period must not end before it starts."]
-    elif start.year != end.year:
-        errors["period_end"] = ["The period must lie within one calendar year."]
-    else:
-        limit = max_amount_kwh(Decimal(rec["max_power_kw"]), start, end)
-        if Decimal(rec["amount"]) > limit:
-            errors["amount"] = [f"Ensure the amount does not exceed max_power_kw × hours of the period "
-                                f"({limit} kWh)."]
-    if date.fromisoformat(rec["commissioning_date"]) > datetime.now(UTC).date():
-        errors["commissioning_date"] = ["The commissioning date must not lie in the future."]
-    return errors
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -170,8 +159,7 @@ def next_stamp(previous: str | None) -> str:
     """Now, but always later than the previous stamp: last_updated changes on every change."""
     stamp = now_text()
     if previous and stamp <= previous:
-        later = datetime.strptime(previous, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
-        stamp = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = utc_text(datetime.strptime(previous, UTC_FORMAT) + timedelta(seconds=1))
     return stamp
 
 
@@ -201,16 +189,16 @@ class Api:
 
     def _reference_error(self, resource: Resource, account: str, clean: dict[str, Any],
                          except_id: int | None = None) -> dict[str, list[str]]:
-        ref = clean.get("customer_reference")
+        ref = clean.get(resource.reference) if resource.reference else None
         if ref and self.store.reference_taken(resource.name, account, ref, except_id):
-            return {"customer_reference": ["A record with this customer_reference already exists."]}
+            return {resource.reference: [f"A record with this {resource.reference} already exists."]}
         return {}
 
-    def _unknown_operator(self, account: str, clean: dict[str, Any]) -> Response | None:
+    def _unknown_operator(self, resource: Resource, account: str, clean: dict[str, Any]) -> Response | None:
         """422 when the body names an operator that is not one of the caller's."""
-        if clean.get(OPERATOR_REFERENCE) is None:
+        if resource.operator_field is None or clean.get(resource.operator_field) is None:
             return None
-        operator_id = clean[OPERATOR_REFERENCE]
+        operator_id = clean[resource.operator_field]
         if self.store.get(OPERATOR.name, operator_id, account) is None:
             return unprocessable(f"Charge point operator {operator_id} does not exist in your account.")
         return None
@@ -226,7 +214,7 @@ class Api:
         errors = errors or self._reference_error(resource, account, clean)
         if errors:
             return bad_request(errors)
-        refusal = self._unknown_operator(account, clean)
+        refusal = self._unknown_operator(resource, account, clean)
         if refusal is not None:
             return refusal
         stamp = now_text()
@@ -273,7 +261,7 @@ class Api:
         errors = errors or self._reference_error(resource, account, clean, except_id=record_id)
         if errors:
             return bad_request(errors)
-        refusal = self._unknown_operator(account, clean)
+        refusal = self._unknown_operator(resource, account, clean)
         if refusal is not None:
             return refusal
         changed = {k: v for k, v in clean.items() if record.get(k) != v}

@@ -26,12 +26,11 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qaas_excel.resources import Resource
+from qaas_excel.values import NOTE_AUTHOR, is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
 
-AUTHOR = "qaas-excel"
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 NO_FILL = PatternFill(fill_type=None)
@@ -159,7 +158,7 @@ class OpenpyxlBook:
         for row in touched:
             for col in input_cols:
                 cell = cells.get((row, col))
-                if cell is not None and cell.comment is not None and cell.comment.author == AUTHOR:
+                if cell is not None and cell.comment is not None and cell.comment.author == NOTE_AUTHOR:
                     cell.comment = None
                     cell.fill = NO_FILL
         for key in changes.values.columns:
@@ -185,14 +184,14 @@ class OpenpyxlBook:
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
         notes: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is None or p.row is None:
                 continue
             notes.setdefault((p.row, col), []).append(p.message)
         for (row, col), messages in notes.items():
             cell = ws.cell(row, col)
             cell.fill = problem_fill
-            cell.comment = Comment("\n".join(messages), AUTHOR, width=300, height=120)
+            cell.comment = Comment("\n".join(messages), NOTE_AUTHOR, width=300, height=120)
         if changes.append is not None and len(changes.append):
             self._append(ws, table, changes.append)
 
@@ -201,7 +200,7 @@ class OpenpyxlBook:
         for i, record in enumerate(rows.to_dict("records")):
             for key, value in record.items():
                 col = table.columns.get(key)
-                if col is not None and not _is_missing(value):
+                if col is not None and not is_missing(value):
                     _set(ws.cell(start + i, col), value)
         end = start + len(rows) - 1
         table.last_row = end
@@ -238,11 +237,8 @@ class OpenpyxlBook:
 
 
 def _not_given(value: Any) -> bool:
-    return value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+    """NaN/NaT/NA in a WriteBack means "nothing for this cell" (None clears it)."""
+    return value is not None and is_missing(value)
 
 
 def _set(cell: Any, value: Any) -> None:
@@ -250,7 +246,7 @@ def _set(cell: Any, value: Any) -> None:
     from datetime import datetime
 
     cell.value = value
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if is_formula_like(value):
         cell.data_type = "s"
     elif isinstance(value, datetime) and cell.number_format == "General":
         cell.number_format = DATETIME_FORMAT

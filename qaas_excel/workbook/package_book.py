@@ -26,6 +26,7 @@ import pandas as pd
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
 from qaas_excel.resources import Resource
+from qaas_excel.values import NOTE_AUTHOR, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 from qaas_excel.workbook.table import (
@@ -36,7 +37,7 @@ from qaas_excel.workbook.table import (
     WorkbookError,
     WriteBack,
 )
-from qaas_excel.workbook.xlsx_notes import AUTHOR, Notes
+from qaas_excel.workbook.xlsx_notes import Notes
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
 from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet, read_shared_strings
 from qaas_excel.workbook.xlsx_styles import DATETIME_FORMAT, Styles, set_attr
@@ -191,10 +192,10 @@ class PackageBook:
 
         notes = Notes(self.pkg, part)
         authors = notes.authors()
-        ours = {cell for cell, author in authors.items() if author == AUTHOR and cell[0] in touched}
+        ours = {cell for cell, author in authors.items() if author == NOTE_AUTHOR and cell[0] in touched}
         marks: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is not None and p.row is not None:
                 marks.setdefault((int(p.row), col), []).append(p.message)
 
@@ -246,7 +247,7 @@ class PackageBook:
         if ws.replaced_formula:
             self._drop_calc_chain = True
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
-                     if cell not in authors or authors[cell] == AUTHOR}
+                     if cell not in authors or authors[cell] == NOTE_AUTHOR}
         xml = notes.apply(xml, ours, new_notes)
         self.notes_written += len(new_notes)
         self.pkg.write(part, xml)
@@ -363,9 +364,7 @@ def _fill_merged(grid: dict[int, dict[int, Any]], merged: list[tuple[int, int, i
 
 def _not_given(value: Any) -> bool:
     """NaN/NaT/NA in a WriteBack means "nothing for this cell" (None clears it)."""
-    if value is None or isinstance(value, str):
-        return False
-    return value is pd.NaT or value is pd.NA or (isinstance(value, float | np.floating) and value != value)
+    return value is not None and is_missing(value)
 
 
 def _cell_value(value: Any) -> Any:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from qaas_excel.values import is_formula_like, is_missing
+
 SHEET = "Reconciliation"
 VERDICT_FILLS = {"in sync": "C6EFCE", "amount differs": "FFC7CE", "status changed": "FFEB9C",
                  "only in workbook": "DDEBF7", "only on service": "F8CBAD", "missing on service": "FFC7CE"}
@@ -41,7 +43,7 @@ def _cell(value: Any) -> Any:
     """Excel holds doubles: exact decimals are written as numbers (shown with their formats)."""
     if isinstance(value, Decimal):
         return float(value)
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     return value
 
@@ -110,7 +112,7 @@ def render_openpyxl(wb: Any, report: Any) -> None:
                 cell = ws.cell(row, j, value)
                 if j - 1 in block.formats:
                     cell.number_format = block.formats[j - 1]
-                if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
+                if is_formula_like(value):
                     cell.data_type = "s"
             if block.title == "Records" and values and values[0] in VERDICT_FILLS:
                 ws.cell(row, 1).fill = PatternFill("solid", fgColor=VERDICT_FILLS[values[0]])

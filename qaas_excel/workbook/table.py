@@ -15,19 +15,20 @@ import pandas as pd
 
 from qaas_excel.problems import Problem
 from qaas_excel.resources import Resource
+from qaas_excel.results import Result
 
 # Result of a row -> fill colour (RGB hex) of its system block; None leaves the fill as it is.
 RESULT_FILLS: dict[str, str | None] = {
-    "created": "C6EFCE",  # green
-    "updated": "C6EFCE",
-    "adopted": "C6EFCE",
-    "unchanged": "EDEDED",  # light grey
-    "pulled": "DDEBF7",  # light blue
-    "valid": "DDEBF7",
-    "locked": "FFEB9C",  # amber
-    "conflict": "F8CBAD",  # orange
-    "invalid": "FFC7CE",  # red
-    "failed": "FFC7CE",
+    Result.CREATED: "C6EFCE",  # green
+    Result.UPDATED: "C6EFCE",
+    Result.ADOPTED: "C6EFCE",
+    Result.UNCHANGED: "EDEDED",  # light grey
+    Result.PULLED: "DDEBF7",  # light blue
+    Result.VALID: "DDEBF7",
+    Result.LOCKED: "FFEB9C",  # amber
+    Result.CONFLICT: "F8CBAD",  # orange
+    Result.INVALID: "FFC7CE",  # red
+    Result.FAILED: "FFC7CE",
 }
 # Fill and note of a cell a problem was found in.
 PROBLEM_FILL = "FFC7CE"

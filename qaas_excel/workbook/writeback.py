@@ -8,9 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from qaas_excel.outcomes import Outcome, Result
+from qaas_excel.outcomes import Outcome
 from qaas_excel.problems import Problem
 from qaas_excel.resources import Resource
+from qaas_excel.results import Result
+from qaas_excel.values import as_id, is_blank
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
 
@@ -41,7 +43,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             v[C.SYNCED_AT] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
         values.append(v)
-        marks.extend(p for p in o.problems if p.row is not None and p.column)
+        marks.extend(p for p in o.problems if p.row is not None and p.field)
     frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
     results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
@@ -88,24 +90,8 @@ def system_values(table: SheetTable) -> pd.DataFrame:
     data = table.data
     out = pd.DataFrame(index=data.index)
     ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
-    out[C.ID] = pd.Series([_as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
+    out[C.ID] = pd.Series([as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
     for key in (C.STATUS, C.FINGERPRINT):
         col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
-        out[key] = pd.Series([str(v).strip() if v is not None and str(v).strip() and str(v) != "nan" else None
-                              for v in col], index=data.index, dtype=object)
+        out[key] = pd.Series([None if is_blank(v) else str(v).strip() for v in col], index=data.index, dtype=object)
     return out
-
-
-def _as_id(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if value != value:
-            return None
-        return int(value) if value.is_integer() else None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    return int(text) if text.isdigit() else None

@@ -14,9 +14,9 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
+from qaas_excel.values import NOTE_AUTHOR
 from qaas_excel.workbook.xlsx_package import MAIN_NS, OFFICE_REL, Package, legal_text
 
-AUTHOR = "qaas-excel"
 COMMENTS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 VML_TYPE = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 REL_COMMENTS = OFFICE_REL + "/comments"
@@ -62,7 +62,7 @@ class Notes:
 
     def apply(self, sheet_xml: bytes, remove: set[tuple[int, int]], add: dict[tuple[int, int], str]) -> bytes:
         """Remove our notes on ``remove`` cells, add ``add`` notes; returns the (possibly changed) sheet XML."""
-        mine = {cell for cell, author in self.authors().items() if author == AUTHOR}
+        mine = {cell for cell, author in self.authors().items() if author == NOTE_AUTHOR}
         drop = (remove | set(add)) & mine
         if not drop and not add:
             return sheet_xml
@@ -74,10 +74,10 @@ class Notes:
             authors = etree.SubElement(root, self._q("authors"))
             root.insert(0, authors)
         names = [a.text or "" for a in authors]
-        if AUTHOR not in names:
-            etree.SubElement(authors, self._q("author")).text = AUTHOR
-            names.append(AUTHOR)
-        author_id = str(names.index(AUTHOR))
+        if NOTE_AUTHOR not in names:
+            etree.SubElement(authors, self._q("author")).text = NOTE_AUTHOR
+            names.append(NOTE_AUTHOR)
+        author_id = str(names.index(NOTE_AUTHOR))
         comment_list = root.find(self._q("commentList"))
         if comment_list is None:
             comment_list = etree.SubElement(root, self._q("commentList"))

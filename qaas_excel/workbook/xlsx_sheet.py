@@ -21,6 +21,7 @@ from typing import Any
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, to_excel
 
+from qaas_excel.values import decimal_text
 from qaas_excel.workbook.table import WorkbookError
 from qaas_excel.workbook.xlsx_package import xml_text
 from qaas_excel.workbook.xlsx_styles import set_attr
@@ -468,7 +469,7 @@ class Sheet:
         if isinstance(value, bool):
             return head + b' t="b"><' + p + b"v>" + (b"1" if value else b"0") + b"</" + p + b"v></" + p + b"c>"
         if isinstance(value, int | float | Decimal):
-            text = repr(value) if isinstance(value, float) else format(value, "f") if isinstance(value, Decimal) \
+            text = repr(value) if isinstance(value, float) else decimal_text(value) if isinstance(value, Decimal) \
                 else str(value)
             return head + b"><" + p + b"v>" + text.encode() + b"</" + p + b"v></" + p + b"c>"
         if isinstance(value, datetime | date):

@@ -25,6 +25,7 @@ import pandas as pd
 import xlwings as xw
 
 from qaas_excel.resources import Resource
+from qaas_excel.values import NOTE_AUTHOR, is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 from qaas_excel.workbook.table import (
@@ -38,8 +39,6 @@ from qaas_excel.workbook.table import (
 
 log = logging.getLogger(__name__)
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
-NOTE_AUTHOR = "qaas-excel"  # the author the headless backend gives its notes
 # Excel makes the signed-in user a note's author, so notes written here start with this line instead.
 NOTE_HEADING = "qaas-excel:"
 # Keyword arguments of Worksheet.Protect that Worksheet.Protection reports (Windows COM).
@@ -62,9 +61,7 @@ def row_runs(rows: Iterable[int]) -> list[tuple[int, int]]:
 
 def _not_given(value: Any) -> bool:
     """NaN/NaT/NA in a WriteBack means "nothing for this cell": leave it as it is (None clears it)."""
-    if value is None or isinstance(value, str):
-        return False
-    return value is pd.NaT or value is pd.NA or (isinstance(value, float | np.floating) and value != value)
+    return value is not None and is_missing(value)
 
 
 def excel_value(value: Any) -> Any:
@@ -79,7 +76,7 @@ def excel_value(value: Any) -> Any:
         value = value.to_pydatetime()
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)  # the sheet's time columns are UTC
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if is_formula_like(value):
         return "'" + value
     return value
 
@@ -287,7 +284,7 @@ class XlwingsBook:
         unless the user has one there."""
         messages: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.column or "")
+            col = table.columns.get(p.field or "")
             if col is not None and p.row is not None:
                 messages.setdefault((int(p.row), col), []).append(p.message)
         by_column: dict[int, list[int]] = defaultdict(list)

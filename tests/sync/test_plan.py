@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from qaas_excel.outcomes import Result
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.results import Result
 from qaas_excel.sync import Action, RowState, canonical_value, fingerprint, plan_rows
 
 

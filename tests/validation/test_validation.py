@@ -29,7 +29,7 @@ def run(*rows, resource=CHARGEPOINT, **kwargs):
 
 
 def codes(result, row=2):
-    return {(p.column, p.code) for p in result.problems if p.row == row}
+    return {(p.field, p.code) for p in result.problems if p.row == row}
 
 
 def test_a_clean_row_has_no_problems_and_typed_values() -> None:
@@ -107,7 +107,7 @@ def test_a_missing_required_column_is_one_sheet_level_problem() -> None:
     frame = pd.DataFrame([{"evse_id": "DE*ABC*E1*1"}], index=[2], dtype=object)
     result = validate(CHARGEPOINT, frame, today=TODAY)
     sheet_level = [p for p in result.problems if p.row is None]
-    assert {p.column for p in sheet_level} >= {"amount", "town"} and all(p.code == "missing-column"
+    assert {p.field for p in sheet_level} >= {"amount", "town"} and all(p.code == "missing-column"
                                                                          for p in sheet_level)
 
 

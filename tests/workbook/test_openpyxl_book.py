@@ -236,3 +236,14 @@ def test_template_has_tables_validation_protection_and_help(tmp_path: Path) -> N
     assert ws.cell(2, hdr.index("QaaS ID") + 1).protection.locked is True
     assert ws.cell(2, hdr.index("Zip code") + 1).number_format == "@"
     assert ws.column_dimensions[openpyxl.utils.get_column_letter(hdr.index("_qaas_fingerprint") + 1)].hidden
+
+
+def test_pandas_na_in_a_write_back_leaves_the_cell_as_it_is(tmp_path: Path) -> None:
+    """pd.NA means "nothing for this cell" here as in the other two backends."""
+    path, wb = _written(tmp_path, {"message": {2: "first"}})
+    book = OpenpyxlBook.open(path)
+    book.write_back(book.read(OPERATOR), WriteBack(pd.DataFrame({"message": {2: pd.NA}, "result": {2: "valid"}},
+                                                                dtype=object)))
+    ws = book.wb["Operators"]
+    col = [str(c.value).rstrip(" *") for c in ws[1]].index("Message") + 1
+    assert ws.cell(2, col).value == "first"

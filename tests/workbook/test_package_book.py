@@ -16,9 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
-from qaas_excel.outcomes import Outcome, Result
+from qaas_excel.outcomes import Outcome
 from qaas_excel.pipeline import validate_book
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.results import Result
 from qaas_excel.templates import write_template
 from qaas_excel.workbook import package_book, xlsx_package
 from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
