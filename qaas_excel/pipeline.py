@@ -166,7 +166,7 @@ class OperatorDirectory:
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
         for op in service or []:
-            ref = _reference(op.get("customer_reference"))
+            ref = _reference(op.get(OPERATOR.reference))
             if ref:
                 self._ids.setdefault(ref, op["id"])
 
@@ -183,7 +183,7 @@ class OperatorDirectory:
     def learn_sheet(self, table: SheetTable) -> None:
         """The Operators sheet's references, by row (validate, and messages about operators not pushed)."""
         self._sheet_read = True
-        refs = table.data.get("customer_reference")
+        refs = table.data.get(OPERATOR.reference)
         for row, value in (refs.items() if refs is not None else ()):
             ref = _reference(value)
             if ref:
@@ -192,7 +192,7 @@ class OperatorDirectory:
     def learn_outcomes(self, table: SheetTable, rows: list[RowState], outcomes: list[Outcome]) -> None:
         """After the Operators sheet was pushed: the id of each operator that is now on the service."""
         self.learn_sheet(table)
-        refs = table.data.get("customer_reference")
+        refs = table.data.get(OPERATOR.reference)
         known = {r.row: r.record_id for r in rows}
         for o in outcomes:
             ref = _reference(refs.get(o.row)) if refs is not None else None
@@ -206,17 +206,18 @@ class OperatorDirectory:
 
     def resolve(self, row: int, values: dict[str, Any], table: SheetTable) -> Problem | None:
         """Put the operator's id into a charge point's values; the problem if the reference is not known yet."""
-        ref = values.get("chargepointoperator_id")
+        field = CHARGEPOINT.operator_field
+        ref = values.get(field)
         if not isinstance(ref, str):
             return None
         op_id = self._ids.get(ref.strip())
         if op_id is not None:
-            values["chargepointoperator_id"] = op_id
+            values[field] = op_id
             return None
         where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
-        return Problem(row, "chargepointoperator_id", "operator-not-pushed",
+        return Problem(row, field, "operator-not-pushed",
                        f"operator {ref!r} is not on the service yet{where}; push it first.", table.sheet, ref,
-                       table.header("chargepointoperator_id"))
+                       table.header(field))
 
 
 def _reference(value: Any) -> str | None:

@@ -181,7 +181,7 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
     for rec in service:
         if rec.get("id") in linked:
             continue
-        ref = str(rec.get("customer_reference") or "").strip()
+        ref = str(rec.get(resource.reference) or "").strip() if resource.reference else ""
         if ref:
             by_ref.setdefault(ref, rec)
         key = natural_key(resource, rec)
