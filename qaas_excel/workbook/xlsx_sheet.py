@@ -32,6 +32,17 @@ _FAST_ATTRS = re.compile(rb'(?:\s+r="([A-Z]{1,3})\d+")?(?:\s+s="(\d+)")?(?:\s+t=
 _COLUMNS: dict[bytes, int] = {}
 
 
+_CHUNK = 4 * 2**20  # bytes of sheet XML read per regex pass
+_LETTERS: dict[int, bytes] = {}
+
+
+def _letters(col: int) -> bytes:
+    letters = _LETTERS.get(col)
+    if letters is None:
+        letters = _LETTERS[col] = get_column_letter(col).encode()
+    return letters
+
+
 def _column(letters: bytes) -> int:
     col = _COLUMNS.get(letters)
     if col is None:
@@ -186,10 +197,19 @@ class Sheet:
                 if int(r.group(1)) > max_row:
                     end = r.start()
                     break
-        found = self._plain_cell_re.findall(self.data, start, end)
-        if len(found) == self._cell_count(start, end):  # every cell in the plain shape: tuples straight from C
-            yield from self._plain_cells(found, shared, is_date, columns)
-            return
+        row_end = b"</" + self.p + b"row>"
+        while start < end:  # a few MiB at a time, cut at a row's end: memory stays bounded
+            cut = self.data.find(row_end, min(start + _CHUNK, end), end)
+            stop = end if cut < 0 else cut + len(row_end)
+            found = self._plain_cell_re.findall(self.data, start, stop)
+            if len(found) == self._cell_count(start, stop):  # every cell in the plain shape: tuples straight from C
+                yield from self._plain_cells(found, shared, is_date, columns)
+            else:
+                yield from self._cells_matched(start, stop, shared, is_date, columns)
+            start = stop
+
+    def _cells_matched(self, start: int, end: int, shared: list[str], is_date: Callable[[int], bool],
+                       columns: set[int] | None) -> Iterator[tuple[int, int, Any]]:
         for m in self._fast_cell_re.finditer(self.data, start, end):
             letters, number, head, content = m.groups()
             if content is None:
@@ -390,16 +410,17 @@ class Sheet:
         number = str(row.number).encode()
         refs: list[tuple[int, int]] | None = None  # (column, start) of the row's cells, when needed
         for col, op in sorted(ops.items()):
-            needle = b"<" + p + b'c r="' + get_column_letter(col).encode() + number + b'"'
+            needle = b"<" + p + b'c r="' + _letters(col) + number + b'"'
             at = data.find(needle, tag_end, close)
             if at >= 0:
                 m = self._cell_re.match(data, at)
                 assert m is not None
-                attrs = dict(_ATTRS.findall(m.group(1)))
-                content = m.group(2)
+                head, content = m.group(1), m.group(2)
+                fast = _FAST_ATTRS.fullmatch(head)
+                own = int(fast.group(2) or 0) if fast else int(dict(_ATTRS.findall(head)).get(b"s", b"0"))
                 if op.set_value and content is not None and b"<" + p + b"f" in content:
                     self.replaced_formula = True
-                edits.append((at, m.end(), self._new_cell(row.number, col, op, (attrs, m.group(0)))))
+                edits.append((at, m.end(), self._new_cell(row.number, col, op, (own, m.group(0)))))
                 continue
             if refs is None:
                 refs = [(_column(r.group(1)), r.start()) for r in self._ref_re.finditer(data, tag_end, close)]
@@ -440,7 +461,8 @@ class Sheet:
             op = todo.pop(col, None)
             if op is not None and op.set_value and content is not None and b"<" + self.p + b"f" in content:
                 self.replaced_formula = True
-            out.append(data[s:e] if op is None else self._new_cell(row.number, col, op, (attrs, data[s:e])))
+            out.append(data[s:e] if op is None else self._new_cell(row.number, col, op,
+                                                                     (int(attrs.get(b"s", b"0")), data[s:e])))
             last_end = e
         for new_col, op in todo.items():
             out.append(self._new_cell(row.number, new_col, op, None))
@@ -454,12 +476,13 @@ class Sheet:
             open_tag = set_attr(open_tag, "spans", f"{lo}:{hi}")
         return open_tag + b"".join(out) + rest + b"</" + self.p + b"row>"
 
-    def _new_cell(self, row: int, col: int, op: CellOp, old: tuple[dict[bytes, bytes], bytes] | None) -> bytes:
+    def _new_cell(self, row: int, col: int, op: CellOp, old: tuple[int, bytes] | None) -> bytes:
+        """The XML of a cell the run writes; ``old`` is the existing cell's (format, XML), if there is one."""
         p = self.p
-        own = int(old[0].get(b"s", b"0")) if old is not None else self._column_styles.get(col, 0)
+        own = old[0] if old is not None else self._column_styles.get(col, 0)
         style = op.format_of(own)
         if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
-            return set_attr(old[1], "s", str(style)) if style != own else old[1]
+            return _with_style(old[1], style) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
         head = b"<" + p + b'c r="' + ref + b'"' + (b' s="' + str(style).encode() + b'"' if style else b"")
         value = op.value
@@ -525,6 +548,20 @@ class Sheet:
         if m:
             return head[:m.start(1)] + new + head[m.end(1):]
         return head + b"<" + self.p + b"cols>" + new + b"</" + self.p + b"cols>"
+
+
+_STYLE_ATTR = re.compile(rb'(\ss=")\d+(")')
+_REF_ATTR_END = re.compile(rb'\sr="[A-Z]+\d+"')
+
+
+def _with_style(cell: bytes, style: int) -> bytes:
+    """A cell element with another format; every other byte of it unchanged."""
+    new, n = _STYLE_ATTR.subn(lambda m: m.group(1) + str(style).encode() + m.group(2), cell, count=1)
+    if n:
+        return new
+    ref = _REF_ATTR_END.search(cell)  # no s attribute yet: put it right after the reference
+    at = ref.end() if ref else cell.index(b"c", 1) + 1
+    return cell[:at] + b' s="' + str(style).encode() + b'"' + cell[at:]
 
 
 def _col_attrs(el: bytes, width: float | None, hidden: bool) -> bytes:
