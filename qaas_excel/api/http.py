@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -39,3 +40,21 @@ class VerifyingSession(requests.Session):
         kwargs["verify"] = self._verify
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy requests will use for ``url`` (HTTPS_PROXY / ALL_PROXY, unless NO_PROXY exempts the host)."""
+    proxies = requests.utils.get_environ_proxies(url)
+    scheme = urlsplit(url).scheme
+    return proxies.get(scheme) or proxies.get("all")
+
+
+def describe_proxy_error(exc: BaseException, url: str) -> str | None:
+    """One line when a request failed at the proxy rather than at the service; None otherwise."""
+    if not isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    proxy = proxy_for(url) or "the proxy"
+    parts = urlsplit(proxy)
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") if parts.hostname else proxy
+    return (f"the proxy {shown} (from HTTPS_PROXY) did not pass the request to {urlsplit(url).hostname}: "
+            "check HTTPS_PROXY and NO_PROXY, or ask IT for the right proxy")

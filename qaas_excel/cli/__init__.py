@@ -9,6 +9,7 @@ from qaas_excel.cli import (  # noqa: F401
     addin_cmds,
     api_cmds,
     auth_cmds,
+    doctor_cmds,
     finance_cmds,
     pipeline_cmds,
     sandbox_cmds,
