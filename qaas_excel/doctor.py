@@ -136,12 +136,7 @@ class Check:
 # --- installation ---------------------------------------------------------------------------------------
 
 def check_installation(ctx: Context) -> list[CheckResult]:
-    versions = {}
-    for name in KEY_LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = {name: versions_of(name) for name in KEY_LIBRARIES}
     results = [ok("installation", "Installation",
                   f"Python {platform.python_version()}, qaas-excel {__version__}, "
                   + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
@@ -158,7 +153,30 @@ def check_installation(ctx: Context) -> list[CheckResult]:
                             "set QAAS_HOME to a folder you can write, or ask IT for write access",
                             state_dir=str(home)))
     results.append(_token_cache(home, ctx.env))
+    results.append(_trust_store(ctx.env))
     return results
+
+
+def _trust_store(env: Environment) -> CheckResult:
+    from qaas_excel.startup import os_trust_store_in_effect
+
+    extra = f", plus the CA file {env.ca_bundle}" if env.ca_bundle else ""
+    if os_trust_store_in_effect():
+        return ok("installation", "TLS trust", f"this computer's certificate store (truststore){extra}",
+                  trust="os", ca_bundle=env.ca_bundle)
+    if versions_of("truststore") is None:
+        return warn("installation", "TLS trust", f"the certificates bundled with Python's requests (certifi){extra}",
+                    "without truststore, a root certificate IT installed on this computer is not trusted",
+                    "pip install truststore", trust="certifi", ca_bundle=env.ca_bundle)
+    return ok("installation", "TLS trust", f"the certificates bundled with requests (certifi){extra}; the "
+              "qaas-excel command and Excel use this computer's store", trust="certifi", ca_bundle=env.ca_bundle)
+
+
+def versions_of(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _token_cache(home: Path, env: Environment) -> CheckResult:

@@ -32,7 +32,7 @@ from tenacity import (
 
 from qaas_excel.api import errors
 from qaas_excel.api.auth import TokenProvider
-from qaas_excel.api.http import VerifyingSession
+from qaas_excel.api.http import VerifyingSession, describe_proxy_error
 from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
 from qaas_excel.resources import Resource, decode_record, encode_record
@@ -86,6 +86,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, errors.ProxyFailedError):
+        return False  # a wrong proxy setting does not heal by waiting
     if isinstance(exc, errors.RateLimitedError | errors.UnreachableError):
         return True
     return isinstance(exc, errors.ServerError) and exc.status in RETRY_STATUSES
@@ -139,6 +141,9 @@ class QaasClient:
                 raise errors.UnreachableError(
                     f"TLS verification of {self.env.base_url} failed ({exc.__class__.__name__}); "
                     "check the CA bundle of this environment.", method=method, url=url) from None
+            except requests.exceptions.ProxyError as exc:
+                raise errors.ProxyFailedError(describe_proxy_error(exc, url) or str(exc), method=method, url=url,
+                                              sent=False) from None
             except requests.exceptions.RequestException as exc:
                 raise errors.UnreachableError(
                     f"No answer from {self.env.base_url} ({_describe(exc)}).", method=method, url=url,
@@ -303,6 +308,8 @@ class QaasClient:
             return Created(decode_record(resource, self._json(response) or {}))
 
         def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, errors.ProxyFailedError):
+                return False
             if isinstance(exc, errors.UnreachableError) and not exc.sent:
                 return True
             return isinstance(exc, errors.RateLimitedError) or (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,8 +54,19 @@ def describe_proxy_error(exc: BaseException, url: str) -> str | None:
     """One line when a request failed at the proxy rather than at the service; None otherwise."""
     if not isinstance(exc, requests.exceptions.ProxyError):
         return None
-    proxy = proxy_for(url) or "the proxy"
-    parts = urlsplit(proxy)
-    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") if parts.hostname else proxy
-    return (f"the proxy {shown} (from HTTPS_PROXY) did not pass the request to {urlsplit(url).hostname}: "
-            "check HTTPS_PROXY and NO_PROXY, or ask IT for the right proxy")
+    proxy = proxy_for(url)
+    parts = urlsplit(proxy or "")
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") if parts.hostname \
+        else "the proxy"
+    text = str(exc)
+    tunnel = re.search(r"Tunnel connection failed: ([^'\")]+)", text)
+    if tunnel:
+        why = f"the proxy answered {tunnel.group(1).strip()}: it could not reach the host or refused to"
+    elif "refused" in text.lower():
+        why = "the proxy refused the connection (nothing listens there)"
+    elif "timed out" in text.lower():
+        why = "the proxy did not answer in time"
+    else:
+        why = "the proxy cannot be reached"
+    return (f"No connection to {urlsplit(url).hostname} through the proxy {shown} (HTTPS_PROXY): {why}. "
+            "Check HTTPS_PROXY and NO_PROXY, or ask IT for the right proxy.")

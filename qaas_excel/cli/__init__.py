@@ -24,4 +24,8 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log detai
 
 
 def main() -> None:
+    """The ``qaas-excel`` program: its first act is trusting the OS certificate store."""
+    from qaas_excel.startup import use_os_trust_store
+
+    use_os_trust_store()
     app()
