@@ -11,6 +11,7 @@ import email.utils
 import importlib.metadata
 import os
 import platform
+import re
 import socket
 import ssl
 import sys
@@ -31,6 +32,7 @@ import requests
 from qaas_excel import __version__, openapi, openapi_diff
 from qaas_excel.api.http import VerifyingSession, proxy_for
 from qaas_excel.config import API_SCOPE_NAME, Environment, state_dir
+from qaas_excel.contract import Contract, StatusRule, apply_to_document
 
 STEP_TIMEOUT_S = 4.0  # each network step (DNS, TCP, TLS, one HTTP request)
 REFRESH_WINDOW_DAYS = 90
@@ -103,6 +105,7 @@ class Context:
     reachable: dict[str, bool] = field(default_factory=dict)  # host:port -> reached
     token: str | None = None
     signin_error: str | None = None
+    document: dict[str, Any] | None = None  # the service's OpenAPI document, once found
 
     def __post_init__(self) -> None:
         self.session = VerifyingSession(self.env.verify, timeout=(self.timeout, self.timeout))
@@ -527,13 +530,13 @@ def _api_get(ctx: Context, path: str, *, token: bool = True) -> requests.Respons
 def check_access(ctx: Context) -> list[CheckResult]:
     from qaas_excel.resources import OPERATOR
 
-    title = f"Access (GET {OPERATOR.list_path})"
+    title = f"Access (GET {ctx.env.contract.path(OPERATOR.list_path)})"
     if not ctx.host_reached(ctx.env.base_url):
         return [warn("access", title, "not checked: the API host cannot be reached")]
     if ctx.token is None:
         return [warn("access", title, f"not checked: {ctx.signin_error or 'not signed in'}")]
     try:
-        answer = _api_get(ctx, OPERATOR.list_path)
+        answer = _api_get(ctx, ctx.env.contract.path(OPERATOR.list_path))
     except requests.RequestException as exc:
         return [fail("access", title, f"no answer ({type(exc).__name__})", "the service did not answer in time",
                      "run doctor again later", blocks=Blocks.NETWORK)]
@@ -551,6 +554,10 @@ def check_access(ctx: Context) -> list[CheckResult]:
                      "the account signed in is not registered as a QaaS customer",
                      "sign in with the account QaaS registered for your company (--account), or ask QaaS to add "
                      "this one", blocks=Blocks.SIGN_IN, status=code)]
+    if code in (404, 405):
+        return [fail("access", title, f"{code}: the service has no such address",
+                     "the service's paths differ from what the tool assumes",
+                     "see the contract check below", status=code)]
     return [fail("access", title, f"{code}: unexpected answer", "the service may be down or the address wrong",
                  "check base_url in config.toml; run doctor again later", blocks=Blocks.NETWORK, status=code)]
 
@@ -587,9 +594,13 @@ def check_contract(ctx: Context) -> list[CheckResult]:
                      "without it, whether the tool's assumptions match is only seen on the first push",
                      "sign in first, or ask QaaS for the document's address" if found.needs_sign_in
                      else "ask QaaS for the address of their OpenAPI (Swagger) document", tried=found.tried)]
-    differences, _ = openapi_diff.compare(openapi.document(), found.document)
+    ctx.document = found.document
+    ours = apply_to_document(openapi.document(), ctx.env.contract)
+    differences, _ = openapi_diff.compare(ours, found.document, paths=ctx.env.contract.paths)
     details = {"document_url": found.url, "found_via": found.via,
                "differences": [d.to_dict() for d in differences]}
+    if ctx.env.contract:
+        details["contract"] = "as corrected by the contract in config.toml"
     blocking = [d for d in differences if d.severity == openapi_diff.FAIL]
     if not differences:
         return [ok("contract", title, f"the service's document ({found.url}) matches what the tool assumes",
@@ -597,7 +608,9 @@ def check_contract(ctx: Context) -> list[CheckResult]:
     summary = f"{len(differences)} differences from the service's document ({found.url})"
     if blocking:
         return [fail("contract", title, summary, "the tool's assumptions about the API do not match the service",
-                     "pass the differences below to the qaas-excel maintainers", **details)]
+                     f"`qaas-excel doctor --env {ctx.env.name} --suggest` shows the contract block that corrects "
+                     "what renames can correct (--apply writes it); pass the rest to the qaas-excel maintainers",
+                     **details)]
     return [warn("contract", title, summary, "none of them stops a push", **details)]
 
 
@@ -615,6 +628,7 @@ CHECKS: tuple[Check, ...] = (
 class Report:
     environment: str
     results: list[CheckResult]
+    document: dict[str, Any] | None = None  # the service's OpenAPI document, when found
 
     @property
     def problems(self) -> list[CheckResult]:
@@ -651,4 +665,39 @@ def run(env: Environment, *, account: str | None = None, home: Path | None = Non
                     on_result(result)
     finally:
         ctx.session.close()
-    return Report(env.name, results)
+    return Report(env.name, results, ctx.document)
+
+
+# --- what config.toml would need ------------------------------------------------------------------------
+
+FIXABLE = frozenset({"renamed_field", "moved_operation", "unknown_status"})
+
+
+@dataclass
+class Suggestion:
+    """The contract block that makes our assumptions match the service, and what no block can fix."""
+
+    contract: Contract
+    unfixable: list[openapi_diff.Difference]
+
+    def to_dict(self, env_name: str) -> dict[str, Any]:
+        return {"contract_toml": self.contract.to_toml(f"environments.{env_name}.contract"),
+                "unfixable": [d.to_dict() for d in self.unfixable]}
+
+
+def suggest(env: Environment, document: dict[str, Any]) -> Suggestion:
+    """Renamed fields, moved paths and unknown statuses (kept from the current contract, else no PATCH)."""
+    differences, _ = openapi_diff.compare(openapi.document(), document)
+    paths: dict[str, str] = {}
+    fields: dict[str, dict[str, str]] = {}
+    statuses: dict[str, StatusRule] = {}
+    for d in differences:
+        if d.kind == "moved_operation":
+            paths[str(d.ours)] = re.sub(r"\{[^}]*\}", "{id}", str(d.theirs))
+        elif d.kind == "renamed_field" and d.resource and d.field:
+            fields.setdefault(d.resource, {})[d.field] = str(d.theirs)
+        elif d.kind == "unknown_status":
+            known = env.contract.statuses.get(str(d.theirs))
+            statuses[str(d.theirs)] = known or StatusRule(False, "not known to qaas-excel: set patch = true if "
+                                                                 "QaaS allows changes in this status")
+    return Suggestion(Contract(paths, fields, statuses), [d for d in differences if d.kind not in FIXABLE])

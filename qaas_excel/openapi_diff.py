@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -389,9 +389,13 @@ class ResourceMatch:
     names: dict[str, str] = field(default_factory=dict)  # our field name -> the service's
 
 
-def _roles(resource: Resource) -> dict[str, tuple[str, str]]:
-    return {"create": ("POST", resource.create_path), "list": ("GET", resource.list_path),
-            "get": ("GET", resource.item_path), "patch": ("PATCH", resource.item_path)}
+def _roles(resource: Resource, paths: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Role -> (method, path) of our document (``paths``: a contract's corrections already in it)."""
+    def path(ours: str) -> str:
+        return paths.get(ours, ours)
+
+    return {"create": ("POST", path(resource.create_path)), "list": ("GET", path(resource.list_path)),
+            "get": ("GET", path(resource.item_path)), "patch": ("PATCH", path(resource.item_path))}
 
 
 def _kinds_compatible(ours: str, theirs: str) -> bool:
@@ -412,6 +416,29 @@ def _rename_candidate(name: str, kind: str, pool: Iterable[FieldSpec]) -> str | 
         if score > best_score:
             best, best_score = spec.name, score
     return best if best_score >= 0.6 else None
+
+
+def _shape(spec: FieldSpec) -> tuple[Any, ...]:
+    return spec.kind, spec.max_length, spec.read_only, spec.enum
+
+
+def _renames(ours: Schema, theirs: Schema) -> dict[str, str]:
+    """Our missing fields -> the service's unknown ones: by similar names, else by the one field of the same shape."""
+    missing = [spec for name, spec in ours.fields.items() if name not in theirs.fields]
+    pool = [spec for name, spec in theirs.fields.items() if name not in ours.fields]
+    found: dict[str, str] = {}
+    for spec in missing:
+        candidate = _rename_candidate(spec.name, spec.kind, pool)
+        if candidate:
+            found[spec.name] = candidate
+            pool = [p for p in pool if p.name != candidate]
+    left = [spec for spec in missing if spec.name not in found]
+    for spec in left:
+        same = [p for p in pool if _shape(p) == _shape(spec)]
+        if len(same) == 1 and sum(_shape(o) == _shape(spec) for o in left) == 1:
+            found[spec.name] = same[0].name
+            pool.remove(same[0])
+    return found
 
 
 def _best_schema(ours: Schema, model: ApiModel, preferred: list[str | None]) -> Schema | None:
@@ -438,26 +465,32 @@ def _match_operation(model: ApiModel, method: str, path: str, schema_keys: set[s
     return None
 
 
-def compare(ours_doc: dict[str, Any], theirs_doc: dict[str, Any]) -> tuple[list[Difference], list[ResourceMatch]]:
-    """Every difference between our document and the service's that the tool's requests depend on."""
+def compare(ours_doc: dict[str, Any], theirs_doc: dict[str, Any], *, paths: Mapping[str, str] | None = None
+            ) -> tuple[list[Difference], list[ResourceMatch]]:
+    """Every difference between our document and the service's that the tool's requests depend on.
+
+    ``paths``: our path -> the path in ``ours_doc``, when a contract has already moved them.
+    """
+    paths = paths or {}
     ours, theirs = normalise(ours_doc), normalise(theirs_doc)
     differences: list[Difference] = []
     matches: list[ResourceMatch] = []
     for resource in RESOURCES.values():
-        mine = _resource_schemas(ours, resource)
+        roles = _roles(resource, paths)
+        mine = _resource_schemas(ours, roles)
         match = ResourceMatch(resource)
         matches.append(match)
         preferred = [theirs.operation(m, p).response if theirs.operation(m, p) else None  # type: ignore[union-attr]
-                     for m, p in _roles(resource).values()]
+                     for m, p in roles.values()]
         match.read = _best_schema(mine[0], theirs, preferred)
-        create_op = theirs.operation("POST", resource.create_path)
+        create_op = theirs.operation(*roles["create"])
         if match.read is None:
             differences.append(Difference(
                 "missing_resource", FAIL, f"The service's document describes no record like our {resource.title}s: "
                 f"its fields could not be matched.", resource=resource.name))
             continue
         keys = {k for k, s in theirs.schemas.items() if s is match.read}
-        for role, (method, path) in _roles(resource).items():
+        for role, (method, path) in roles.items():
             op = _match_operation(theirs, method, path, keys, with_id="{" in path, is_list=role == "list")
             match.operations[role] = op
             if op is None:
@@ -480,9 +513,9 @@ def compare(ours_doc: dict[str, Any], theirs_doc: dict[str, Any]) -> tuple[list[
 _ROLE_WORDS = {"create": "create", "list": "list", "get": "read", "patch": "change"}
 
 
-def _resource_schemas(model: ApiModel, resource: Resource) -> tuple[Schema, Schema]:
-    read = model.schemas[model.operation("GET", resource.item_path).response]  # type: ignore[union-attr,index]
-    create = model.schemas[model.operation("POST", resource.create_path).request]  # type: ignore[union-attr,index]
+def _resource_schemas(model: ApiModel, roles: dict[str, tuple[str, str]]) -> tuple[Schema, Schema]:
+    read = model.schemas[model.operation(*roles["get"]).response]  # type: ignore[union-attr,index]
+    create = model.schemas[model.operation(*roles["create"]).request]  # type: ignore[union-attr,index]
     return read, create
 
 
@@ -493,10 +526,11 @@ def _compare_fields(resource: Resource, read: Schema, create: Schema, match: Res
     their_create = match.create or Schema({n: f for n, f in theirs.fields.items() if not f.read_only}, theirs.required)
     unknown = [f for n, f in theirs.fields.items() if n not in read.fields]
     title = resource.title
+    renames = _renames(read, theirs)
     for name, spec in read.fields.items():
         their_name = name
         if name not in theirs.fields:
-            renamed = _rename_candidate(name, spec.kind, unknown)
+            renamed = renames.get(name)
             if renamed is None:
                 severity = FAIL if name in create.required or name == "id" else WARN
                 out.append(Difference("missing_field", severity,

@@ -62,7 +62,7 @@ def router(identity: Identity, transform: Callable[[dict[str, Any]], dict[str, A
         except TokenError:
             return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         base = str(request.base_url).rstrip("/")
-        return JSONResponse(document(base, f"{base}/{TENANT_ID}", transform))
+        return JSONResponse(document(base, f"{base}/{TENANT_ID}", transform))  # transform: the sandbox's variant
 
     return r
 
