@@ -35,6 +35,7 @@ from qaas_excel.config import API_SCOPE_NAME, Environment, state_dir
 from qaas_excel.contract import Contract, StatusRule, apply_to_document
 
 STEP_TIMEOUT_S = 4.0  # each network step (DNS, TCP, TLS, one HTTP request)
+DISCOVERY_BUDGET_STEPS = 5  # looking for the OpenAPI document takes at most this many steps' time
 REFRESH_WINDOW_DAYS = 90
 CLOCK_WARN_S, CLOCK_FAIL_S = 60, 300  # Entra tolerates about five minutes
 KEY_LIBRARIES = ("msal", "requests", "urllib3", "truststore", "openpyxl", "xlwings", "pandas")
@@ -400,30 +401,13 @@ def check_clock(ctx: Context) -> list[CheckResult]:
 def check_signin(ctx: Context) -> list[CheckResult]:
     from qaas_excel.api.auth import MsalSignIn
 
-    results: list[CheckResult] = []
     title = "Sign-in service"
-    if not ctx.host_reached(ctx.env.authority):
+    reachable = ctx.host_reached(ctx.env.authority)
+    if reachable:
+        results = _discovery(ctx, title)
+    else:
         ctx.signin_error = "the sign-in host cannot be reached"
-        return [warn("sign-in", title, "not checked: the sign-in host cannot be reached")]
-    discovery = f"{ctx.env.authority}/v2.0/.well-known/openid-configuration"
-    try:
-        answer = ctx.session.get(discovery)
-        config = answer.json() if answer.status_code == 200 else {}
-    except (requests.RequestException, ValueError) as exc:
-        answer, config = None, {}
-        results.append(fail("sign-in", title, f"no discovery document at {discovery} ({type(exc).__name__})",
-                            "the sign-in service did not answer", "run doctor again; if it persists, ask IT",
-                            blocks=Blocks.NETWORK))
-    needed = ("token_endpoint", "device_authorization_endpoint")
-    if answer is not None:
-        if all(k in config for k in needed):
-            results.append(ok("sign-in", title, f"discovery document of {ctx.env.authority} read",
-                              issuer=config.get("issuer"), token_endpoint=config.get("token_endpoint")))
-        else:
-            results.append(fail("sign-in", title, f"{discovery} answered {answer.status_code} without "
-                                f"{', '.join(k for k in needed if k not in config)}",
-                                "the tenant's sign-in address is wrong, or a proxy answered instead",
-                                "check `authority` of this environment in config.toml", blocks=Blocks.SIGN_IN))
+        results = [warn("sign-in", title, "not checked: the sign-in host cannot be reached")]
     static = os.environ.get("QAAS_ACCESS_TOKEN")
     if static:
         ctx.token = static.strip()
@@ -431,20 +415,22 @@ def check_signin(ctx: Context) -> list[CheckResult]:
         return results
     signin = MsalSignIn(ctx.env, account=ctx.account, home=ctx.home, session=ctx.session)
     try:
-        accounts = signin.app.get_accounts() if signin._has_cached_accounts() else []
+        accounts, refresh = _cached_accounts(signin.cache_path)  # read from the cache file: no network
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        accounts = []
+        accounts, refresh = [], {}
         results.append(fail("sign-in", "Accounts", f"the token cache cannot be read ({_reason(exc)})",
-                            blocks=Blocks.SIGN_IN))
+                            "the file is damaged or belongs to another user",
+                            f"sign in again with `qaas-excel login --env {ctx.env.name}`", blocks=Blocks.SIGN_IN))
     if not accounts:
         ctx.signin_error = "not signed in"
         results.append(fail("sign-in", "Accounts", f"nobody is signed in to {ctx.env.name}",
                             "every request needs a signed-in account",
                             f"run `qaas-excel login --env {ctx.env.name}`", blocks=Blocks.SIGN_IN))
         return results
-    refresh = _refresh_tokens(signin)
     for acc in accounts:
-        results.append(_account_result(acc, refresh.get(acc.get("home_account_id"))))
+        results.append(_account_result(acc, refresh.get(acc.get("home_account_id", ""))))
+    if not reachable:
+        return results
     try:
         ctx.token = signin.token()
     except Exception as exc:  # noqa: BLE001 - SignInRequired, UnreachableError: both explained here
@@ -456,19 +442,44 @@ def check_signin(ctx: Context) -> list[CheckResult]:
     return results
 
 
-def _refresh_tokens(signin: Any) -> dict[str, float]:
-    """home_account_id -> when its refresh token was last written (each use writes a new one)."""
+def _discovery(ctx: Context, title: str) -> list[CheckResult]:
+    discovery = f"{ctx.env.authority}/v2.0/.well-known/openid-configuration"
+    try:
+        answer = ctx.session.get(discovery)
+        config = answer.json() if answer.status_code == 200 else {}
+    except (requests.RequestException, ValueError) as exc:
+        return [fail("sign-in", title, f"no discovery document at {discovery} ({type(exc).__name__})",
+                     "the sign-in service did not answer", "run doctor again; if it persists, ask IT",
+                     blocks=Blocks.NETWORK)]
+    needed = ("token_endpoint", "device_authorization_endpoint")
+    if all(k in config for k in needed):
+        return [ok("sign-in", title, f"discovery document of {ctx.env.authority} read",
+                   issuer=config.get("issuer"), token_endpoint=config.get("token_endpoint"))]
+    return [fail("sign-in", title, f"{discovery} answered {answer.status_code} without "
+                 f"{', '.join(k for k in needed if k not in config)}",
+                 "the tenant's sign-in address is wrong, or a proxy answered instead",
+                 "check `authority` of this environment in config.toml", blocks=Blocks.SIGN_IN)]
+
+
+def _cached_accounts(cache_path: Path) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The accounts in the msal cache, and when each one's refresh token was last written (each use writes one)."""
     import msal
 
-    out: dict[str, float] = {}
-    for entry in signin.app.token_cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN):
+    from qaas_excel.api.auth import build_token_cache
+
+    if not cache_path.exists():
+        return [], {}
+    cache = build_token_cache(cache_path)
+    accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
+    refresh: dict[str, float] = {}
+    for entry in cache.search(msal.TokenCache.CredentialType.REFRESH_TOKEN):
         try:
             stamp = float(entry.get("last_modification_time", 0))
         except (TypeError, ValueError):
             continue
         key = entry.get("home_account_id", "")
-        out[key] = max(out.get(key, 0.0), stamp)
-    return out
+        refresh[key] = max(refresh.get(key, 0.0), stamp)
+    return accounts, refresh
 
 
 def _account_result(account: dict[str, Any], last_used: float | None) -> CheckResult:
@@ -566,7 +577,11 @@ def check_access(ctx: Context) -> list[CheckResult]:
 
 def discover_document(ctx: Context) -> openapi_diff.Discovery:
     """The service's OpenAPI document, asked with the bearer token when the service wants one."""
+    deadline = time.monotonic() + DISCOVERY_BUDGET_STEPS * ctx.timeout  # a slow host cannot stretch the run
+
     def fetch(url: str) -> openapi_diff.Fetched | None:
+        if time.monotonic() > deadline:
+            return None
         try:
             answer = ctx.session.get(url, headers={"Accept": "application/json, text/html;q=0.9, */*;q=0.5"},
                                      allow_redirects=False)

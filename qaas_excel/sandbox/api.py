@@ -333,10 +333,16 @@ def router(store: Store, identity: Identity, contract: Contract = NO_CONTRACT) -
     return r
 
 
-def api_prefixes() -> tuple[str, ...]:
+def api_prefixes(contract: Contract = NO_CONTRACT) -> tuple[str, ...]:
     """The first path segment of every API route ("/chargepoint", "/chargepointoperator", ...)."""
-    paths = {p for res in RESOURCES.values() for p in (res.create_path, res.list_path, res.item_path)}
+    paths = {contract.path(p) for res in RESOURCES.values() for p in (res.create_path, res.list_path, res.item_path)}
     return tuple(sorted({"/" + p.strip("/").split("/")[0] for p in paths}))
+
+
+def api_path_test(contract: Contract) -> Callable[[str], bool]:
+    """``is_api_path`` for a sandbox that serves a variant contract."""
+    prefixes = frozenset(api_prefixes(contract))
+    return lambda path: "/" + path.strip("/").split("/")[0] in prefixes
 
 
 def is_api_path(path: str) -> bool:

@@ -109,7 +109,7 @@ class SandboxServer:
         fastapi.include_router(docs.router(self.identity, self._document))
         fastapi.include_router(api.router(self.store, self.identity, self.contract))
         fastapi.include_router(admin.router(self.store, self.identity, self.stats, self.faults, self.admin_token))
-        return FaultMiddleware(fastapi, self.faults, self.stats)
+        return FaultMiddleware(fastapi, self.faults, self.stats, api.api_path_test(self.contract))
 
     def _document(self, document: dict[str, Any]) -> dict[str, Any]:
         """The OpenAPI document this sandbox serves: ours, as its contract changes it."""

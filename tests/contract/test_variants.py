@@ -4,6 +4,7 @@ work unchanged."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -189,3 +190,31 @@ def test_doctor_finds_every_difference_then_apply_makes_everything_work(sandbox,
     with connect(get_environment("sandbox")) as client:  # a list filter by a renamed field
         assert {r["id"] for r in client.list(CHARGEPOINT, chargepointoperator_id=operator_id)} == {
             r["id"] for r in stored if r["chargepointoperator_id"] == operator_id}
+
+
+@pytest.fixture
+def faulty_variant_sandbox(qaas_home: Path, variant):
+    from qaas_excel.sandbox.server import SandboxServer
+
+    server = SandboxServer(qaas_home, port=0, db_path=qaas_home / "sandbox.sqlite3", auto_approve=True,
+                           contract=variant[0], fail_rate=1.0, seed=1)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_faults_are_injected_on_the_variants_own_paths(faulty_variant_sandbox, variant, qaas_home: Path) -> None:
+    from qaas_excel.api.auth import MsalSignIn
+    from qaas_excel.resources import RESOURCES
+
+    sandbox, contract = faulty_variant_sandbox, variant[0]
+    signin = MsalSignIn(sandbox.environment, home=qaas_home)
+    signin.login(lambda code: None, timeout=30)
+    before = sum(sandbox.stats.snapshot()["faults"].values())
+    for resource in RESOURCES.values():
+        with contextlib.suppress(requests.RequestException):  # a dropped connection is one of the faults
+            requests.get(sandbox.base_url + contract.path(resource.list_path), verify=str(sandbox.ca_file),
+                         headers={"Authorization": f"Bearer {signin.token()}"}, timeout=10)
+    assert sum(sandbox.stats.snapshot()["faults"].values()) - before == len(RESOURCES)  # fail rate 1: every one

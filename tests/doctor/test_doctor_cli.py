@@ -123,3 +123,19 @@ def test_verbose_shows_the_details(signed_in) -> None:
     assert result.exit_code == 0
     assert "    tls_version: TLSv1." in result.stdout
     assert "    found_via: the API page's Swagger UI" in result.stdout
+
+
+def test_accounts_are_listed_from_the_cache_even_when_the_hosts_cannot_be_reached(signed_in, qaas_home: Path) -> None:
+    import shutil
+
+    port = _closed_port()
+    shutil.copy(qaas_home / "token_cache.sandbox.bin", qaas_home / "token_cache.offline.bin")
+    (qaas_home / "config.toml").write_text(
+        f'[environments.offline]\nbase_url = "https://127.0.0.1:{port}"\n'
+        f'authority = "https://127.0.0.1:{port}/tenant"\n', encoding="utf-8")
+    code, report = doctor_json("--env", "offline", "--timeout", "1")
+    checks = by_title(report)
+    assert code == 4
+    assert checks["Account demo@qaas-sandbox.test"]["status"] == "ok"
+    assert checks["Account demo@qaas-sandbox.test"]["details"]["days_left"] > 89
+    assert "Access token" not in checks  # no token is fetched from a host that cannot be reached
