@@ -67,7 +67,8 @@ def serve(
 
     def ready(s: SandboxServer) -> None:
         print(f"QaaS sandbox ready at {s.base_url} (sign-in {s.authority}, CA {s.ca_file}); "
-              f"use --env sandbox with QAAS_HOME={home}", flush=True)
+              f"use --env sandbox with QAAS_HOME={home}"
+              + (f"; it plays a service whose contract differs as {contract} says" if contract else ""), flush=True)
 
     try:
         server.serve_forever(on_ready=ready)
