@@ -11,9 +11,13 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from qaas_excel.contract import Contract
 
 # Values published in the service's FAQ (see shared reference).
 PRODUCTION_BASE_URL = "https://qaas-chargingpoints.azurewebsites.net"
@@ -98,8 +102,14 @@ class Environment:
     ca_bundle: str | None = None
     # Sandbox-only secret for its admin endpoints; None for real environments.
     admin_token: str | None = field(default=None, repr=False)
+    # Where the live service differs from resources.py (config.toml ``contract``); empty: it does not.
+    contract: Contract = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        from qaas_excel.contract import NO_CONTRACT
+
+        if self.contract is None:
+            object.__setattr__(self, "contract", NO_CONTRACT)
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
         if urlsplit(self.authority).scheme != "https":
             raise ConfigError(f"The sign-in authority must be https://, got {self.authority!r}.")
@@ -148,8 +158,12 @@ def sandbox_environment(home: Path | None = None) -> Environment:
     )
 
 
+def config_path(home: Path | None = None) -> Path:
+    return (home or state_dir()) / CONFIG_FILE
+
+
 def load_config(home: Path | None = None) -> dict:
-    path = (home or state_dir()) / CONFIG_FILE
+    path = config_path(home)
     if not path.exists():
         return {}
     try:
@@ -161,33 +175,58 @@ def load_config(home: Path | None = None) -> dict:
 def get_environment(name: str | None = None, home: Path | None = None) -> Environment:
     """Resolve ``--env`` / ``QAAS_ENV`` / config ``default_env`` to an Environment.
 
-    ``config.toml`` may override any field per environment, e.g.::
+    ``config.toml`` may override any field per environment, and correct the API contract
+    (see ``qaas_excel/contract.py``), e.g.::
 
         default_env = "production"
         [environments.production]
         base_url = "https://..."
+        [environments.production.contract.fields.chargepoint]
+        amount = "amount_kwh"
         [environments.staging]
         base_url = "https://..."
         authority = "https://login.microsoftonline.com/<tenant>"
     """
+    from qaas_excel.resources import use_contract_statuses
+
+    env = _environment(name, home)
+    use_contract_statuses(env.contract.editable_statuses())
+    return env
+
+
+def _contract(name: str, overrides: dict, home: Path | None) -> Contract:
+    from qaas_excel.contract import NO_CONTRACT, ContractError, parse
+
+    if "contract" not in overrides:
+        return NO_CONTRACT
+    path = config_path(home)
+    try:
+        return parse(overrides.pop("contract"), where=str(path), text=path.read_text(encoding="utf-8"),
+                     table=("environments", name, "contract"))
+    except ContractError as exc:
+        raise ConfigError(f"The contract of environment {name!r} in {exc}") from None
+
+
+def _environment(name: str | None, home: Path | None) -> Environment:
     config = load_config(home)
     name = name or os.environ.get("QAAS_ENV") or config.get("default_env") or "production"
     overrides = dict(config.get("environments", {}).get(name, {}))
+    contract = _contract(name, overrides, home)
     if name == "sandbox" and not overrides:
-        return sandbox_environment(home)
+        return replace(sandbox_environment(home), contract=contract)
     if name == "production":
         base = production()
     elif name == "sandbox":
         base = sandbox_environment(home)
     elif overrides:
         try:
-            return Environment(name=name, **overrides)
+            return Environment(name=name, contract=contract, **overrides)
         except TypeError as exc:
             raise ConfigError(f"Environment {name!r} in {CONFIG_FILE}: {exc}") from None
     else:
         raise ConfigError(f"Unknown environment {name!r}: use production, sandbox, or define it in {CONFIG_FILE}.")
-    known = {f for f in Environment.__dataclass_fields__ if f != "name"}
+    known = {f for f in Environment.__dataclass_fields__ if f not in ("name", "contract")}
     unknown = set(overrides) - known
     if unknown:
         raise ConfigError(f"Environment {name!r} in {CONFIG_FILE}: unknown keys {sorted(unknown)}")
-    return replace(base, **overrides)
+    return replace(base, contract=contract, **overrides)

@@ -114,9 +114,19 @@ STATUS_HELP: dict[str, str] = {
 EDITABLE_STATUSES: frozenset[str] = frozenset({Status.CREATED})
 
 
+# Statuses the environment in use adds through its config.toml contract: name -> whether a PATCH is allowed.
+_CONTRACT_STATUSES: dict[str, bool] = {}
+
+
+def use_contract_statuses(statuses: dict[str, bool]) -> None:
+    """Set when an environment is loaded (config.get_environment), replacing an earlier environment's."""
+    _CONTRACT_STATUSES.clear()
+    _CONTRACT_STATUSES.update(statuses)
+
+
 def is_editable_status(status: str | None) -> bool:
     """A record without a status (operators) or in an editable status may be changed."""
-    return status is None or status == "" or status in EDITABLE_STATUSES
+    return status is None or status == "" or status in EDITABLE_STATUSES or _CONTRACT_STATUSES.get(status, False)
 
 
 # --- common fields --------------------------------------------------------------------------------

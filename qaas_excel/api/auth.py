@@ -25,8 +25,8 @@ import msal
 import msal_extensions
 import requests
 
-from qaas_excel.api.errors import SignInRequired, UnreachableError
-from qaas_excel.api.http import VerifyingSession
+from qaas_excel.api.errors import ProxyFailedError, SignInRequired, UnreachableError
+from qaas_excel.api.http import VerifyingSession, describe_proxy_error
 from qaas_excel.config import Environment, is_loopback, private_dir, state_dir, write_private_text
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ def reachable(env: Environment) -> Iterator[None]:
     """msal talks HTTP itself: a network failure there is 'unreachable', not a crash."""
     try:
         yield
+    except requests.exceptions.ProxyError as exc:
+        url = env.authority
+        raise ProxyFailedError(describe_proxy_error(exc, url) or str(exc), url=url, sent=False) from None
     except requests.RequestException as exc:
         raise UnreachableError(f"Cannot reach the sign-in service {env.authority} ({type(exc).__name__}).") from None
 

@@ -32,7 +32,7 @@ from tenacity import (
 
 from qaas_excel.api import errors
 from qaas_excel.api.auth import TokenProvider
-from qaas_excel.api.http import VerifyingSession
+from qaas_excel.api.http import VerifyingSession, describe_proxy_error
 from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
 from qaas_excel.resources import Resource, decode_record, encode_record
@@ -87,6 +87,8 @@ def _json_default(value: Any) -> Any:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, errors.ProxyFailedError):
+        return False  # a wrong proxy setting does not heal by waiting
     if isinstance(exc, errors.RateLimitedError | errors.UnreachableError):
         return True
     return isinstance(exc, errors.ServerError) and exc.status in RETRY_STATUSES
@@ -140,6 +142,9 @@ class QaasClient:
                 raise errors.UnreachableError(
                     f"TLS verification of {self.env.base_url} failed ({exc.__class__.__name__}); "
                     "check the CA bundle of this environment.", method=method, url=url) from None
+            except requests.exceptions.ProxyError as exc:
+                raise errors.ProxyFailedError(describe_proxy_error(exc, url) or str(exc), method=method, url=url,
+                                              sent=False) from None
             except requests.exceptions.RequestException as exc:
                 raise errors.UnreachableError(
                     f"No answer from {self.env.base_url} ({_describe(exc)}).", method=method, url=url,
@@ -203,20 +208,33 @@ class QaasClient:
         unknown = set(filters) - set(resource.list_filters)
         if unknown:
             raise ValueError(f"{resource.name} lists cannot be filtered by {sorted(unknown)}")
-        params = {k: v for k, v in filters.items() if v is not None} or None
-        data = self._json(self.request("GET", resource.list_path, params=params))
+        contract = self.env.contract
+        params = {contract.name(resource, k): v for k, v in filters.items() if v is not None} or None
+        data = self._json(self.request("GET", contract.path(resource.list_path), route=resource.list_path,
+                                       params=params))
         if data is None:
             return []
         if isinstance(data, dict):  # tolerate a paged/enveloped answer
             data = data.get("results") or data.get("items") or data.get("value") or []
         if not isinstance(data, list):
             raise errors.UnexpectedResponseError(f"Expected a list from GET {resource.list_path}.")
-        return [decode_record(resource, item) for item in data if isinstance(item, dict)]
+        return [self._record(resource, item) for item in data if isinstance(item, dict)]
+
+    def _record(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
+        """A record from the service in our field names (the environment's contract renames)."""
+        return decode_record(resource, self.env.contract.from_wire(resource, body))
+
+    def _body(self, resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
+        return self.env.contract.to_wire(resource, encode_record(resource, values))
+
+    def _our_fields(self, resource: Resource, exc: errors.RejectedError) -> None:
+        """Field errors of a 400 in our field names, so they land on our columns."""
+        exc.fields = self.env.contract.from_wire(resource, exc.fields)
 
     def get(self, resource: Resource, record_id: int) -> dict[str, Any]:
         record_id = _whole(record_id)
-        response = self.request("GET", resource.item_url_path(record_id), route=resource.item_path)
-        return decode_record(resource, self._json(response) or {})
+        response = self.request("GET", self.env.contract.item_path(resource, record_id), route=resource.item_path)
+        return self._record(resource, self._json(response) or {})
 
     @property
     def account(self) -> str | None:
@@ -251,12 +269,17 @@ class QaasClient:
     def update(self, resource: Resource, record_id: int, changes: dict[str, Any], *,
                before: dict[str, Any] | None = None) -> dict[str, Any]:
         """PATCH the given client fields (``before``: the record as last seen, for the audit); returns it edited."""
-        body = encode_record(resource, changes)
+        body = self._body(resource, changes)
         record_id = _whole(record_id)
 
         def send() -> dict[str, Any]:
-            response = self.request("PATCH", resource.item_url_path(record_id), route=resource.item_path, body=body)
-            return decode_record(resource, self._json(response) or {})
+            try:
+                response = self.request("PATCH", self.env.contract.item_path(resource, record_id),
+                                        route=resource.item_path, body=body)
+            except errors.RejectedError as exc:
+                self._our_fields(resource, exc)
+                raise
+            return self._record(resource, self._json(response) or {})
 
         return self._audited("PATCH", resource, send, record_id=record_id,
                              reference=(before or {}).get("customer_reference"),
@@ -276,7 +299,7 @@ class QaasClient:
                              reference=reference, changes=changes)
 
     def _create(self, resource: Resource, values: dict[str, Any]) -> Created:
-        body = encode_record(resource, values)
+        body = self._body(resource, values)
         reference = str(values.get("customer_reference") or "").strip() or None
         state = {"lookup_first": False}
 
@@ -288,7 +311,11 @@ class QaasClient:
                     return Created(found, adopted=True)
             state["lookup_first"] = False
             try:
-                response = self._send_once("POST", resource.create_path, resource.create_path, body=body)
+                response = self._send_once("POST", self.env.contract.path(resource.create_path),
+                                           resource.create_path, body=body)
+            except errors.RejectedError as exc:
+                self._our_fields(resource, exc)
+                raise
             except errors.RateLimitedError:
                 raise  # not processed: plain retry after Retry-After
             except (errors.UnreachableError, errors.ServerError) as exc:
@@ -301,9 +328,11 @@ class QaasClient:
                         "before pushing this row again.", method="POST", url=exc.url) from None
                 state["lookup_first"] = True  # find out whether it went through before sending again
                 raise
-            return Created(decode_record(resource, self._json(response) or {}))
+            return Created(self._record(resource, self._json(response) or {}))
 
         def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, errors.ProxyFailedError):
+                return False
             if isinstance(exc, errors.UnreachableError) and not exc.sent:
                 return True
             return isinstance(exc, errors.RateLimitedError) or (

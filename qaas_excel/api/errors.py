@@ -92,6 +92,10 @@ class UnreachableError(TransientError):
         self.sent = sent
 
 
+class ProxyFailedError(UnreachableError):
+    """The proxy from HTTPS_PROXY could not be reached or did not pass the request on (never retried: a setting)."""
+
+
 class OutcomeUnknownError(TransientError):
     """A create may or may not have happened and could not be resolved by looking it up."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -39,3 +41,32 @@ class VerifyingSession(requests.Session):
         kwargs["verify"] = self._verify
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, *args, **kwargs)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy requests will use for ``url`` (HTTPS_PROXY / ALL_PROXY, unless NO_PROXY exempts the host)."""
+    proxies = requests.utils.get_environ_proxies(url)
+    scheme = urlsplit(url).scheme
+    return proxies.get(scheme) or proxies.get("all")
+
+
+def describe_proxy_error(exc: BaseException, url: str) -> str | None:
+    """One line when a request failed at the proxy rather than at the service; None otherwise."""
+    if not isinstance(exc, requests.exceptions.ProxyError):
+        return None
+    proxy = proxy_for(url)
+    parts = urlsplit(proxy or "")
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") if parts.hostname \
+        else "the proxy"
+    text = str(exc)
+    tunnel = re.search(r"Tunnel connection failed: ([^'\")]+)", text)
+    if tunnel:
+        why = f"the proxy answered {tunnel.group(1).strip()}: it could not reach the host or refused to"
+    elif "refused" in text.lower():
+        why = "the proxy refused the connection (nothing listens there)"
+    elif "timed out" in text.lower():
+        why = "the proxy did not answer in time"
+    else:
+        why = "the proxy cannot be reached"
+    return (f"No connection to {urlsplit(url).hostname} through the proxy {shown} (HTTPS_PROXY): {why}. "
+            "Check HTTPS_PROXY and NO_PROXY, or ask IT for the right proxy.")

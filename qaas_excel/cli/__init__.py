@@ -9,6 +9,7 @@ from qaas_excel.cli import (  # noqa: F401
     addin_cmds,
     api_cmds,
     auth_cmds,
+    doctor_cmds,
     finance_cmds,
     pipeline_cmds,
     sandbox_cmds,
@@ -23,4 +24,8 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log detai
 
 
 def main() -> None:
+    """The ``qaas-excel`` program: its first act is trusting the OS certificate store."""
+    from qaas_excel.startup import use_os_trust_store
+
+    use_os_trust_store()
     app()

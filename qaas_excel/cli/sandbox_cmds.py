@@ -52,18 +52,23 @@ def serve(
     retry_after: float = typer.Option(1.0, help="Retry-After seconds of injected 429 answers."),
     seed: int = typer.Option(None, help="Seed for the fault dice."),
     seed_demo_data: bool = typer.Option(False, "--seed-demo-data", help="Start with sample records."),
+    contract: Path = typer.Option(None, "--contract", help="TOML file with a [contract] block: serve a service "
+                                  "whose paths, field names and statuses differ from the tool's assumptions."),
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C."""
+    from qaas_excel.contract import NO_CONTRACT, load_file
     from qaas_excel.sandbox.server import SandboxServer
 
     home = state_dir()
+    variant = load_file(contract) if contract else NO_CONTRACT
     server = SandboxServer(home, port=port, db_path=db, auto_approve=auto_approve, token_lifetime=token_lifetime,
                            latency_ms=latency_ms, fail_rate=fail_rate, retry_after=retry_after, seed=seed,
-                           seed_demo_data=seed_demo_data)
+                           seed_demo_data=seed_demo_data, contract=variant)
 
     def ready(s: SandboxServer) -> None:
         print(f"QaaS sandbox ready at {s.base_url} (sign-in {s.authority}, CA {s.ca_file}); "
-              f"use --env sandbox with QAAS_HOME={home}", flush=True)
+              f"use --env sandbox with QAAS_HOME={home}"
+              + (f"; it plays a service whose contract differs as {contract} says" if contract else ""), flush=True)
 
     try:
         server.serve_forever(on_ready=ready)

@@ -46,6 +46,8 @@ CUSTOMUI_NS = "http://schemas.microsoft.com/office/2009/07/customui"
 MODULE_NAME = "QaasRibbon"
 MACROS_MODULE = "qaas_excel.excel.macros"
 RUNPYTHON = "xlwings.xlam!RunPython"  # the function of the standard xlwings add-in
+# Each RunPython starts a Python: its first act, before the macro, is trusting the OS certificate store.
+START = "import qaas_excel.startup as s; s.use_os_trust_store();"
 NO_WORKBOOK_TEXT = "Open a QaaS workbook first, or make one with New workbook on the QaaS tab."
 
 
@@ -80,7 +82,7 @@ def vba_module() -> str:
              "        Set blank = Workbooks.Add",
              "        blank.Saved = True",
              "    End If",
-             f'    Application.Run "{RUNPYTHON}", "import {MACROS_MODULE} as m; m." & functionName & "()"',
+             f'    Application.Run "{RUNPYTHON}", "{START} import {MACROS_MODULE} as m; m." & functionName & "()"',
              "#If Mac Then",
              "    ' RunPython returns before Python is done, and Python finds Excel through the blank book: it stays.",
              "#Else",

@@ -54,7 +54,7 @@ def sign_in_for(env: Environment | None = None) -> MsalSignIn:
 def client() -> QaasClient:
     """The shared client of the chosen environment/account (raises SignInRequired lazily, on first use)."""
     env = environment()
-    key = (env.name + "|" + env.base_url, account())
+    key = (f"{env.name}|{env.base_url}|{env.contract!r}", account())  # a changed contract gets a new client
     with _lock:
         existing = _clients.get(key)
         if existing is None:

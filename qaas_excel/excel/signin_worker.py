@@ -29,4 +29,7 @@ def main(flow_file: Path, result_file: Path) -> int:
 
 
 if __name__ == "__main__":
+    from qaas_excel.startup import use_os_trust_store
+
+    use_os_trust_store()  # a program of its own: trust the OS certificate store, as the ribbon's Python does
     sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

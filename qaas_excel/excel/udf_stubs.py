@@ -18,7 +18,8 @@ from typing import Any
 from qaas_excel.excel import udfs
 
 MODULE_NAME = "QaasFunctions"
-UDF_MODULE = udfs.__name__
+# What xlwings' function server imports: the entry module (trust store first), which re-exports udfs.
+UDF_MODULE = "qaas_excel.excel.functions_entry"
 XLPY = "xlwings.xlam!XLPy"  # xlwings' handle on its Python function server (Windows)
 MAC_TEXT = "QaaS worksheet functions need Excel on Windows"
 # VBA keywords and type names a parameter cannot be called (the stub would not compile).

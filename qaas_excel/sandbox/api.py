@@ -18,7 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from qaas_excel.contract import NO_CONTRACT, Contract
 from qaas_excel.resources import (
+    EDITABLE_STATUSES,
     OPERATOR,
     RESOURCES,
     Field,
@@ -27,7 +29,6 @@ from qaas_excel.resources import (
     Status,
     decode_record,
     encode_value,
-    is_editable_status,
 )
 from qaas_excel.sandbox import USERS
 from qaas_excel.sandbox.identity import Identity, TokenError
@@ -164,8 +165,20 @@ def next_stamp(previous: str | None) -> str:
 
 
 class Api:
-    def __init__(self, store: Store, identity: Identity) -> None:
+    def __init__(self, store: Store, identity: Identity, contract: Contract = NO_CONTRACT) -> None:
         self.store, self.identity = store, identity
+        self.contract = contract  # a variant service: its paths, field names and statuses on the wire
+
+    def out(self, resource: Resource, record: dict[str, Any], status_code: int = 200) -> JSONResponse:
+        return JSONResponse(self.contract.to_wire(resource, record), status_code=status_code)
+
+    def refuse(self, resource: Resource, errors: dict[str, list[str]]) -> JSONResponse:
+        return bad_request(self.contract.to_wire(resource, errors))
+
+    def editable(self, status: str | None) -> bool:
+        """Our editable statuses and the variant's own (not the client's configuration: another process)."""
+        return status in (None, "") or status in EDITABLE_STATUSES or self.contract.editable_statuses().get(
+            str(status), False)
 
     def account(self, request: Request) -> str | Response:
         """The caller's customer account, or the 401/403 to answer with."""
@@ -210,10 +223,10 @@ class Api:
         body = await self.body(request)
         if isinstance(body, Response):
             return body
-        clean, errors = validate_record(resource, body, partial=False)
+        clean, errors = validate_record(resource, self.contract.from_wire(resource, body), partial=False)
         errors = errors or self._reference_error(resource, account, clean)
         if errors:
-            return bad_request(errors)
+            return self.refuse(resource, errors)
         refusal = self._unknown_operator(resource, account, clean)
         if refusal is not None:
             return refusal
@@ -221,7 +234,7 @@ class Api:
         data = {**clean, "created": stamp, "last_updated": stamp}
         if resource.has_status:
             data["status"] = Status.CREATED.value
-        return JSONResponse(self.store.insert(resource.name, account, data), status_code=201)
+        return self.out(resource, self.store.insert(resource.name, account, data), status_code=201)
 
     def list(self, resource: Resource, request: Request) -> Response:
         account = self.account(request)
@@ -229,19 +242,19 @@ class Api:
             return account
         records = self.store.list(resource.name, account)
         for name in resource.list_filters:
-            wanted = request.query_params.get(name)
+            wanted = request.query_params.get(self.contract.name(resource, name))
             if wanted is not None:
                 value, error = _parse(resource.field(name), wanted)
                 # a value the field cannot hold (?chargepointoperator_id=abc) matches nothing: 204, as the FAQ has it
                 records = [r for r in records if error is None and r.get(name) == value]
-        return JSONResponse(records) if records else empty(204)
+        return JSONResponse([self.contract.to_wire(resource, r) for r in records]) if records else empty(204)
 
     def get(self, resource: Resource, record_id: int | None, request: Request) -> Response:
         account = self.account(request)
         if isinstance(account, Response):
             return account
         record = None if record_id is None else self.store.get(resource.name, record_id, account)
-        return JSONResponse(record) if record else empty(404)
+        return self.out(resource, record) if record else empty(404)
 
     async def patch(self, resource: Resource, record_id: int | None, request: Request) -> Response:
         account = self.account(request)
@@ -253,14 +266,15 @@ class Api:
         body = await self.body(request)
         if isinstance(body, Response):
             return body
-        if resource.has_status and not is_editable_status(record.get("status")):
+        if resource.has_status and not self.editable(record.get("status")):
             return unprocessable(f"The record has status {record.get('status')} and can no longer be changed.")
         server = {f.name for f in resource.server_fields}
+        body = self.contract.from_wire(resource, body)
         clean, errors = validate_record(resource, {k: v for k, v in body.items() if k not in server}, partial=True,
                                         existing=record)
         errors = errors or self._reference_error(resource, account, clean, except_id=record_id)
         if errors:
-            return bad_request(errors)
+            return self.refuse(resource, errors)
         refusal = self._unknown_operator(resource, account, clean)
         if refusal is not None:
             return refusal
@@ -269,16 +283,16 @@ class Api:
             record.update(changed)
             record["last_updated"] = next_stamp(record.get("last_updated"))
             self.store.replace(resource.name, record)
-        return JSONResponse(record)
+        return self.out(resource, record)
 
 
 def _record_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def router(store: Store, identity: Identity) -> APIRouter:
+def router(store: Store, identity: Identity, contract: Contract = NO_CONTRACT) -> APIRouter:
     """The API routes of every resource in resources.py (paths from there, nothing hard-coded)."""
-    api = Api(store, identity)
+    api = Api(store, identity, contract)
     r = APIRouter()
 
     def routes(resource: Resource) -> None:
@@ -294,10 +308,11 @@ def router(store: Store, identity: Identity) -> APIRouter:
         async def patch(record_id: str, request: Request) -> Response:
             return await api.patch(resource, _record_id(record_id), request)
 
-        item = resource.item_path.replace("{id}", "{record_id}")
+        item = contract.path(resource.item_path).replace("{id}", "{record_id}")
         add: Callable[..., Any] = r.add_api_route
-        add(resource.create_path, create, methods=["POST"], name=f"create_{resource.name}", status_code=201)
-        add(resource.list_path, list_, methods=["GET"], name=f"list_{resource.name}")
+        add(contract.path(resource.create_path), create, methods=["POST"], name=f"create_{resource.name}",
+            status_code=201)
+        add(contract.path(resource.list_path), list_, methods=["GET"], name=f"list_{resource.name}")
         add(item, get, methods=["GET"], name=f"get_{resource.name}")
         add(item, patch, methods=["PATCH"], name=f"patch_{resource.name}")
 
@@ -306,10 +321,16 @@ def router(store: Store, identity: Identity) -> APIRouter:
     return r
 
 
-def api_prefixes() -> tuple[str, ...]:
+def api_prefixes(contract: Contract = NO_CONTRACT) -> tuple[str, ...]:
     """The first path segment of every API route ("/chargepoint", "/chargepointoperator", ...)."""
-    paths = {p for res in RESOURCES.values() for p in (res.create_path, res.list_path, res.item_path)}
+    paths = {contract.path(p) for res in RESOURCES.values() for p in (res.create_path, res.list_path, res.item_path)}
     return tuple(sorted({"/" + p.strip("/").split("/")[0] for p in paths}))
+
+
+def api_path_test(contract: Contract) -> Callable[[str], bool]:
+    """``is_api_path`` for a sandbox that serves a variant contract."""
+    prefixes = frozenset(api_prefixes(contract))
+    return lambda path: "/" + path.strip("/").split("/")[0] in prefixes
 
 
 def is_api_path(path: str) -> bool:

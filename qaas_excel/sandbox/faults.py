@@ -23,6 +23,7 @@ import random
 import re
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +125,10 @@ def retry_after_header(seconds: float) -> bytes:
 class FaultMiddleware:
     """Counts requests, injects faults on API routes, and turns any unexpected exception into an empty 500."""
 
-    def __init__(self, app: Any, settings: FaultSettings, stats: Stats) -> None:
+    def __init__(self, app: Any, settings: FaultSettings, stats: Stats,
+                 api_path: Callable[[str], bool] = is_api_path) -> None:
         self.app, self.settings, self.stats = app, settings, stats
+        self.api_path = api_path  # a variant contract serves the API at other paths
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -151,7 +154,7 @@ class FaultMiddleware:
         path = scope["path"]
         if not path.startswith(ADMIN_PREFIX):
             self.stats.count(f"{scope['method']} {route_of(path)}")
-        if not is_api_path(path):
+        if not self.api_path(path):
             await self.app(scope, receive, send)
             return
         s = self.settings

@@ -1,7 +1,8 @@
 """The sandbox server: the FastAPI app behind uvicorn with real TLS on 127.0.0.1, in a thread or in the foreground.
 
 ``SandboxServer(home, *, port=8765, db_path=None, auto_approve=False, token_lifetime=3600, latency_ms=0,
-fail_rate=0.0, seed_demo_data=False, seed=None, retry_after=1.0)``:
+fail_rate=0.0, seed_demo_data=False, seed=None, retry_after=1.0, openapi_transform=None,
+contract=NO_CONTRACT)``:
 
 - ``start()`` returns the server once it accepts HTTPS connections (uvicorn in a background thread) and
   writes ``<home>/sandbox.json`` (base_url, authority, client_id, ca_file, admin_token); ``stop()``
@@ -23,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, private_dir, sandbox_info_path
-from qaas_excel.sandbox import HOST, admin, api, identity
+from qaas_excel.contract import NO_CONTRACT, Contract, apply_to_document
+from qaas_excel.sandbox import HOST, admin, api, docs, identity
 from qaas_excel.sandbox.demo_data import seed_records
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
 from qaas_excel.sandbox.store import Store
@@ -45,7 +48,9 @@ class SandboxServer:
 
     def __init__(self, home: Path, *, port: int = 8765, db_path: Path | None = None, auto_approve: bool = False,
                  token_lifetime: int = 3600, latency_ms: int = 0, fail_rate: float = 0.0,
-                 seed_demo_data: bool = False, seed: int | None = None, retry_after: float = 1.0) -> None:
+                 seed_demo_data: bool = False, seed: int | None = None, retry_after: float = 1.0,
+                 openapi_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 contract: Contract = NO_CONTRACT) -> None:
         self.home = Path(home)
         private_dir(self.home)
         self.store = Store(db_path or self.home / "sandbox.sqlite3")
@@ -54,6 +59,8 @@ class SandboxServer:
         self.faults = FaultSettings(latency_ms=latency_ms, fail_rate=fail_rate, retry_after=retry_after)
         self.faults.seed(seed)
         self.admin_token = secrets.token_urlsafe(24)
+        self.openapi_transform = openapi_transform  # tests: serve a document that differs from ours
+        self.contract = contract  # play a service whose paths, field names and statuses differ from ours
         self._requested_port = port
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -95,13 +102,19 @@ class SandboxServer:
 
     # -- app ---------------------------------------------------------------------------------------
     def app(self) -> Any:
-        # no /docs or /openapi.json: the API's document is qaas_excel/openapi.json, generated from resources.py
+        # FastAPI's own /docs and /openapi.json stay off: the API page serves our document (sandbox/docs.py)
         fastapi = FastAPI(title="QaaS sandbox", docs_url=None, redoc_url=None, openapi_url=None,
                           exception_handlers={StarletteHTTPException: _empty_error, Exception: _empty_500})
         fastapi.include_router(identity.router(self.identity))
-        fastapi.include_router(api.router(self.store, self.identity))
+        fastapi.include_router(docs.router(self.identity, self._document))
+        fastapi.include_router(api.router(self.store, self.identity, self.contract))
         fastapi.include_router(admin.router(self.store, self.identity, self.stats, self.faults, self.admin_token))
-        return FaultMiddleware(fastapi, self.faults, self.stats)
+        return FaultMiddleware(fastapi, self.faults, self.stats, api.api_path_test(self.contract))
+
+    def _document(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The OpenAPI document this sandbox serves: ours, as its contract changes it."""
+        document = apply_to_document(document, self.contract)
+        return self.openapi_transform(document) if self.openapi_transform else document
 
     def _bind(self) -> None:
         # proto=IPPROTO_TCP matters: asyncio only switches Nagle off (TCP_NODELAY) for sockets that say so,

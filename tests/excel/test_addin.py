@@ -55,7 +55,8 @@ def test_every_button_has_a_matching_vba_callback(xlam: Path) -> None:
 
 def test_every_runpython_target_exists_in_the_macros_module(xlam: Path) -> None:
     code = vba_code(xlam)
-    assert 'Application.Run "xlwings.xlam!RunPython", "import qaas_excel.excel.macros as m; m."' in code
+    assert ('Application.Run "xlwings.xlam!RunPython", "import qaas_excel.startup as s; s.use_os_trust_store(); '
+            'import qaas_excel.excel.macros as m; m."') in code
     targets = re.findall(r'Py "(\w+)"', code)
     assert len(targets) == len(ribbon.BUTTONS)
     for name in targets:

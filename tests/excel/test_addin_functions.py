@@ -58,7 +58,7 @@ def xlwings_generated_stubs() -> str:
         twin.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
         setattr(fake, func.__name__, namespace["xlfunc"](twin))
     out = io.StringIO()
-    namespace["generate_vba_wrapper"](udfs.__name__, fake, out, types.SimpleNamespace(Name="qaas_excel.xlam"))
+    namespace["generate_vba_wrapper"](udf_stubs.UDF_MODULE, fake, out, types.SimpleNamespace(Name="qaas_excel.xlam"))
     return out.getvalue()
 
 
@@ -87,10 +87,11 @@ def test_stubs_call_the_function_server_as_xlwings_generated_stubs_do(functions_
     for name, body in theirs.items():
         assert DECLARATION.search(body).group(2) == DECLARATION.search(ours[name]).group(2), name
         module, function, args = call.search(body).groups()
-        assert (module, function) == (udfs.__name__, name)
+        assert (module, function) == (udf_stubs.UDF_MODULE, name)
         assert f'CallPython("{name}", {args})' in ours[name]
     # the same five arguments, XLPy reached through Application.Run instead of a VBA reference
-    assert (f'Set server = Application.Run("{udf_stubs.XLPY}")\r\n    CallPython = server.CallUDF("{udfs.__name__}", '
+    assert (f'Set server = Application.Run("{udf_stubs.XLPY}")\r\n    '
+            f'CallPython = server.CallUDF("{udf_stubs.UDF_MODULE}", '
             "functionName, args, book, Application.Caller)") in functions_code
     assert udf_stubs.XLPY == "xlwings.xlam!XLPy"
 
@@ -118,3 +119,12 @@ def test_a_function_vba_cannot_declare_is_refused() -> None:
         udf_stubs.vba_module([QAAS_BAD])
     with pytest.raises(ValueError, match="plain parameters"):
         udf_stubs.vba_module([QAAS_MANY])
+
+
+def test_the_function_servers_entry_module_offers_every_function() -> None:
+    """xlwings imports UDF_MODULE: its import is that Python's start (trust store first), then the functions."""
+    source = Path(udfs.__file__).with_name(udf_stubs.UDF_MODULE.rsplit(".", 1)[1] + ".py").read_text(encoding="utf-8")
+    assert source.index("use_os_trust_store()") < source.index("from qaas_excel.excel.udfs import")
+    tree = ast.parse(source)
+    exported = next(n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == udfs.__name__)
+    assert {a.name for a in exported.names} == {"FUNCTIONS", *(f.__name__ for f in udfs.FUNCTIONS)}

@@ -1,7 +1,7 @@
 Attribute VB_Name = "QaasFunctions"
 Option Explicit
 
-' Worksheet functions of qaas_excel.excel.udfs, generated from their Python signatures
+' Worksheet functions of qaas_excel.excel.functions_entry, generated from their Python signatures
 ' (qaas_excel/excel/udf_stubs.py). Each runs the Python function through xlwings' function server.
 
 Private Function CallPython(ByVal functionName As String, ByVal args As Variant) As Variant
@@ -16,7 +16,7 @@ Private Function CallPython(ByVal functionName As String, ByVal args As Variant)
         Set book = ActiveWorkbook
     End If
     Set server = Application.Run("xlwings.xlam!XLPy")
-    CallPython = server.CallUDF("qaas_excel.excel.udfs", functionName, args, book, Application.Caller)
+    CallPython = server.CallUDF("qaas_excel.excel.functions_entry", functionName, args, book, Application.Caller)
     Exit Function
 Failed:
     CallPython = Err.Description

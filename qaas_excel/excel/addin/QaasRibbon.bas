@@ -17,7 +17,7 @@ Private Sub Py(ByVal functionName As String, ByVal needsWorkbook As Boolean)
         Set blank = Workbooks.Add
         blank.Saved = True
     End If
-    Application.Run "xlwings.xlam!RunPython", "import qaas_excel.excel.macros as m; m." & functionName & "()"
+    Application.Run "xlwings.xlam!RunPython", "import qaas_excel.startup as s; s.use_os_trust_store(); import qaas_excel.excel.macros as m; m." & functionName & "()"
 #If Mac Then
     ' RunPython returns before Python is done, and Python finds Excel through the blank book: it stays.
 #Else

@@ -5,7 +5,8 @@ How the ribbon reaches Python
 ``qaas_excel.xlam`` carries only our ribbon (``customUI/customUI14.xml``), one VBA module of
 ribbon callbacks and one of worksheet-function stubs (``excel/udf_stubs.py``, Windows). Each
 callback runs ``Application.Run "xlwings.xlam!RunPython", "import
-qaas_excel.excel.macros as m; m.<function>()"``: ``RunPython`` lives in the standard xlwings
+qaas_excel.startup as s; s.use_os_trust_store(); import qaas_excel.excel.macros as m; m.<function>()"``
+(each Python Excel starts first trusts the OS certificate store): ``RunPython`` lives in the standard xlwings
 add-in, which ``qaas-excel addin install`` installs with ``xlwings addin install`` next to ours.
 
 Why not embed xlwings' VBA module: xlwings.bas is some 1,200 lines of someone else's code tied to
