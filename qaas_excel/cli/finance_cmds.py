@@ -47,7 +47,7 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
     with open_client(env, account) as client, reporting_save_failure():
         report = reconcile_file(book_path, client, sheet=sheet, output=output, wait=wait)
     if csv:
-        csv.write_text(report.to_csv(), encoding="utf-8", newline="")
+        csv.write_text(report.to_csv(), encoding="utf-8-sig", newline="")  # the BOM: Excel then reads UTF-8
     if as_json:
         print(dumps(report.to_dict()))
     else:
@@ -77,7 +77,7 @@ def audit(since: datetime = typer.Option(None, help="Only entries from this date
         since = since.replace(tzinfo=UTC)
     entries = AuditLog().entries(since)
     if csv:
-        csv.write_text(to_csv(entries), encoding="utf-8", newline="")  # the CSV has its own CRLF line ends
+        csv.write_text(to_csv(entries), encoding="utf-8-sig", newline="")  # own CRLF line ends; BOM for Excel
         console.print(text("Wrote {} entries to {}", len(entries), csv))
         return
     if as_json:

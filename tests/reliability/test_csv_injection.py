@@ -27,7 +27,7 @@ NUMBERS = ["-0.001", "18000", "+5", "0.5", ".5", "1e3", "-1E-3", "007"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
 
 
@@ -77,7 +77,7 @@ def test_audit_csv_neutralises_every_field_and_audit_json_keeps_the_text(qaas_ho
         assert row["outcome"] == ("" if row["phase"] == "sending" else expected[text])
     amounts = [r for r in rows if r["field"] == "amount"]
     assert {(r["old"], r["new"]) for r in amounts} == {("-0.001", "18000")}
-    assert '"amount",-0.001,18000,' in out.read_text(encoding="utf-8")  # numbers unquoted, as numbers
+    assert '"amount",-0.001,18000,' in out.read_text(encoding="utf-8-sig")  # numbers unquoted, as numbers
 
     entries = json.loads(runner.invoke(app, ["audit", "--json"], catch_exceptions=False).stdout)
     assert [e["customer_reference"] for e in entries] == [t for t in corpus for _ in range(2)]
@@ -109,10 +109,26 @@ def test_reconcile_csv_neutralises_service_text_and_keeps_differences_as_numbers
     only = [r for r in rows if r["verdict"] == "only on service"]
     assert sorted(r["customer_reference"] for r in only) == sorted("'" + t for t in INJECTIONS)
     assert all(r["operator"] == "'" + hostile_name for r in only)
-    assert ",-0.001,-0.000001," in out.read_text(encoding="utf-8")  # a negative difference is a number
+    assert ",-0.001,-0.000001," in out.read_text(encoding="utf-8-sig")  # a negative difference is a number
 
     report = json.loads(runner.invoke(app, ["reconcile", str(book), "--env", "sandbox", "--json"],
                                       catch_exceptions=False).stdout)
     only_json = [d for d in report["detail"] if d["verdict"] == "only on service"]
     assert sorted(d["customer_reference"] for d in only_json) == sorted(INJECTIONS)
     assert {d["operator"] for d in report["detail"]} == {hostile_name}
+
+
+def test_csv_exports_start_with_a_byte_order_mark_so_excel_reads_umlauts(sandbox, signed_in, demo_book: Path,
+                                                                           tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from qaas_excel.cli import app
+
+    runner = CliRunner()
+    runner.invoke(app, ["push", str(demo_book), "--env", "sandbox"], catch_exceptions=False)
+    for args in (["reconcile", str(demo_book), "--env", "sandbox"], ["audit"]):
+        out = tmp_path / f"{args[0]}.csv"
+        runner.invoke(app, [*args, "--csv", str(out)], catch_exceptions=False)
+        data = out.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and not data[3:].startswith(b"\xef\xbb\xbf")
+        assert data.decode("utf-8-sig").startswith('"')  # the header follows the mark at once
