@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -89,7 +91,8 @@ class PackageBook:
 
         path = Path(path)
         check_file(path)
-        return cls(path, Package.open(path))
+        with naming(path):
+            return cls(path, Package.open(path))
 
     # -- the workbook's structure ----------------------------------------------------------------------
     def _find_workbook_part(self) -> str:
@@ -148,6 +151,10 @@ class PackageBook:
         return mapping.read_meta(_dense(grid, 4))
 
     def read(self, resource: Resource, sheet: str | None = None) -> SheetTable:
+        with naming(self.path, sheet or resource.sheet):
+            return self._read(resource, sheet)
+
+    def _read(self, resource: Resource, sheet: str | None = None) -> SheetTable:
         sheet = sheet or resource.sheet
         if sheet not in self._sheets:
             raise WorkbookError(f"{self.name} has no sheet '{sheet}' (sheets: {', '.join(self.sheet_names())}).",
@@ -177,6 +184,10 @@ class PackageBook:
 
     # -- writing -------------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
+        with naming(self.path, table.sheet):
+            self._write_back(table, changes)
+
+    def _write_back(self, table: SheetTable, changes: WriteBack) -> None:
         part = self._sheets[table.sheet]
         ws = self._sheet(table.sheet)
         styles = self.styles
@@ -327,6 +338,20 @@ class PackageBook:
                 self.pkg.remove(rel.part)
                 self.pkg.remove_content_type(rel.part)
             self.pkg.remove_relationship(self._workbook_part, rel.id)
+
+
+@contextmanager
+def naming(path: Path, sheet: str | None = None) -> Iterator[None]:
+    """A problem found inside the package names the file (and the sheet), as every message to the user does."""
+    try:
+        yield
+    except WorkbookError as exc:
+        if exc.path is not None:
+            raise
+        where = f"{path.name}, sheet '{sheet}'" if sheet else path.name
+        raise WorkbookError(f"{where}: {exc} The file is damaged or was not written by a spreadsheet program; "
+                            "open it in Excel (which may repair it) and save it again.", path=str(path),
+                            sheet=sheet) from None
 
 
 def _add_table_columns(data: bytes, p: bytes, headers: list[str]) -> bytes:

@@ -113,7 +113,7 @@ class Package:
         if part in self._changed:
             return self._changed[part]
         if part in self._removed or part not in self._infos:
-            raise KeyError(part)
+            raise WorkbookError(f"The part {part} is missing from the package (a relationship points to it).")
         data = self._cache.get(part)
         if data is None:
             try:

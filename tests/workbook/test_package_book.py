@@ -226,3 +226,21 @@ def test_other_spellings_of_a_sheet_are_read_and_written_alike(demo_book: Path, 
     assert {c.coordinate for row in mine.iter_rows() for c in row if c.comment} == \
         {c.coordinate for row in theirs.iter_rows() for c in row if c.comment}
     assert [_look(c) for row in mine.iter_rows() for c in row] == [_look(c) for row in theirs.iter_rows() for c in row]
+
+
+@pytest.mark.parametrize(("part", "change", "said"), [
+    ("xl/workbook.xml", lambda d: d[:-20], "not well-formed"),
+    ("xl/_rels/workbook.xml.rels", lambda d: d.replace(b"sheet3.xml", b"sheet9.xml"), "is missing"),
+    ("xl/worksheets/sheet3.xml", lambda d: d[: len(d) // 2], "cut short"),
+    ("xl/styles.xml", lambda d: b"<nonsense/>", "not a style sheet"),
+])
+def test_a_damaged_package_gets_a_message_naming_the_file(demo_book: Path, tmp_path: Path, part, change,
+                                                           said) -> None:
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(demo_book) as src, zipfile.ZipFile(broken, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, change(data) if name == part else data)
+    result = cli("validate", str(broken))
+    assert result.exit_code == 2, result.stderr
+    assert "broken.xlsx" in result.stderr and said in result.stderr and "Traceback" not in result.stderr
