@@ -179,3 +179,20 @@ def test_a_service_that_dies_mid_push_is_reported_unreachable(sandbox, signed_in
     assert exit_code(report) == 4
     messages = [o.message for s in report.sheets for o in s.outcomes if o.result.value == "failed"]
     assert any("stopped answering" in m for m in messages)  # the rest was not sent once the service was gone
+
+
+def test_a_colleague_with_another_state_folder_is_held_off_by_the_lock_beside_the_workbook(
+        sandbox, signed_in, demo_book: Path, tmp_path: Path, monkeypatch) -> None:
+    before = sorted(p.name for p in demo_book.parent.iterdir())
+    colleague = tmp_path / "colleague-home"  # another machine or user: its own state folder and journal
+    colleague.mkdir()
+    monkeypatch.setenv("QAAS_HOME", str(colleague))
+    with book_lock(demo_book, command="push"):
+        monkeypatch.undo()  # back to this user's state folder
+        result = cli("validate", str(demo_book), "--wait", "0.2")
+        assert result.exit_code == 5 and "busy" in result.stderr
+    assert cli("validate", str(demo_book), "--wait", "0").exit_code == 1
+    after = sorted(p.name for p in demo_book.parent.iterdir() if not p.name.startswith("demo.backup"))
+    assert [n for n in after if "qaas-lock" in n] == [".demo.xlsx.qaas-lock"]  # hidden, empty; no holder left
+    assert (demo_book.parent / ".demo.xlsx.qaas-lock").stat().st_size == 0
+    assert set(before) <= set(after)
