@@ -123,20 +123,17 @@ def rows_frame(values: Sequence[Sequence[Any]], layout: Layout) -> tuple[pd.Data
 
 def rows_frame_sparse(rows: Mapping[int, Mapping[int, Any]], layout: Layout) -> tuple[pd.DataFrame, int]:
     """``rows_frame`` for a sheet read as {Excel row: {column: value}} holding only non-empty cells."""
-    keys = list(layout.columns)
-    cols = [layout.columns[k] for k in keys]
-    index: list[int] = []
-    data: list[list[Any]] = []
-    for r in sorted(rows):
-        if r <= layout.header_row:
-            continue
-        line = rows[r]
-        cells = [_clean(line.get(c)) for c in cols]
-        if any(v is not None for v in cells):
-            index.append(r)
-            data.append(cells)
-    frame = pd.DataFrame(data, index=pd.Index(index, name="row"), columns=keys, dtype=object)
-    return frame, index[-1] if index else layout.header_row
+    order = sorted(r for r in rows if r > layout.header_row)
+    lines = [rows[r] for r in order]
+    data = {}
+    for key, col in layout.columns.items():  # column by column: one pass each, blank text as empty
+        data[key] = [None if v.__class__ is str and not v.strip() else v
+                     for v in (line.get(col) for line in lines)]
+    frame = pd.DataFrame(data, index=pd.Index(order, name="row"), columns=list(layout.columns), dtype=object)
+    if len(frame):
+        frame = frame[frame.notna().any(axis=1)]  # a row with values only in the user's own columns is not ours
+    last = int(frame.index[-1]) if len(frame) else layout.header_row
+    return frame, last
 
 
 def _clean(value: Any) -> Any:

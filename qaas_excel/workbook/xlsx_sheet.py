@@ -90,6 +90,7 @@ class Sheet:
     replaced_formula: bool = False  # a cell the run wrote held a formula (the calculation chain must go)
     _column_styles: dict[int, int] = field(default_factory=dict, repr=False)
     _refs: bool | None = field(default=None, repr=False)
+    _dates: dict[bytes, Any] = field(default_factory=dict, repr=False)
     _rows: list[Row] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -238,13 +239,18 @@ class Sheet:
                      columns: set[int] | None) -> Iterator[tuple[int, int, Any]]:
         """Cells read by one regex: reference, format, type, and the value when it is a lone <v>."""
         cols = _COLUMNS
+        dates: dict[bytes, bool] = {}  # format -> shows a date, asked once per format
         for letters, number, s, t, v, rest in found:
             col = cols.get(letters) or _column(letters)
             if columns is not None and col not in columns:
                 continue
             if v:
                 if not t or t == b"n":
-                    value = self._number(v, s, is_date)
+                    if v.isdigit() and (not s or not (dates[s] if s in dates else dates.setdefault(
+                            s, is_date(int(s))))):
+                        value = int(v)  # the most common number: a whole one in a plain format
+                    else:
+                        value = self._number(v, s, is_date)
                 elif t == b"s":
                     try:
                         value = shared[int(v)]
@@ -255,7 +261,12 @@ class Sheet:
                     value = self._value({b"t": t, b"s": s or b"0"}, b"<" + self.p + b"v>" + v + b"</" + self.p
                                         + b"v>", shared, is_date)
             elif rest:
-                value = self._value({b"t": t or b"n", b"s": s or b"0"}, rest, shared, is_date)
+                simple = self._inline_re.fullmatch(rest) if t == b"inlineStr" else None
+                if simple is not None:  # one run of text, as most writers (and this program) write it
+                    raw = simple.group(1)
+                    value = raw.decode("utf-8") if b"&" not in raw else _text(raw)
+                else:
+                    value = self._value({b"t": t or b"n", b"s": s or b"0"}, rest, shared, is_date)
             else:
                 continue
             if value is not None and value != "":
@@ -266,10 +277,14 @@ class Sheet:
         if not text:
             return None
         if s and s != b"0" and is_date(int(s)):
-            try:
-                return from_excel(float(text), epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
-            except (ValueError, OverflowError):
-                return float(text)
+            when = self._dates.get(raw)  # the same few dates fill whole columns: convert each once
+            if when is None:
+                try:
+                    when = from_excel(float(text), epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
+                except (ValueError, OverflowError):
+                    return float(text)
+                self._dates[raw] = when
+            return when
         if "." in text or "e" in text or "E" in text:
             number = float(text)
             return int(number) if number.is_integer() and abs(number) < 2**53 and "e" not in text.lower() \
