@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -186,6 +187,16 @@ def test_pull_refreshes_statuses_with_one_list_call_and_adds_missing(sandbox, si
     assert len(refs) == before + 1 and "ONLY-ON-SERVICE" in refs.values()
     assert column(demo_book, CPS, "QaaS ID")[max(refs)] == new["id"]
     assert any("added" in note for note in report["notes"])
+    # the appended row reads like a typed one: dates as dates (shown as such), the amount a number, inside the table
+    ws = openpyxl.load_workbook(demo_book)[CPS]
+    row = max(refs)
+    start = ws.cell(row, _col(ws, "Period start"))
+    assert isinstance(start.value, datetime) and start.is_date
+    assert isinstance(ws.cell(row, _col(ws, "Amount (kWh)")).value, int | float)
+    [table] = ws.tables.values()
+    assert table.ref.endswith(f"{row}")
+    code, report = run_json("push", str(demo_book), "--env", "sandbox", "--sheet", CPS)
+    assert next(r for r in report["sheets"][0]["rows"] if r["row"] == row)["result"] == "unchanged"
 
 
 def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
