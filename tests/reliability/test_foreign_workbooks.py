@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import warnings
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -58,7 +59,9 @@ def owned_parts(before: dict[str, bytes], after: dict[str, bytes], *, report: bo
     return owned
 
 
-def assert_only_owned_changed(before: dict[str, bytes], after: dict[str, bytes], *, report: bool = False) -> None:
+def assert_only_owned_changed(before: dict[str, bytes], after: dict[str, bytes], *, report: bool = False,
+                              marked: frozenset[str] = frozenset()) -> None:
+    """``marked``: input cells a problem was found in, whose format (only) the run may change."""
     assert set(before) <= set(after), f"parts lost: {set(before) - set(after)}"
     changed = set(changed_parts(before, after))
     # the workbook part may gain a sheet, but the pivot caches it lists stay listed (else the pivot tables break)
@@ -72,7 +75,10 @@ def assert_only_owned_changed(before: dict[str, bytes], after: dict[str, bytes],
                        if ref.endswith("1") and any(h.encode() in xml for h in SYSTEM_HEADERS)}
         for ref, xml in old_cells.items():
             column = re.match(r"[A-Z]+", ref).group()
-            if column not in system_cols:
+            if sheet == "ChargePoints" and ref in marked:
+                unstyled = re.compile(rb'\ss="\d+"')
+                assert unstyled.sub(b"", new_cells.get(ref, b"")) == unstyled.sub(b"", xml), ref
+            elif column not in system_cols:
                 assert new_cells.get(ref) == xml, f"{sheet}!{ref} changed: {xml!r} -> {new_cells.get(ref)!r}"
         old_head, old_tail = outside_sheet_data(before[part])
         new_head, new_tail = outside_sheet_data(after[part])
@@ -136,3 +142,52 @@ def test_every_headless_command_touches_only_what_it_owns(name: str, sandbox, si
     assert openpyxl.load_workbook(book).sheetnames.count("Reconciliation") == 1
     charts_again = [n for n in again if n.startswith("xl/charts/")]
     assert len(charts_again) == len([n for n in final if n.startswith("xl/charts/")])
+
+
+def _with_shared_string(source: Path, target: Path, old: bytes, new: bytes) -> Path:
+    """The same workbook with one shared string changed, every other byte of every part as it was."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item.filename, data.replace(old, new) if item.filename == "xl/sharedStrings.xml" else data)
+    return target
+
+
+def _shapes(vml: bytes) -> list[bytes]:
+    return re.findall(rb"<v:shape\b.*?</v:shape>", vml, re.S)
+
+
+@pytest.mark.parametrize("name", ["xlsxwriter_features.xlsx", "libreoffice_resaved.xlsx", "excel_quickstart.xlsm"])
+def test_our_note_joins_a_sheet_full_of_other_notes_and_controls_and_leaves_again(name: str, tmp_path: Path) -> None:
+    book = _with_shared_string(CORPUS_DIR / name, tmp_path / name, b"DE*SWE*E1000001*1", b"DE-NOT-AN-EVSE")
+    before = read_package(book)
+    part = sheet_part(before, "ChargePoints")
+    rels = before[re.sub(r"([^/]+)$", r"_rels/\1.rels", part)].decode()
+    theirs = {t.split("/")[-1] for t in re.findall(r'Target="([^"]+(?:comments|vmlDrawing)[^"]*)"', rels)}
+
+    code, _out, _err = cli("validate", str(book))
+    assert code == 1  # one invalid EVSE ID
+    marked = read_package(book)
+    ws = openpyxl.load_workbook(book)["ChargePoints"]
+    notes = {c.coordinate: c.comment for row in ws.iter_rows() for c in row if c.comment}
+    ours = [ref for ref, note in notes.items() if note.author == "qaas-excel"]
+    assert_only_owned_changed(before, marked, marked=frozenset(ours))
+    assert len(ours) == 1 and "EVSE ID" in notes[ours[0]].text
+    for part_name in [n for n in before if n.split("/")[-1] in theirs]:
+        if part_name.endswith(".vml"):  # every shape someone else drew (notes, buttons, checkboxes) is still there
+            assert set(_shapes(before[part_name])) <= set(_shapes(marked[part_name]))
+    before_notes = {c.coordinate: (c.comment.author, c.comment.text) for row in
+                    openpyxl.load_workbook(CORPUS_DIR / name)["ChargePoints"].iter_rows() for c in row if c.comment}
+    assert {ref: (n.author, n.text) for ref, n in notes.items() if ref not in ours} == before_notes
+
+    # fixed: our note and its shape go, everything of theirs stays
+    restored = _with_shared_string(book, tmp_path / f"fixed-{name}", b"DE-NOT-AN-EVSE", b"DE*SWE*E1000001*1")
+    code, _out, _err = cli("validate", str(restored))
+    assert code == 0
+    after = read_package(restored)
+    assert_only_owned_changed(read_package(CORPUS_DIR / name), after)  # the marked cell has its own format back
+    ws = openpyxl.load_workbook(restored)["ChargePoints"]
+    assert {c.coordinate: (c.comment.author, c.comment.text) for row in ws.iter_rows() for c in row
+            if c.comment} == before_notes
+    for part_name in [n for n in before if n.endswith(".vml") and n.split("/")[-1] in theirs]:
+        assert set(_shapes(after[part_name])) == set(_shapes(before[part_name]))
