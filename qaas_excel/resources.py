@@ -468,7 +468,13 @@ def encode_record(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_FIELDS_BY_NAME: dict[int, tuple[tuple[Field, ...], dict[str, Field]]] = {}
+
+
 def decode_record(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
     """A record from the service; fields we do not know are kept verbatim."""
-    known = {f.name: f for f in resource.fields}
+    cached = _FIELDS_BY_NAME.get(id(resource.fields))
+    if cached is None or cached[0] is not resource.fields:  # (the tuple is kept, so its id stays its own)
+        cached = _FIELDS_BY_NAME[id(resource.fields)] = (resource.fields, {f.name: f for f in resource.fields})
+    known = cached[1]
     return {k: decode_value(known[k], v) if k in known else v for k, v in body.items()}
