@@ -25,7 +25,7 @@ from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S, book_lock
 from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, run_plan
 from qaas_excel.validation import validate
-from qaas_excel.values import is_blank
+from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
@@ -220,15 +220,24 @@ class OperatorDirectory:
                        table.header(field))
 
 
+def _row_dicts(frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Excel row -> {column: value}, missing values as None (a column at a time: much faster than to_dict)."""
+    keys = list(frame.columns)
+    if not keys:
+        return {int(row): {} for row in frame.index}
+    columns = [[None if is_missing(v) else v for v in frame[k].tolist()] for k in keys]
+    lines = zip(*columns, strict=True)
+    return {int(row): dict(zip(keys, line, strict=True)) for row, line in zip(frame.index, lines, strict=True)}
+
+
 def _reference(value: Any) -> str | None:
     return None if is_blank(value) else str(value).strip()
 
 
 def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None) -> list[RowState]:
     rows = []
-    clean = prep.records.astype(object).where(prep.records.notna(), None)  # NaN/NaT -> None, in one pass
-    records = clean.to_dict("index")
-    system = prep.system.to_dict("index")
+    records = _row_dicts(prep.records)
+    system = _row_dicts(prep.system)
     for row, values in records.items():
         problems = list(prep.problems.get(row, []))
         if prep.resource is CHARGEPOINT and not problems and operators is not None:

@@ -105,8 +105,28 @@ def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
     fields = _SORTED_FIELDS.get(resource.name)
     if fields is None:
         fields = _SORTED_FIELDS[resource.name] = tuple(sorted(resource.client_fields, key=lambda f: f.name))
-    text = "\x1f".join(f"{f.name}={canonical_value(f, values.get(f.name))}" for f in fields)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    parts = []
+    for f in fields:
+        value = values.get(f.name)
+        kind = type(value)
+        if kind is Decimal or kind is float:  # amounts: mostly unique, not worth remembering
+            parts.append(f"{f.name}={canonical_value(f, value)}")
+            continue
+        key = (resource.name, f.name, kind, value)  # towns, dates, operators, powers: the same few values again
+        try:
+            part = _PARTS.get(key)
+        except TypeError:  # a value that cannot be a key (never from a cell): spell it out
+            parts.append(f"{f.name}={canonical_value(f, value)}")
+            continue
+        if part is None:
+            if len(_PARTS) > 100_000:  # bounded: a server working through many files does not grow
+                _PARTS.clear()
+            part = _PARTS[key] = f"{f.name}={canonical_value(f, value)}"
+        parts.append(part)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+_PARTS: dict[tuple[str, str, type, Any], str] = {}
 
 
 def differences(resource: Resource, row: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[str, str]]:
