@@ -23,7 +23,9 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
+from qaas_excel.pipeline import run_on_file
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.runlock import LOCK_WAIT_S
 from qaas_excel.sync import canonical_value, natural_key
 from qaas_excel.validation import validate
 from qaas_excel.values import decimal_text, jsonable
@@ -220,14 +222,12 @@ def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = N
 
 
 def reconcile_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, output: Path | None = None,
-                   wait: float | None = None) -> ReconcileReport:
+                   wait: float = LOCK_WAIT_S) -> ReconcileReport:
     """Reconcile a workbook file and write its Reconciliation sheet, under the workbook's run lock."""
-    from qaas_excel.pipeline import run_on_file
-    from qaas_excel.runlock import LOCK_WAIT_S
 
     def work(book: TableBook, _journal: object) -> ReconcileReport:
         report = reconcile_book(book, client, sheet=sheet)
         book.write_reconciliation(report)  # type: ignore[attr-defined]
         return report
 
-    return run_on_file(path, "reconcile", work, output=output, wait=LOCK_WAIT_S if wait is None else wait)
+    return run_on_file(path, "reconcile", work, output=output, wait=wait)

@@ -74,8 +74,6 @@ class PackageBook:
         self.path = path
         self.name = path.name
         self.pkg = pkg
-        self.notes_written = 0
-        self.columns_added: list[str] = []
         self._workbook_part = self._find_workbook_part()
         self._sheets = self._sheet_parts()
         self._shared: list[str] | None = None
@@ -260,7 +258,6 @@ class PackageBook:
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
                      if cell not in authors or authors[cell] == NOTE_AUTHOR}
         xml = notes.apply(xml, ours, new_notes)
-        self.notes_written += len(new_notes)
         self.pkg.write(part, xml)
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))
 
@@ -272,8 +269,7 @@ class PackageBook:
             return []
         first = ws.last_column() + 1
         header_style = ws.styles_of({(table.header_row, c) for c in table.columns.values()})
-        base = next(iter(sorted(header_style.values())), 0) if header_style else 0
-        style = self.styles.with_fill(base, SYSTEM_HEADER_FILL)
+        style = self.styles.with_fill(min(header_style.values(), default=0), SYSTEM_HEADER_FILL)
         cols = []
         for i, col in enumerate(wanted):
             j = first + i
@@ -281,8 +277,6 @@ class PackageBook:
             table.headers[col.key] = col.header
             ops[table.header_row][j] = CellOp(set_value=True, value=col.header, style=style)
             cols.append((j, col.width, col.hidden))
-            if not col.hidden:
-                self.columns_added.append(col.header)
         return cols
 
     def _grow_tables(self, sheet_part: str, table: SheetTable, last_row: int) -> None:

@@ -43,6 +43,22 @@ def _letters(col: int) -> bytes:
     return letters
 
 
+def _head(head: bytes) -> tuple[bytes | None, dict[bytes, bytes]]:
+    """A cell's start tag (its attributes): (column letters or None, {b"s": ..., b"t": ...})."""
+    fast = _FAST_ATTRS.fullmatch(head)  # r, s, t in Excel's order and nothing else: no dict parse
+    if fast is not None:
+        letters, s, t = fast.groups()
+        attrs = {}
+        if s is not None:
+            attrs[b"s"] = s
+        if t is not None:
+            attrs[b"t"] = t
+        return letters, attrs
+    attrs = dict(_ATTRS.findall(head))
+    ref = _REF.fullmatch(attrs.get(b"r", b""))
+    return (ref.group(1) if ref else None), attrs
+
+
 def _column(letters: bytes) -> int:
     col = _COLUMNS.get(letters)
     if col is None:
@@ -143,21 +159,8 @@ class Sheet:
         """(column, attributes, content, start, end) of each cell of a row."""
         col = 0
         for m in self._cell_re.finditer(self.data, row.start, row.end):
-            head = m.group(1)
-            fast = _FAST_ATTRS.fullmatch(head)  # r, s, t in Excel's order and nothing else: no dict parse
-            if fast is not None:
-                letters, s, t = fast.groups()
-                attrs = {}
-                if s is not None:
-                    attrs[b"s"] = s
-                if t is not None:
-                    attrs[b"t"] = t
-                col = _column(letters) if letters is not None else col + 1
-            else:
-                attrs = dict(_ATTRS.findall(head))
-                ref = attrs.get(b"r")
-                rm = _REF.fullmatch(ref) if ref else None
-                col = _column(rm.group(1)) if rm else col + 1
+            letters, attrs = _head(m.group(1))
+            col = _column(letters) if letters is not None else col + 1
             yield col, attrs, m.group(2), m.start(), m.end()
 
     def cells(self, shared: list[str], is_date: Callable[[int], bool], *,
@@ -218,16 +221,7 @@ class Sheet:
             col = _column(letters)
             if columns is not None and col not in columns:
                 continue
-            fast = _FAST_ATTRS.fullmatch(head)
-            if fast is not None:
-                attrs = {}
-                if fast.group(2) is not None:
-                    attrs[b"s"] = fast.group(2)
-                if fast.group(3) is not None:
-                    attrs[b"t"] = fast.group(3)
-            else:
-                attrs = dict(_ATTRS.findall(head))
-            value = self._value(attrs, content, shared, is_date)
+            value = self._value(_head(head)[1], content, shared, is_date)
             if value is not None and value != "":
                 yield int(number), col, value
 
@@ -263,8 +257,7 @@ class Sheet:
             elif rest:
                 simple = self._inline_re.fullmatch(rest) if t == b"inlineStr" else None
                 if simple is not None:  # one run of text, as most writers (and this program) write it
-                    raw = simple.group(1)
-                    value = raw.decode("utf-8") if b"&" not in raw else _text(raw)
+                    value = _text(simple.group(1))
                 else:
                     value = self._value({b"t": t or b"n", b"s": s or b"0"}, rest, shared, is_date)
             else:
@@ -430,9 +423,8 @@ class Sheet:
             if at >= 0:
                 m = self._cell_re.match(data, at)
                 assert m is not None
-                head, content = m.group(1), m.group(2)
-                fast = _FAST_ATTRS.fullmatch(head)
-                own = int(fast.group(2) or 0) if fast else int(dict(_ATTRS.findall(head)).get(b"s", b"0"))
+                content = m.group(2)
+                own = int(_head(m.group(1))[1].get(b"s", b"0"))
                 if op.set_value and content is not None and b"<" + p + b"f" in content:
                     self.replaced_formula = True
                 edits.append((at, m.end(), self._new_cell(row.number, col, op, (own, m.group(0)))))
@@ -446,10 +438,9 @@ class Sheet:
             edits.append((after, after, self._new_cell(row.number, col, op, None)))
         out, pos = [], row.start
         open_tag = data[row.start:tag_end]
-        spans = re.search(rb'\sspans="(\d+):(\d+)"', open_tag)
-        if spans and (min(ops) < int(spans.group(1)) or max(ops) > int(spans.group(2))):
-            out.append(set_attr(open_tag, "spans", f"{min(int(spans.group(1)), min(ops))}:"
-                                                   f"{max(int(spans.group(2)), max(ops))}"))
+        wider = _with_spans(open_tag, ops)
+        if wider is not open_tag:
+            out.append(wider)
             pos = tag_end
         for s, e, new in sorted(edits, key=lambda x: x[0]):
             out.append(data[pos:s])
@@ -484,12 +475,7 @@ class Sheet:
         rest = b"" if self_closed else data[last_end:row.end - len(b"</" + self.p + b"row>")]
         if rest.strip() and not rest.lstrip().startswith(b"<"):
             rest = b""
-        spans = re.search(rb'\sspans="(\d+):(\d+)"', open_tag)
-        if spans:
-            lo = min(int(spans.group(1)), min(ops))
-            hi = max(int(spans.group(2)), max(ops))
-            open_tag = set_attr(open_tag, "spans", f"{lo}:{hi}")
-        return open_tag + b"".join(out) + rest + b"</" + self.p + b"row>"
+        return _with_spans(open_tag, ops) + b"".join(out) + rest + b"</" + self.p + b"row>"
 
     def _new_cell(self, row: int, col: int, op: CellOp, old: tuple[int, bytes] | None) -> bytes:
         """The XML of a cell the run writes; ``old`` is the existing cell's (format, XML), if there is one."""
@@ -567,6 +553,20 @@ class Sheet:
 
 _STYLE_ATTR = re.compile(rb'(\ss=")\d+(")')
 _REF_ATTR_END = re.compile(rb'\sr="[A-Z]+\d+"')
+
+
+def _with_spans(open_tag: bytes, ops: dict[int, CellOp]) -> bytes:
+    """A row's start tag whose ``spans`` hint (if it has one) covers the columns written; the same tag if it does."""
+    spans = _SPANS.search(open_tag)
+    if spans is None:
+        return open_tag
+    lo, hi = int(spans.group(1)), int(spans.group(2))
+    if lo <= min(ops) and max(ops) <= hi:
+        return open_tag
+    return set_attr(open_tag, "spans", f"{min(lo, min(ops))}:{max(hi, max(ops))}")
+
+
+_SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
 def _with_style(cell: bytes, style: int) -> bytes:
