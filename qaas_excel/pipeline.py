@@ -335,6 +335,10 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
     if added:
         report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "
                             "hidden fingerprint column) to the right of your columns.")
+    elif C.FINGERPRINT in table.columns and C.FINGERPRINT not in had:
+        report.notes.append(f"{table.sheet}: the hidden fingerprint column was missing (removed by Excel's Document "
+                            "Inspector?) and was added again; rows that differ from their record stay conflicts until "
+                            "you decide.")
 
 
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
