@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
 from qaas_excel.outcomes import Outcome, count_results
@@ -124,15 +125,15 @@ def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[R
         for resource in RESOURCES.values():
             if resource.sheet.casefold() == sheet.casefold():
                 return [(resource, sheet)]
-        errors = []
+        reasons: list[str] = []
         for resource in (CHARGEPOINT, OPERATOR):  # the one whose required columns are there
             try:
                 book.read(resource, sheet)
                 return [(resource, sheet)]
             except WorkbookError as exc:
-                errors.append(str(exc))
+                reasons.append(str(exc))
         raise WorkbookError(f"Sheet {sheet!r} of {book.name} holds neither operators nor charge points: "
-                            + " / ".join(errors), path=book.name, sheet=sheet)
+                            + " / ".join(reasons), path=book.name, sheet=sheet)
     found = [(r, r.sheet) for r in (OPERATOR, CHARGEPOINT) if r.sheet in names]
     if not found:
         raise WorkbookError(
@@ -403,7 +404,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             if only_rows is not None:
                 rows = [r for r in rows if r.row in only_rows]
             outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                                   progress=progress, claimed=claimed, overwrite=overwrite)
+                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
@@ -420,7 +421,8 @@ def _claims(table: SheetTable) -> dict[int, str]:
 
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
-                claimed: dict[int, str] | None = None, overwrite: Collection[int] = ()) -> list[Outcome]:
+                claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
+                notes: list[str] | None = None) -> list[Outcome]:
     """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
     records the service now holds twice."""
     resource, name = prep.resource, prep.table.sheet
@@ -435,18 +437,26 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                             headers=prep.table.headers, progress=tick)
-        outcomes = _twins(client, resource, outcomes)
+        outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
     return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
             if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
 
 
-def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome]) -> list[Outcome]:
+def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], notes: list[str]) -> list[Outcome]:
     """After creating: is any new record on the service twice (a run on another machine, or one this machine's lock
     could not see, created it at the same moment)? Such a row says so, loudly, with both record IDs."""
     created = {o.row: o.record for o in outcomes if o.result is Result.CREATED and o.record is not None}
     if not created:
         return outcomes
-    twins = find_twins(resource, created, client.list(resource))
+    try:
+        after = client.list(resource)
+    except errors.SignInRequired:
+        raise
+    except errors.QaasError as exc:
+        notes.append(f"The {resource.title}s created could not be checked for twins on the service ({exc}); the next "
+                     "push or reconcile shows any.")
+        return outcomes
+    twins = find_twins(resource, created, after)
     if not twins:
         return outcomes
     out = []
