@@ -613,6 +613,7 @@ class SaveFailed(WorkbookError):
 
 def save_results(book: TableBook, report: Any, *, output: Path | None = None, journal: Journal | None = None) -> None:
     """Save the workbook; only then is the journal of a push cleared (a failed save keeps every result in it)."""
+    untouched = output is None and getattr(book, "changed", True) is False  # the file holds every result as it is
     try:
         saved = book.save(output)
     except WorkbookError as exc:
@@ -622,7 +623,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
                     "(close it in Excel first), or use --output OTHER.xlsx.")
         raise SaveFailed(f"{exc}{kept}", report, path=exc.path) from None
     report.saved_to = str(saved) if saved else None
-    if journal is not None and saved is not None:
+    if journal is not None and (saved is not None or untouched):
         journal.clear()
 
 

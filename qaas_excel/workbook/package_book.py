@@ -314,14 +314,20 @@ class PackageBook:
     def check_writable(self, output: Path | None = None) -> None:
         check_writable(self.path, output)
 
-    def save(self, output: Path | None = None) -> Path:
+    @property
+    def changed(self) -> bool:
+        """Whether saving would write anything: False when the run left every part as it was."""
+        return bool(self.pkg.changed or self._drop_calc_chain or (self._styles is not None and self._styles.changed))
+
+    def save(self, output: Path | None = None) -> Path | None:
+        """The file written; None when nothing changed and there is no ``output``: the file is not touched."""
         if self._styles is not None and self._styles.changed:
             self.pkg.write(self._styles.part, self._styles.data())
         if self._drop_calc_chain:
             self._remove_calc_chain()
         target = Path(output) if output else self.path
         if not self.pkg.changed and output is None:
-            return target  # nothing to write: the file stays exactly as it is
+            return None  # nothing to write: the file stays exactly as it is
         check_writable(self.path, output)
         return save_atomically(self.pkg.write_to, target, keep_backup=output is None or Path(output).exists())
 
