@@ -619,8 +619,8 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
     except WorkbookError as exc:
         kept = ""
         if journal is not None and journal.path.exists():
-            kept = (f" Every result is kept in {journal.path}; the next push writes them into the workbook "
-                    "(close it in Excel first), or use --output OTHER.xlsx.")
+            kept = (f" Every result is kept in {journal.path}; the next push writes them into the workbook once "
+                    "it can be saved (or use --output OTHER.xlsx).")
         raise SaveFailed(f"{exc}{kept}", report, path=exc.path) from None
     report.saved_to = str(saved) if saved else None
     if journal is not None and (saved is not None or untouched):
@@ -638,26 +638,46 @@ R = TypeVar("R")
 
 
 def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
-                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
+                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S,
+                marks_only: bool = False) -> R:
     """One run on a workbook file, the same for every command and front end.
 
     Holds the workbook's run lock from before it is read until its results are saved, so two runs never
     work on the same rows at once; checks that the results will be savable before ``work`` sends anything;
     saves atomically; and, for a push (``settle_journal``), clears the journal only after a good save.
+    ``marks_only``: the run sends nothing (validate), so a workbook it cannot save is still checked, and the
+    report says that its cells could not be marked.
     """
     path = Path(path)
     with book_lock(path, command=command, wait=wait):
         book = open_book(path)
-        book.check_writable(output)
+        try:
+            book.check_writable(output)
+        except WorkbookError as exc:
+            if not marks_only:
+                raise
+            report = work(book, default_journal(path))
+            report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
+            return report
         journal = default_journal(path)
         report = work(book, journal)
-        save_results(book, report, output=output, journal=journal if settle_journal else None)
+        try:
+            save_results(book, report, output=output, journal=journal if settle_journal else None)
+        except SaveFailed as exc:
+            if not marks_only:
+                raise
+            report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
         return report
+
+
+def _not_marked(exc: WorkbookError) -> str:
+    return f"The cells were not marked: {exc} Every problem is in this report."
 
 
 def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | None = None,
                   wait: float = LOCK_WAIT_S) -> RunReport:
-    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait)
+    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait,
+                       marks_only=True)
 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,

@@ -134,7 +134,7 @@ def reporting_save_failure() -> Iterator[None]:
     try:
         yield
     except SaveFailed as exc:
-        report_error("[red]Could not save:[/]", exc)
+        report_error("[red]Error:[/]", exc)  # the message says "Could not save ..." and why
         if isinstance(exc.report, RunReport) and exc.report.command == "push" and not exc.report.dry_run:
             print_summary(exc.report)
         raise typer.Exit(EXIT_USAGE) from None

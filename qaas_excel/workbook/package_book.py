@@ -62,9 +62,12 @@ def check_writable(path: Path, output: Path | None = None) -> None:
     if lock.exists():
         raise WorkbookError(f"{target.name} is open in Excel (lock file {lock.name}); close it first, "
                             "or write the result elsewhere with --output OTHER.xlsx.", path=str(target))
-    if (real.exists() and not os.access(real, os.W_OK)) or not os.access(folder, os.W_OK):
-        raise WorkbookError(f"{target} cannot be written (read-only file or folder); use --output OTHER.xlsx.",
+    if real.exists() and not os.access(real, os.W_OK):
+        raise WorkbookError(f"{target} cannot be written: the file is read-only; use --output OTHER.xlsx.",
                             path=str(target))
+    if not os.access(folder, os.W_OK):
+        raise WorkbookError(f"{target} cannot be written: the folder {folder} is read-only for you; use --output "
+                            "OTHER.xlsx.", path=str(target))
 
 
 class PackageBook:

@@ -12,6 +12,7 @@ never writes one).
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
@@ -316,8 +317,8 @@ def save_atomically(write: callable, target: Path, *, keep_backup: bool = True) 
         os.replace(tmp, real)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise WorkbookError(f"Could not save {target} ({exc.strerror or exc}); it is unchanged. Is it open in "
-                            "Excel or read-only? Close it, or use --output OTHER.xlsx.", path=str(target)) from None
+        raise WorkbookError(f"Could not save {target}: {why_not_saved(exc, target)} The workbook is unchanged.",
+                            path=str(target)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -328,3 +329,31 @@ def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def why_not_saved(exc: OSError, target: Path) -> str:
+    """The real cause of a failed save in words, and what to do about it (one sentence each)."""
+    real = Path(os.path.realpath(target))
+    folder = real.parent
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"the disk is full ({reason}). Free space on the disk of {folder}, or save the result elsewhere "
+                "with --output OTHER.xlsx.")
+    if (folder / f"~${real.name}").exists():
+        return f"it is open in Excel ({reason}). Close it in Excel, then run again."
+    if exc.errno == errno.EROFS:
+        return f"the disk is read-only ({reason}). Save the result elsewhere with --output OTHER.xlsx."
+    if real.exists() and not os.access(real, os.W_OK):
+        return f"the file is read-only ({reason}). Allow changes to it, or save elsewhere with --output OTHER.xlsx."
+    backup = backup_path(real)
+    if backup.exists() and not os.access(backup, os.W_OK):
+        return (f"its backup copy {backup.name} cannot be replaced ({reason}; made by another user?). Remove or "
+                "rename that copy, or save elsewhere with --output OTHER.xlsx.")
+    if not os.access(folder, os.W_OK):
+        return (f"the folder {folder} is read-only for you ({reason}). Save the result elsewhere with "
+                "--output OTHER.xlsx.")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"the system refused ({reason}): another program (a sync client, a virus scanner, Excel on another "
+                "computer) may hold the file, or the folder does not let you replace it. Try again, or save "
+                "elsewhere with --output OTHER.xlsx.")
+    return f"{reason}. Save the result elsewhere with --output OTHER.xlsx, or try again."

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
@@ -14,6 +18,11 @@ runner = CliRunner()
 
 def cli(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def run_json(*args: str) -> tuple[int, dict]:
+    result = cli(*args, "--json")
+    return result.exit_code, json.loads(result.stdout)
 
 
 def test_saved_is_not_claimed_when_every_row_is_unchanged(sandbox, signed_in, demo_book: Path) -> None:
@@ -30,3 +39,72 @@ def test_saved_is_not_claimed_when_every_row_is_unchanged(sandbox, signed_in, de
     as_json = cli("push", str(demo_book), "--env", "sandbox", "--json")
     assert json.loads(as_json.stdout)["saved_to"] is None
     assert (demo_book.read_bytes(), demo_book.stat().st_mtime_ns) == before
+
+
+def _fail_saving(monkeypatch, error: int, *, then=None) -> None:
+    """The next save stops with ``error`` while it writes the new file (a full disk, a refusal)."""
+    from qaas_excel.workbook.xlsx_package import Package
+
+    def write_to(self, target) -> None:
+        if then is not None:
+            then()
+        raise OSError(error, os.strerror(error), str(target))
+
+    monkeypatch.setattr(Package, "write_to", write_to)
+
+
+@pytest.mark.parametrize(("error", "words"), [
+    (errno.ENOSPC, "the disk is full (No space left on device)"),
+    (errno.EPERM, "the system refused (Operation not permitted)"),
+    (errno.EROFS, "the disk is read-only (Read-only file system)"),
+])
+def test_a_failed_save_says_its_real_cause(sandbox, signed_in, demo_book: Path, monkeypatch, error, words) -> None:
+    before = demo_book.read_bytes()
+    _fail_saving(monkeypatch, error)
+    result = cli("push", str(demo_book), "--env", "sandbox")
+    assert result.exit_code == 2
+    assert words in result.stderr, result.stderr
+    assert "open in Excel" not in result.stderr
+    assert demo_book.read_bytes() == before
+
+
+def test_a_save_refused_while_excel_opened_the_file_says_so(sandbox, signed_in, demo_book: Path,
+                                                            monkeypatch) -> None:
+    lock = demo_book.parent / f"~${demo_book.name}"
+    _fail_saving(monkeypatch, errno.EACCES, then=lambda: lock.write_bytes(b"someone"))
+    result = cli("push", str(demo_book), "--env", "sandbox")
+    assert result.exit_code == 2
+    assert "it is open in Excel (Permission denied). Close it in Excel" in result.stderr, result.stderr
+    assert "kept in" in result.stderr  # the push's results wait in the journal
+
+
+def test_validate_in_a_read_only_folder_reports_every_problem_and_says_the_cells_are_not_marked(
+        demo_book: Path, qaas_home: Path, tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    book = folder / "demo.xlsx"
+    shutil.copyfile(demo_book, book)
+    before = book.read_bytes()
+    real_access = os.access
+    # the tests run as root, who may write anywhere: the folder is read-only where the tool asks
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
+
+    result = cli("validate", str(book))
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "invalid" in result.stdout and "greater than 0" in result.stdout
+    assert "The cells were not marked" in result.stdout and "read-only" in result.stdout
+    assert "Saved:" not in result.stdout
+    assert book.read_bytes() == before
+
+    code, report = run_json("validate", str(book))
+    assert code == 1 and report["counts"] == {"valid": 16, "invalid": 8} and report["saved_to"] is None
+    assert any("The cells were not marked" in note for note in report["notes"])
+    assert book.read_bytes() == before
+
+
+def test_validate_whose_save_fails_still_reports_every_problem(demo_book: Path, qaas_home: Path,
+                                                               monkeypatch) -> None:
+    _fail_saving(monkeypatch, errno.ENOSPC)
+    code, report = run_json("validate", str(demo_book))
+    assert code == 1 and report["counts"] == {"valid": 16, "invalid": 8}
+    assert any("The cells were not marked" in note and "disk is full" in note for note in report["notes"])
