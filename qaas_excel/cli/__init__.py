@@ -15,7 +15,7 @@ from qaas_excel.cli import (  # noqa: F401
     sandbox_cmds,
     workbook_cmds,
 )
-from qaas_excel.cli._app import app, setup_logging
+from qaas_excel.cli._app import app, run_app, setup_logging
 
 
 @app.callback()
@@ -28,4 +28,4 @@ def main() -> None:
     from qaas_excel.startup import use_os_trust_store
 
     use_os_trust_store()
-    app()
+    run_app()

@@ -21,6 +21,7 @@ EXIT_USAGE = 2  # usage error, unreadable or unwritable file, bad configuration
 EXIT_SIGNIN = 3  # sign-in needed or failed, access denied
 EXIT_UNREACHABLE = 4  # the service could not be reached or kept failing
 EXIT_BUSY = 5  # another run is working on the same workbook
+EXIT_BUG = 70  # EX_SOFTWARE: an error we did not foresee, please report it
 
 app = typer.Typer(
     name="qaas-excel",
@@ -56,6 +57,56 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+def error_code(exc: BaseException) -> str:
+    """A stable name for what went wrong, for scripts reading ``--json`` (the exit code says how bad)."""
+    from qaas_excel.api import errors
+    from qaas_excel.config import ConfigError
+    from qaas_excel.pipeline import SaveFailed
+    from qaas_excel.runlock import BookBusyError
+    from qaas_excel.workbook.table import WorkbookError
+
+    kinds: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+        (KeyboardInterrupt, "interrupted"), (typer.TyperException, "usage"),
+        (SaveFailed, "save-failed"), (WorkbookError, "workbook"), (ConfigError, "config"), (BookBusyError, "busy"),
+        (errors.SignInRequired, "sign-in-required"), (errors.UnauthorizedError, "sign-in-rejected"),
+        (errors.ForbiddenError, "access-denied"), (errors.ProxyFailedError, "proxy-failed"),
+        (errors.UnreachableError, "unreachable"), (errors.RateLimitedError, "rate-limited"),
+        (errors.ServerError, "service-failed"), (errors.OutcomeUnknownError, "outcome-unknown"),
+        (errors.NotFoundError, "not-found"), (errors.RejectedError, "rejected"), (errors.QaasError, "service-error"),
+    )
+    return next((name for kind, name in kinds if isinstance(exc, kind)), "unexpected")
+
+
+def error_document(exc: BaseException, exit_code: int, message: str | None = None) -> dict[str, Any]:
+    """``{"error": {"code", "exit_code", "message", ...}}``: what ``--json`` prints instead of a result."""
+    error: dict[str, Any] = {"code": error_code(exc), "exit_code": exit_code,
+                             "message": message if message is not None else _message(exc)}
+    for name in ("path", "sheet", "row", "column", "status", "method", "url", "holder"):
+        value = getattr(exc, name, None)
+        if value not in (None, {}, ""):
+            error[name] = value
+    report = getattr(exc, "report", None)
+    if hasattr(report, "to_dict"):  # a run that did its work but could not save it: what it did
+        error["report"] = report.to_dict()
+    return {"error": error}
+
+
+def print_error_json(exc: BaseException, exit_code: int, message: str | None = None) -> None:
+    """The one JSON document on stdout for a command that failed (the human line still goes to stderr)."""
+    from qaas_excel.cli._render import dumps
+
+    print(dumps(error_document(exc, exit_code, message)), flush=True)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, typer.TyperException) and hasattr(exc, "format_message"):
+        return str(exc.format_message())
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not hide the error itself
+        return repr(exc)
+
+
 def report_error(label: str, exc: BaseException | str) -> None:
     """One line on stderr: ``label`` is our markup, the message is printed as literal text, never parsed."""
     try:
@@ -73,25 +124,54 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))  # every command's --json is this parameter
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.TyperException):  # usage errors: typer prints them and exits 2
+        except typer.Exit:
             raise
-        except KeyboardInterrupt:
+        except typer.TyperException as exc:  # usage errors: typer prints them and exits 2
+            if as_json:
+                print_error_json(exc, getattr(exc, "exit_code", EXIT_USAGE))
+            raise
+        except KeyboardInterrupt as exc:
+            if as_json:
+                print_error_json(exc, 130, "Interrupted.")
             err_console.print("[yellow]Interrupted.[/]")
             raise typer.Exit(130) from None
         except Exception as exc:
             code = exit_code_for(exc)
             if code is None:
                 log.exception("unexpected error")
+                if as_json:
+                    print_error_json(exc, EXIT_BUG, f"{type(exc).__name__}: {_message(exc)}")
                 report_error(f"[red]Unexpected error:[/] {type(exc).__name__}:", exc)
                 if os.environ.get("QAAS_DEBUG"):
                     raise
-                raise typer.Exit(EXIT_USAGE + 68) from None  # 70 = EX_SOFTWARE: a bug, please report
+                raise typer.Exit(EXIT_BUG) from None
+            if as_json:
+                print_error_json(exc, code)
             report_error("[red]Error:[/]", exc)
             raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def run_app(argv: list[str] | None = None) -> None:
+    """Run the command line; with ``--json``, a usage error found before any command ran is a JSON document too."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--json" not in args:
+        app(args)
+        return
+    try:
+        code = app(args, standalone_mode=False)
+    except typer.TyperException as exc:  # e.g. an unknown option or a value out of range
+        exit_code = getattr(exc, "exit_code", EXIT_USAGE)
+        print_error_json(exc, exit_code)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 def setup_logging(verbose: bool) -> None:

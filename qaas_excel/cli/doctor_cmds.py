@@ -57,9 +57,14 @@ def doctor(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
     if not (suggest or apply):
         _finish(report, as_json)
     if report.document is None:
-        report_error("[red]Error:[/]", "The service's OpenAPI document was not found, so there is nothing to "
-                     "suggest (see the contract check above).")
-        raise typer.Exit(report.exit_code or EXIT_ROWS)
+        message = ("The service's OpenAPI document was not found, so there is nothing to suggest (see the contract "
+                   "check).")
+        code = report.exit_code or EXIT_ROWS
+        if as_json:
+            print(dumps({**report.to_dict(), "error": {"code": "no-openapi-document", "exit_code": code,
+                                                       "message": message}}))
+        report_error("[red]Error:[/]", message)
+        raise typer.Exit(code)
     suggestion = checks.suggest(environment, report.document)
     if suggest and not apply:
         _show_suggestion(suggestion, environment.name, as_json, report)

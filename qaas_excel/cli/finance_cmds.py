@@ -44,7 +44,7 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
     """Compare the charge point rows with the service: differences and totals (exit 1 when not in sync)."""
     from qaas_excel.reconcile import reconcile_file
 
-    with open_client(env, account) as client, reporting_save_failure():
+    with open_client(env, account) as client, reporting_save_failure(as_json):
         report = reconcile_file(book_path, client, sheet=sheet, output=output, wait=wait)
     if csv:
         csv.write_text(report.to_csv(), encoding="utf-8-sig", newline="")  # the BOM: Excel then reads UTF-8

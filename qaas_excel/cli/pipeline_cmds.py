@@ -28,6 +28,7 @@ from qaas_excel.cli._app import (
     err_console,
     handle_errors,
     open_client,
+    print_error_json,
     report_error,
 )
 from qaas_excel.cli._render import dumps, plain, text
@@ -129,13 +130,18 @@ def progress_bar(enabled: bool):
 
 
 @contextmanager
-def reporting_save_failure() -> Iterator[None]:
-    """A run whose results could not be saved: say why, show what it did (a push's rows were sent), exit 2."""
+def reporting_save_failure(as_json: bool = False) -> Iterator[None]:
+    """A run whose results could not be saved: say why, show what it did (a push's rows were sent), exit 2.
+
+    With ``--json`` the error document carries the run's report instead of the table."""
     try:
         yield
     except SaveFailed as exc:
+        if as_json:
+            print_error_json(exc, EXIT_USAGE)
         report_error("[red]Error:[/]", exc)  # the message says "Could not save ..." and why
-        if isinstance(exc.report, RunReport) and exc.report.command == "push" and not exc.report.dry_run:
+        if not as_json and isinstance(exc.report, RunReport) and exc.report.command == "push" \
+                and not exc.report.dry_run:
             print_summary(exc.report)
         raise typer.Exit(EXIT_USAGE) from None
 
@@ -145,7 +151,7 @@ def reporting_save_failure() -> Iterator[None]:
 def validate_cmd(book_path: Path = BookArg, sheet: str = SheetOption, output: Path = OutputOption,
                  as_json: bool = JsonOption, wait: float = WaitOption) -> None:
     """Check every row locally (no sign-in needed); problems go into the Result/Message columns and notes."""
-    with reporting_save_failure():
+    with reporting_save_failure(as_json):
         report = validate_file(book_path, sheet=sheet, output=output, wait=wait)
     _exit(report, as_json)
 
@@ -163,7 +169,7 @@ def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = Env
     """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
     rows = parse_rows(overwrite) if overwrite else ()
     with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress, \
-            reporting_save_failure():
+            reporting_save_failure(as_json):
         report = push_file(book_path, client, sheet=sheet, workers=workers, dry_run=dry_run, output=output,
                            progress=progress, wait=wait, overwrite=rows)
     _exit(report, as_json)
@@ -176,7 +182,7 @@ def pull_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = Env
                                               help="Append records that are on the service but not in the sheet."),
              output: Path = OutputOption, as_json: bool = JsonOption, wait: float = WaitOption) -> None:
     """Refresh status and last update of every row with a QaaS ID (the service has no webhooks)."""
-    with open_client(env, account) as client, reporting_save_failure():
+    with open_client(env, account) as client, reporting_save_failure(as_json):
         report = pull_file(book_path, client, sheet=sheet, add_missing=add_missing, output=output, wait=wait)
     _exit(report, as_json)
 
