@@ -172,7 +172,7 @@ def load_config(home: Path | None = None) -> dict:
         raise ConfigError(f"Cannot read config file {path}: {exc}") from None
 
 
-def get_environment(name: str | None = None, home: Path | None = None) -> Environment:
+def get_environment(name: str | None = None, home: Path | None = None, *, check_files: bool = True) -> Environment:
     """Resolve ``--env`` / ``QAAS_ENV`` / config ``default_env`` to an Environment.
 
     ``config.toml`` may override any field per environment, and correct the API contract
@@ -186,12 +186,97 @@ def get_environment(name: str | None = None, home: Path | None = None) -> Enviro
         [environments.staging]
         base_url = "https://..."
         authority = "https://login.microsoftonline.com/<tenant>"
+
+    Every setting that names a file is checked here, when a command starts (``check_files``; doctor reports
+    them as findings instead): a missing or unusable one is a ConfigError naming the file and the line.
     """
     from qaas_excel.resources import use_contract_statuses
 
     env = _environment(name, home)
+    if check_files:
+        problems = setting_file_problems(env, home)
+        if problems:
+            raise ConfigError(problems[0].message)
     use_contract_statuses(env.contract.editable_statuses())
     return env
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A setting that names a file the tool cannot use: which setting, which file, why, and what to do."""
+
+    setting: str  # "ca_bundle", "the sandbox's CA file", "REQUESTS_CA_BUNDLE"
+    path: str
+    why: str  # "does not exist", "cannot be read (Permission denied)", ...
+    where: str  # "config.toml line 3", the file that records it, or "the environment variable"
+    fix: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.where}: {self.setting} names {self.path}, which {self.why}. {self.fix}"
+
+
+def ca_file_problem(path: str) -> str | None:
+    """Why a CA file cannot be used for TLS (missing, a folder, unreadable, no certificate); None if it can."""
+    import ssl
+
+    file = Path(path)
+    try:
+        if not file.exists():
+            return "does not exist"
+        if file.is_dir():
+            return "is a folder, not a file"
+        with open(file, "rb") as f:
+            head = f.read(16 * 2**20)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        return "holds no certificate in PEM form (no -----BEGIN CERTIFICATE----- line)"
+    try:
+        ssl.create_default_context(cafile=str(file))
+    except (ssl.SSLError, OSError) as exc:
+        return f"cannot be loaded as certificates ({getattr(exc, 'reason', None) or exc})"
+    return None
+
+
+def setting_file_problems(env: Environment, home: Path | None = None) -> list[FileProblem]:
+    """The settings of ``env`` that name a file it cannot use: ca_bundle, the sandbox's CA file, REQUESTS_CA_BUNDLE."""
+    from qaas_excel.contract import line_of
+
+    out: list[FileProblem] = []
+    if env.ca_bundle:
+        why = ca_file_problem(env.ca_bundle)
+        if why is not None:
+            path = config_path(home)
+            configured = load_config(home).get("environments", {}).get(env.name, {})
+            if isinstance(configured, dict) and configured.get("ca_bundle") == env.ca_bundle:
+                line = line_of(_read_or_none(path), ("environments", env.name, "ca_bundle"))
+                out.append(FileProblem("ca_bundle", env.ca_bundle, why, f"{path}{f' line {line}' if line else ''}",
+                                       "Correct the path to the PEM file holding your organisation's root "
+                                       "certificate, or remove the line to use this computer's certificate store."))
+            else:
+                out.append(FileProblem("the sandbox's CA file", env.ca_bundle, why,
+                                       f"{sandbox_info_path(home)} ({env.name})",
+                                       "Start the sandbox again (`qaas-excel sandbox serve`), which writes a new "
+                                       "one."))
+    else:
+        for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            value = os.environ.get(variable)
+            if value:
+                why = ca_file_problem(value)
+                if why is not None:
+                    out.append(FileProblem(variable, value, why, f"the environment variable {variable}",
+                                           f"Correct {variable} or unset it to use this computer's certificate "
+                                           "store."))
+                break  # requests uses the first one that is set
+    return out
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _contract(name: str, overrides: dict, home: Path | None) -> Contract:

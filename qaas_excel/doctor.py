@@ -20,7 +20,7 @@ import threading
 import time
 from base64 import b64encode
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -31,7 +31,7 @@ import requests
 
 from qaas_excel import __version__, openapi, openapi_diff
 from qaas_excel.api.http import VerifyingSession, proxy_for
-from qaas_excel.config import API_SCOPE_NAME, Environment, state_dir
+from qaas_excel.config import API_SCOPE_NAME, Environment, ca_file_problem, setting_file_problems, state_dir
 from qaas_excel.contract import Contract, StatusRule, apply_to_document
 
 STEP_TIMEOUT_S = 4.0  # each network step (DNS, TCP, TLS, one HTTP request)
@@ -107,6 +107,7 @@ class Context:
     token: str | None = None
     signin_error: str | None = None
     document: dict[str, Any] | None = None  # the service's OpenAPI document, once found
+    configured: Environment | None = None  # the environment as configured, when ``env`` leaves out an unusable CA file
 
     def __post_init__(self) -> None:
         self.session = VerifyingSession(self.env.verify, timeout=(self.timeout, self.timeout))
@@ -157,13 +158,19 @@ def check_installation(ctx: Context) -> list[CheckResult]:
                             "set QAAS_HOME to a folder you can write, or ask IT for write access",
                             state_dir=str(home)))
     results.append(_token_cache(home, ctx.env))
-    results.append(_trust_store(ctx.env))
+    results.append(_trust_store(ctx.configured or ctx.env, ctx.home))
     return results
 
 
-def _trust_store(env: Environment) -> CheckResult:
+def _trust_store(env: Environment, home: Path | None = None) -> CheckResult:
     from qaas_excel.startup import os_trust_store_in_effect
 
+    broken = setting_file_problems(env, home)
+    if broken:
+        problem = broken[0]
+        return fail("installation", "TLS trust", f"{problem.setting} names {problem.path}, which {problem.why}",
+                    f"set in {problem.where}; every command stops until it is fixed (the checks below go on "
+                    "without it)", problem.fix, ca_bundle=problem.path, setting=problem.setting)
     extra = f", plus the CA file {env.ca_bundle}" if env.ca_bundle else ""
     if os_trust_store_in_effect():
         return ok("installation", "TLS trust", f"this computer's certificate store (truststore){extra}",
@@ -665,7 +672,9 @@ class Report:
 def run(env: Environment, *, account: str | None = None, home: Path | None = None,
         timeout: float = STEP_TIMEOUT_S, on_result: Callable[[CheckResult], None] | None = None) -> Report:
     """Run every check in order; ``on_result`` sees each result as soon as it is known."""
-    ctx = Context(env, account=account, home=home, timeout=timeout)
+    # a CA file that cannot be used is the trust check's finding; the other checks go on without it
+    usable = replace(env, ca_bundle=None) if env.ca_bundle and ca_file_problem(env.ca_bundle) else env
+    ctx = Context(usable, account=account, home=home, timeout=timeout, configured=env)
     results: list[CheckResult] = []
     try:
         for check in CHECKS:

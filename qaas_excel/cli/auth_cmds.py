@@ -37,7 +37,7 @@ def login(env: str = EnvOption, account: str = AccountOption,
 def logout(env: str = EnvOption, account: str = AccountOption,
            all_accounts: bool = typer.Option(False, "--all", help="Sign out every account.")) -> None:
     """Forget the cached sign-in of an account (or all accounts) of an environment."""
-    environment = get_environment(env)
+    environment = get_environment(env, check_files=False)  # signing out needs no certificates
     removed = MsalSignIn(environment, account=account).logout(all_accounts=all_accounts)
     if removed:
         console.print(text("Signed out of {}: {}.", environment.name, ", ".join(removed)))

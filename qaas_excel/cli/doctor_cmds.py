@@ -52,7 +52,7 @@ def doctor(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
     from qaas_excel import doctor as checks
     from qaas_excel.config import get_environment
 
-    environment = get_environment(env)
+    environment = get_environment(env, check_files=False)  # an unusable file is a finding here, not a stop
     report = _run(checks, environment, account, timeout, as_json, verbose)
     if not (suggest or apply):
         _finish(report, as_json)
@@ -81,7 +81,7 @@ def doctor(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
             _line("    " + MARKS["fail" if difference.severity == "fail" else "warn"] + " not fixable by the "
                   "contract: {}", difference.message)
         _line("Checking again:")
-    report = _run(checks, get_environment(env), account, timeout, as_json, verbose)
+    report = _run(checks, get_environment(env, check_files=False), account, timeout, as_json, verbose)
     _finish(report, as_json, extra={"applied": suggestion.to_dict(environment.name), "config": str(path),
                                     "backup": str(backup) if backup else None})
 
