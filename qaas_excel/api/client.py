@@ -291,6 +291,22 @@ class QaasClient:
                 return record
         return None
 
+    def find_or_create(self, resource: Resource, values: dict[str, Any]) -> Created:
+        """The record with ``values``' reference when the service has one (``adopted``: nothing is sent), else
+        a new one. Never two: a create refused because the reference appeared meanwhile finds that record."""
+        reference = str(values.get(resource.reference or "") or "").strip()
+        if reference:
+            found = self.find_by_reference(resource, reference)
+            if found is not None:
+                return Created(found, adopted=True)
+        try:
+            return self.create(resource, values)
+        except errors.RejectedError:
+            found = self.find_by_reference(resource, reference) if reference else None
+            if found is None:
+                raise
+            return Created(found, adopted=True)
+
     def create(self, resource: Resource, values: dict[str, Any]) -> Created:
         """POST a new record; never creates it twice (see module docstring)."""
         reference = str(values.get("customer_reference") or "").strip() or None

@@ -7,8 +7,17 @@ from typing import Any
 
 import typer
 
-from qaas_excel.cli._app import AccountOption, EnvOption, JsonOption, app, console, handle_errors, open_client
-from qaas_excel.cli._render import dumps, record_to_json, records_table
+from qaas_excel.cli._app import (
+    AccountOption,
+    EnvOption,
+    JsonOption,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    open_client,
+)
+from qaas_excel.cli._render import dumps, record_to_json, records_table, text
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, Resource
 
 operators_app = typer.Typer(help="Charge point operators of your account.", no_args_is_help=True)
@@ -71,7 +80,15 @@ def operators_create(
                               customer_reference=reference,
                               terms_agreed=terms_agreed or datetime.now(UTC).replace(microsecond=0))
     with open_client(env, account) as client:
-        created = client.create(OPERATOR, values)
+        created = client.find_or_create(OPERATOR, values)
+    if created.adopted:
+        record = created.record
+        differ = [f.header for f in OPERATOR.fields if f.name in ("organization_name", "street", "zip_code", "town")
+                  and str(record.get(f.name) or "").strip() != str(values.get(f.name) or "").strip()]
+        err_console.print(text("Reused operator record {} (reference {}); nothing was created.", record.get("id"),
+                               reference) + (text(" Its {} differ from the ones given: change them with "
+                                                  "`qaas-excel operators update {}`.", ", ".join(differ),
+                                                  record.get("id")) if differ else text("")))
     _print_one(OPERATOR, created.record, as_json, "Operator found by reference" if created.adopted else "Created")
 
 

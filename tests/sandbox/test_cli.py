@@ -35,7 +35,9 @@ def test_serve_then_sign_in_create_list_and_admin_from_other_processes(qaas_home
         assert created.returncode == 0, created.stderr
         again = run(qaas_home, "operators", "create", "--env", "sandbox", "--name", "CLI GmbH", "--street",
                     "Weg 1", "--zip", "01067", "--town", "Dresden", "--reference", "CLI-1", "--json")
-        assert again.returncode == 1 and "customer_reference" in again.stderr  # the service's 400, in words
+        assert again.returncode == 0, again.stderr  # reused, as its help says, never duplicated
+        assert json.loads(again.stdout)["id"] == json.loads(created.stdout)["id"]
+        assert f"Reused operator record {json.loads(created.stdout)['id']}" in again.stderr
 
         listed = json.loads(run(qaas_home, "operators", "list", "--env", "sandbox", "--json").stdout)
         assert "CLI-1" in [o["customer_reference"] for o in listed] and len(listed) == 3  # two seeded
