@@ -21,7 +21,7 @@ from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.journal import Journal
 from qaas_excel.outcomes import Outcome, count_results
-from qaas_excel.problems import Problem, by_row
+from qaas_excel.problems import Problem, by_row, column_labels
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource, is_editable_status
 from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S, account_lock, book_lock
@@ -158,7 +158,7 @@ class PreparedSheet:
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
              operators: OperatorDirectory | None = None, table: SheetTable | None = None) -> PreparedSheet:
     table = table if table is not None else book.read(resource, sheet)
-    kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
+    kwargs: dict[str, Any] = {"sheet": sheet, "headers": column_labels(table.headers, table.columns), "today": today}
     if resource is CHARGEPOINT and operators is not None:
         kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
     result = validate(resource, table.data, **kwargs)
@@ -233,7 +233,7 @@ class OperatorDirectory:
         where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
         return Problem(row, field, "operator-not-pushed",
                        f"operator {ref!r} is not on the service yet{where}; push it first.", table.sheet, ref,
-                       table.header(field))
+                       column_labels(table.headers, table.columns).get(field, table.header(field)))
 
 
 def _row_dicts(frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
@@ -436,7 +436,7 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
             progress(name, 0, total)
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                            headers=prep.table.headers, progress=tick)
+                            headers=column_labels(prep.table.headers, prep.table.columns), progress=tick)
         outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
     return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
             if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from openpyxl.utils.cell import get_column_letter
+
 from qaas_excel.api.errors import BadRequestError, ErrorBody, RejectedError
 
 # Codes of the service's rejections, by what the service meant.
@@ -32,12 +34,24 @@ class Problem:
 
     @property
     def message(self) -> str:
-        """What the user reads: "Amount (kWh): 0 must be greater than 0"."""
-        return f"{self.label}: {self.note}" if self.label else self.note
+        """What the user reads: "column K (Amount (kWh)): 0 must be greater than 0" (see ``column_labels``)."""
+        return f"{one_line(self.label)}: {self.note}" if self.label else self.note
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "code": self.code, "message": self.message, "note": self.note,
                 "value": self.value, "sheet": self.sheet}
+
+
+def one_line(header: str) -> str:
+    """A header as one line of text: a line break typed in the cell ("EVSE\nID") is a space ("EVSE ID")."""
+    return " ".join(str(header).split())
+
+
+def column_labels(headers: Mapping[str, str], columns: Mapping[str, int]) -> dict[str, str]:
+    """How messages name each column of a sheet: "column K (Amount (kWh))", the letter a user looks for in Excel
+    and the header as the sheet spells it, on one line. ``headers``/``columns``: a SheetTable's, by key."""
+    return {key: f"column {get_column_letter(col)} ({one_line(headers.get(key, key))})"
+            for key, col in columns.items() if col >= 1}
 
 
 def count_by_code(problems: Iterable[Problem]) -> dict[str, int]:

@@ -91,9 +91,10 @@ def test_validate_in_a_read_only_folder_reports_every_problem_and_says_the_cells
 
     result = cli("validate", str(book))
     assert result.exit_code == 1, result.stdout + result.stderr
-    assert "invalid" in result.stdout and "greater than 0" in result.stdout
-    assert "The cells were not marked" in result.stdout and "read-only" in result.stdout
-    assert "Saved:" not in result.stdout
+    printed = " ".join(result.stdout.split())  # as one line, however the terminal wrapped it
+    assert "invalid" in printed and "greater than 0" in printed
+    assert "The cells were not marked" in printed and "read-only" in printed
+    assert "Saved:" not in printed
     assert book.read_bytes() == before
 
     code, report = run_json("validate", str(book))
@@ -108,3 +109,32 @@ def test_validate_whose_save_fails_still_reports_every_problem(demo_book: Path, 
     code, report = run_json("validate", str(demo_book))
     assert code == 1 and report["counts"] == {"valid": 16, "invalid": 8}
     assert any("The cells were not marked" in note and "disk is full" in note for note in report["notes"])
+
+
+def test_messages_name_the_column_letter_and_a_header_with_a_line_break_on_one_line(demo_book: Path,
+                                                                                   qaas_home: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(demo_book)
+    ws = wb["ChargePoints"]
+    headers = {str(c.value).rstrip(" *"): c for c in ws[1] if c.value}
+    headers["EVSE ID"].value = "EVSE\nID *"  # as typed with Alt+Enter in Excel
+    letter = headers["EVSE ID"].column_letter
+    wb.save(demo_book)
+
+    code, report = run_json("validate", str(demo_book))
+    assert code == 1
+    rows = {r["row"]: r for s in report["sheets"] if s["sheet"] == "ChargePoints" for r in s["rows"]}
+    evse = [r for r in rows.values() if "DE-EMI-3000005" in r["message"]]
+    assert [r["message"] for r in evse] == [f"column {letter} (EVSE ID): 'DE-EMI-3000005' is not valid: expected "
+                                            "eMI3 form such as DE*ABC*E1234567*1"]
+    assert not any("\n" in r["message"] for r in rows.values())
+    amount = next(r for r in rows.values() if "must be greater than 0" in r["message"])
+    assert amount["message"].startswith(f"column {headers['Amount (kWh)'].column_letter} (Amount (kWh)): ")
+
+    ws = openpyxl.load_workbook(demo_book)["ChargePoints"]
+    row = evse[0]["row"]
+    assert ws[f"{letter}{row}"].comment.text == f"qaas-excel:\ncolumn {letter} (EVSE ID): 'DE-EMI-3000005' is not " \
+                                                "valid: expected eMI3 form such as DE*ABC*E1234567*1"
+    printed = " ".join(cli("validate", str(demo_book)).stdout.split())
+    assert f"ChargePoints row {row} invalid: column {letter} (EVSE ID): 'DE-EMI-3000005'" in printed

@@ -129,7 +129,7 @@ def test_service_refusals_land_in_their_rows(sandbox, signed_in, demo_book: Path
     failed_ops = [r for r in report["sheets"][0]["rows"] if r["result"] == "failed"]
     assert failed_ops and "Rejected by the sandbox" in failed_ops[0]["message"]
     failed_cps = [r for r in report["sheets"][1]["rows"] if r["result"] == "failed"]
-    assert failed_cps and failed_cps[0]["message"].startswith("Rejected by the service: Amount (kWh)")
+    assert failed_cps and failed_cps[0]["message"].startswith("Rejected by the service: column K (Amount (kWh))")
     ws = openpyxl.load_workbook(demo_book)[CPS]
     amount_col = _col(ws, "Amount (kWh)")
     assert ws.cell(failed_cps[0]["row"], amount_col).comment is not None

@@ -40,6 +40,19 @@ def test_the_message_is_rendered_from_the_column_and_the_note() -> None:
     assert Problem(None, None, "missing-column", "The column is missing.").message == "The column is missing."
 
 
+def test_a_header_with_a_line_break_is_named_on_one_line_with_its_column_letter() -> None:
+    from qaas_excel.problems import column_labels
+
+    p = Problem(4, "evse_id", "invalid", "'X' is not valid", "ChargePoints", "X", "EVSE\nID")
+    assert p.message == "EVSE ID: 'X' is not valid"
+    labels = column_labels({"evse_id": "EVSE\r\n ID", "amount": "Amount (kWh)"}, {"evse_id": 3, "amount": 11, "id": 28})
+    assert labels == {"evse_id": "column C (EVSE ID)", "amount": "column K (Amount (kWh))", "id": "column AB (id)"}
+    frame = pd.DataFrame([{"amount": "0"}], index=[7], dtype=object)
+    [amount] = [q for q in validate(CHARGEPOINT, frame, headers=labels, today=date(2026, 1, 1)).problems
+                if q.field == "amount"]
+    assert amount.message == "column K (Amount (kWh)): 0 must be greater than 0"
+
+
 def test_validation_problems_carry_the_cell_and_the_users_header_apart_from_the_note() -> None:
     frame = pd.DataFrame([{"amount": "-3,5", "town": None, "zip_code": "1234567"}], index=[7], dtype=object)
     result = validate(CHARGEPOINT, frame, sheet="Ladepunkte", headers={"amount": "Menge"}, today=date(2026, 1, 1))
