@@ -12,10 +12,10 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class _Collector:
         value = self.data.at[row, name]
         return None if is_blank(value) else value
 
-    def add(self, rows: Iterable[int], column: str | None, code: str, note: Any) -> None:
+    def add(self, rows: Iterable[int], column: str | None, code: str, note: str | Callable[..., str]) -> None:
         """``note``: a text, or a function of the row giving one."""
         label = self.header(column) if column else None
         for row in rows:
@@ -92,7 +92,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
         failed[f.name] = parsed.failed
         bad = parsed.errors[parsed.failed]
         for row, (code, text) in bad.items():
-            out.add([row], f.name, code, text)
+            out.add([cast(int, row)], f.name, code, text)  # the index: Excel rows
         _field_rules(f, records[f.name], parsed.failed, out)
 
     _record_rules(resource, records, failed, out, today)
@@ -194,7 +194,7 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
         groups.setdefault(keys[r], []).append(int(r))
     first = resource.natural_key[0]
     out.add(dup[dup].index, first, "duplicate-evse-period" if resource.period else "duplicate-key",
-            lambda r: f"{_key_text(resource, records.loc[r])} appears more than once "
+            lambda r: f"{_key_text(resource, cast(pd.Series, records.loc[r]))} appears more than once "  # one label
                       f"(rows {', '.join(map(str, groups[keys[r]]))})")
 
 
