@@ -67,7 +67,8 @@ def canonical_value(f: Field, value: Any) -> str:
     if kind is Decimal and f.type is FieldType.DECIMAL and value.is_finite():
         return format(value.quantize(_QUANTUM[f.decimals]) if f.decimals is not None else value, "f")
     if kind is date and f.type is FieldType.DATE:
-        return value.isoformat()
+        iso: str = value.isoformat()
+        return iso
     if kind is int and f.type is FieldType.INT:
         return str(value)
     if is_blank(value):
@@ -228,7 +229,8 @@ def _problem_summary(problems: list[Problem]) -> str:
     return " | ".join(p.message for p in problems)
 
 
-def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: dict, by_fp: dict,
+def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict[str, dict[str, Any]],
+              by_key: dict[tuple[str, ...], dict[str, Any]], by_fp: dict[str, dict[str, Any]],
               taken: set[int]) -> Planned:
     match, how = None, ""
     if r.reference and r.reference in by_ref:
@@ -351,7 +353,8 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 else:
                     result, msg = Result.CREATED, "Created."
             else:
-                record = client.update(resource, p.record_id, p.payload, before=p.record)  # type: ignore[arg-type]
+                assert p.record_id is not None  # an update is planned for a row with its QaaS ID only
+                record = client.update(resource, p.record_id, p.payload, before=p.record)
                 result, msg = Result.UPDATED, "Updated: " + p.message + "."
         except errors.SignInRequired:
             raise
