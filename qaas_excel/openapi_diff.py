@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 from qaas_excel.resources import RESOURCES, Resource
@@ -221,7 +221,7 @@ class _Resolver:
             schema = {**merged, **rest}
             if not schema.get("properties"):
                 schema.pop("properties", None)
-        return schema
+        return cast(dict[str, Any], schema)  # a dict, checked above and rebuilt as one
 
     def lookup(self, ref: str) -> Any:
         node: Any = self.document
@@ -235,7 +235,7 @@ class _Resolver:
     def ref_name(schema: Any) -> str | None:
         if isinstance(schema, dict):
             if "$ref" in schema:
-                return schema["$ref"].rsplit("/", 1)[-1]
+                return str(schema["$ref"]).rsplit("/", 1)[-1]
             for part in schema.get("allOf", []):
                 name = _Resolver.ref_name(part)
                 if name:

@@ -487,7 +487,7 @@ def open_book(path: Path) -> PackageBook:
 R = TypeVar("R")
 
 
-def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
+def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
                 output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
     """One run on a workbook file, the same for every command and front end.
 

@@ -203,7 +203,7 @@ class Api:
     def _reference_error(self, resource: Resource, account: str, clean: dict[str, Any],
                          except_id: int | None = None) -> dict[str, list[str]]:
         ref = clean.get(resource.reference) if resource.reference else None
-        if ref and self.store.reference_taken(resource.name, account, ref, except_id):
+        if ref and resource.reference and self.store.reference_taken(resource.name, account, ref, except_id):
             return {resource.reference: [f"A record with this {resource.reference} already exists."]}
         return {}
 
