@@ -104,7 +104,7 @@ class Environment:
     admin_token: str | None = field(default=None, repr=False)
     # Where the live service differs from resources.py (config.toml ``contract``); empty: it does not.
     # None until __post_init__ (contract.py imports this module, so NO_CONTRACT cannot be the default)
-    contract: Contract = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    contract: Contract = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # see above
 
     def __post_init__(self) -> None:
         from qaas_excel.contract import NO_CONTRACT

@@ -117,7 +117,7 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
             out.add(long[long].index, f.name, "too-long",
                     lambda r: f"{len(text[r])} characters; at most {f.max_length} are allowed")
         if f.regex is not None:
-            ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]
+            ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]  # set when regex is
             out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{text[r]!r} is not valid: expected {f.pattern_help}")
     if f.type is FieldType.DECIMAL and present.any():
         decimals = values[present]
@@ -149,9 +149,9 @@ def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, p
     """The resource's rules across fields, on every row whose fields they need are valid."""
     if not resource.rules:
         return
-    flawed: dict[str | None, set[int]] = {}
+    flawed: dict[str | None, set[int | None]] = {}
     for p in out.problems:
-        flawed.setdefault(p.field, set()).add(p.row)  # type: ignore[arg-type]
+        flawed.setdefault(p.field, set()).add(p.row)
     valid: dict[str, pd.Series] = {}
     numbers: dict[str, pd.Series] = {}
     for name in dict.fromkeys(n for rule in resource.rules for n in rule.needs):

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -94,7 +94,7 @@ def handle_errors(func: F) -> F:
             report_error("[red]Error:[/]", exc)
             raise typer.Exit(code) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # the same arguments as func
 
 
 def setup_logging(verbose: bool) -> None:

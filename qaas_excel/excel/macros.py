@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import xlwings as xw
 
@@ -73,7 +73,7 @@ def excel_macro(func: F) -> F:
             _status(wb, None)
         return None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # func's arguments, the book optional
 
 
 def _xlbook(book: xw.Book) -> Any:
@@ -123,7 +123,7 @@ def _start_background(args: list[str]) -> subprocess.Popen[bytes]:
     kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                               "stderr": subprocess.DEVNULL, "close_fds": True}
     if sys.platform == "win32":
-        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore
+        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         kwargs["start_new_session"] = True
     return subprocess.Popen([sys.executable, *args], env=os.environ.copy(), **kwargs)

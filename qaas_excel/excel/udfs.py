@@ -82,11 +82,11 @@ def _guard(func: Any) -> Any:
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
-    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]  # any function takes it; typeshed does not say
     # Keep the real signature so xlwings registers the right arguments.
     import inspect
 
-    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]  # as __wrapped__ above
     return wrapper
 
 
