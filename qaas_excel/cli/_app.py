@@ -88,9 +88,9 @@ def error_document(exc: BaseException, exit_code: int, message: str | None = Non
         value = getattr(exc, name, None)
         if value not in (None, {}, ""):
             error[name] = value
-    report = getattr(exc, "report", None)
-    if hasattr(report, "to_dict"):  # a run that did its work but could not save it: what it did
-        error["report"] = report.to_dict()
+    to_dict = getattr(getattr(exc, "report", None), "to_dict", None)
+    if callable(to_dict):  # a run that did its work but could not save it: what it did
+        error["report"] = to_dict()
     return {"error": error}
 
 
