@@ -63,11 +63,35 @@ def check_file(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
+            strict = _is_strict(z, names)
     except (zipfile.BadZipFile, OSError, EOFError):
         raise WorkbookError(f"{name} is damaged (not a readable .xlsx archive). Restore it from a backup, or "
                             "open it in Excel, which may offer to repair it.", path=str(path)) from None
+    if "xl/workbook.bin" in names:
+        raise WorkbookError(f"{name} is an Excel Binary Workbook (.xlsb), which this tool cannot read. In Excel use "
+                            "Save As > Excel Workbook (*.xlsx) and run it on that file.", path=str(path))
+    if strict:
+        raise WorkbookError(f"{name} is a Strict Open XML Spreadsheet: Strict Open XML is not supported; in Excel "
+                            "use Save As > Excel Workbook (*.xlsx).", path=str(path))
     if "xl/workbook.xml" not in names:
         raise WorkbookError(f"{name} is a zip archive but not an Excel workbook.", path=str(path))
+
+
+STRICT_MARK = b"http://purl.oclc.org/ooxml/"  # where Strict Open XML's namespaces and relationship types begin
+
+
+def _is_strict(z: zipfile.ZipFile, names: set[str]) -> bool:
+    """Saved as Strict Open XML: its package relationships (or workbook part) speak the Strict namespaces.
+
+    Refused rather than read: its parts name every element in other namespaces, and what a run writes back
+    (cells, styles, notes, the Reconciliation sheet) would be transitional parts inside a Strict package.
+    """
+    for part in ("_rels/.rels", "xl/workbook.xml"):
+        if part in names and z.getinfo(part).file_size < 2**20:
+            head = z.read(part)[:4096]
+            if STRICT_MARK in head:
+                return True
+    return False
 
 
 def _is_encrypted_ole(path: Path) -> bool:

@@ -16,6 +16,7 @@ from qaas_excel.templates import DEMO_CHARGE_POINTS, DEMO_OPERATORS, build_workb
 
 runner = CliRunner()
 CP = dict(DEMO_CHARGE_POINTS[0])
+FORMATS = Path(__file__).resolve().parents[1] / "fixtures" / "formats"  # made by make_formats.py there
 
 
 def book_with(path: Path, **changes) -> Path:
@@ -73,6 +74,8 @@ CASES = [
     ("corrupt zip", raw(b"PK\x03\x04\x14\x00garbage" * 10), 2, "damaged"),
     ("truncated zip", truncated, 2, "damaged"),
     ("zip without workbook", zip_without_workbook, 2, "not an Excel workbook"),
+    ("strict open xml", raw((FORMATS / "strict_open_xml.xlsx").read_bytes()), 2, "Strict Open XML is not supported"),
+    ("binary workbook", raw((FORMATS / "binary_workbook.xlsb").read_bytes()), 2, "Excel Binary Workbook (.xlsb)"),
     ("empty file", raw(b""), 2, "empty"),
     ("binary noise", raw(bytes(range(256)) * 4), 2, "not an Excel workbook"),
     ("missing column", None, 2, "'Amount (kWh)' is missing"),
