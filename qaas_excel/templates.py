@@ -8,6 +8,8 @@ fields. ``demo.xlsx``: the same with realistic sample rows, a few of them with t
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from qaas_excel.results import Result
 from qaas_excel.values import is_formula_like
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
+from qaas_excel.workbook.xlsx_styles import fonts_in_sdk_order
 
 EXCEL_MAX_ROW = 1_048_576
 EXCEL_MAX_ROW = 1_048_576
@@ -195,9 +198,19 @@ def build_workbook(operators: Sequence[dict[str, Any]] = (), charge_points: Sequ
     return wb
 
 
-def write_template(path: Path) -> Path:
-    build_workbook().save(path)
+def save_workbook(wb: Workbook, path: Path) -> Path:
+    """Save a workbook made here, its fonts in the order Microsoft's Open XML SDK accepts (openpyxl writes another)."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, fonts_in_sdk_order(data) if item.filename == "xl/styles.xml" else data)
     return path
+
+
+def write_template(path: Path) -> Path:
+    return save_workbook(build_workbook(), path)
 
 
 # --- demo data ------------------------------------------------------------------------------------
@@ -263,8 +276,7 @@ DEMO_CHARGE_POINTS: list[dict[str, Any]] = [
 
 
 def write_demo_workbook(path: Path) -> Path:
-    build_workbook(DEMO_OPERATORS, DEMO_CHARGE_POINTS, size=0).save(path)
-    return path
+    return save_workbook(build_workbook(DEMO_OPERATORS, DEMO_CHARGE_POINTS, size=0), path)
 
 
 def write_all(out_dir: Path) -> list[Path]:

@@ -27,6 +27,32 @@ def is_date_format(code: str) -> bool:
     return bool(_DATE_TOKENS.search(bare)) and "General" not in bare
 
 
+# A font's children in the order Microsoft's Open XML SDK accepts and Excel writes (openpyxl writes name, charset,
+# family, b, ..., color, sz: the SDK flags "Unexpected element" and Excel may repair the file).
+FONT_CHILDREN = (b"b", b"i", b"strike", b"condense", b"extend", b"outline", b"shadow", b"u", b"vertAlign", b"sz",
+                 b"color", b"name", b"family", b"charset", b"scheme")
+_FONT = re.compile(rb"<(\w+:)?font\b[^>]*?(?:/>|>.*?</(?:\w+:)?font>)", re.S)
+
+
+def font_in_sdk_order(font: bytes) -> bytes:
+    """A ``<font>`` element with its children in ``FONT_CHILDREN`` order (others, such as extLst, after them)."""
+    m = re.fullmatch(rb"(<(\w+:)?font\b[^>]*>)(.*)(</(?:\w+:)?font>)", font, re.S)
+    if m is None:  # <font/>
+        return font
+    p = re.escape(m.group(2) or b"")
+    children = list(re.finditer(rb"<" + p + rb"(\w+)\b[^>]*?(?:/>|>.*?</" + p + rb"\1>)", m.group(3), re.S))
+    if re.sub(rb"\s", b"", b"".join(c.group(0) for c in children)) != re.sub(rb"\s", b"", m.group(3)):
+        return font  # something we do not recognise between the children: leave the element as it is
+    rank = {name: i for i, name in enumerate(FONT_CHILDREN)}
+    ordered = sorted(children, key=lambda c: rank.get(c.group(1), len(FONT_CHILDREN)))
+    return m.group(1) + b"".join(c.group(0) for c in ordered) + m.group(4)
+
+
+def fonts_in_sdk_order(styles_xml: bytes) -> bytes:
+    """A style sheet with every font (of ``fonts`` and of ``dxfs``) in the SDK's order; the rest byte for byte."""
+    return _FONT.sub(lambda m: font_in_sdk_order(m.group(0)), styles_xml)
+
+
 def _attr(tag: bytes, name: bytes) -> bytes | None:
     m = re.search(rb"\s" + name + rb"=\"([^\"]*)\"", tag)
     return m.group(1) if m else None
@@ -162,6 +188,8 @@ class Styles:
             if ref is None or int(ref) >= len(items):
                 continue
             element = self._with_prefix(items[int(ref)], src.p)
+            if attr == b"fontId":
+                element = font_in_sdk_order(element)  # openpyxl (which draws the Reconciliation sheet) writes another
             mine = {b"fontId": self.fonts, b"fillId": self.fills, b"borderId": self.borders}[attr]
             if element in mine:
                 target = mine.index(element)

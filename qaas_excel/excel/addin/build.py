@@ -23,6 +23,7 @@ from xml.sax.saxutils import quoteattr
 from openpyxl import Workbook
 
 from qaas_excel.excel import ribbon, udf_stubs
+from qaas_excel.workbook.xlsx_styles import fonts_in_sdk_order
 
 SOURCES = Path(__file__).resolve().parent
 CUSTOMUI = SOURCES / "customUI14.xml"
@@ -185,8 +186,9 @@ def _base_workbook() -> dict[str, bytes]:
     sheet["A1"] = "qaas-excel add-in: adds the QaaS tab to Excel."
     buffer = io.BytesIO()
     wb.save(buffer)
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:
-        return {name: z.read(name) for name in z.namelist()}
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:  # fonts as the Open XML SDK wants them
+        return {name: fonts_in_sdk_order(z.read(name)) if name == "xl/styles.xml" else z.read(name)
+                for name in z.namelist()}
 
 
 def _xml(root: ElementTree.Element, namespace: str) -> bytes:
