@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,10 +24,10 @@ from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
 from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S, book_lock
 from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, run_plan
-from qaas_excel.validation import validate
+from qaas_excel.validation import ValidationResult, validate
 from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
-from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,27 @@ class PreparedSheet:
     system: pd.DataFrame
 
 
+def validate_table(table: SheetTable, **kwargs: Any) -> ValidationResult:
+    """Check the rows of a sheet as read: ``validate`` with the sheet's names and date system, plus what the
+    reading found (merged ranges, formulas never calculated), which replaces the rules' findings on the cells it
+    makes unreadable. Every problem in a row's cell names that cell ("K2")."""
+    result = validate(table.resource, table.data, sheet=table.sheet, headers=table.headers,
+                      date1904=table.date1904, **kwargs)
+    problems = [p for p in result.problems if (p.row, p.field) not in table.unusable]
+    problems = [p if p.cell or p.row is None or p.field not in table.columns
+                else replace(p, cell=cell_name(int(p.row), table.columns[p.field])) for p in problems]
+    problems.extend(table.problems)
+    problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    return ValidationResult(result.records, problems)
+
+
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
              operators: OperatorDirectory | None = None) -> PreparedSheet:
     table = book.read(resource, sheet)
-    kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
+    kwargs: dict[str, Any] = {"today": today}
     if resource is CHARGEPOINT and operators is not None:
         kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
-    result = validate(resource, table.data, **kwargs)
+    result = validate_table(table, **kwargs)
     rows = by_row(result.problems)
     file_problems = rows.pop(None, [])
     return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))

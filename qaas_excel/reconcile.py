@@ -23,11 +23,10 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
-from qaas_excel.pipeline import run_on_file
+from qaas_excel.pipeline import run_on_file, validate_table
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import LOCK_WAIT_S
 from qaas_excel.sync import canonical_value, natural_key
-from qaas_excel.validation import validate
 from qaas_excel.values import decimal_text, jsonable
 from qaas_excel.workbook.table import SheetTable, TableBook
 from qaas_excel.workbook.writeback import system_values
@@ -195,7 +194,7 @@ def summarise(detail: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def rows_of(table: SheetTable) -> list[dict[str, Any]]:
     """The sheet's rows with typed values; what cannot be read stays as it is (and counts as differing)."""
-    result = validate(CHARGEPOINT, table.data, sheet=table.sheet, headers=table.headers)
+    result = validate_table(table)
     system = system_values(table)
     out = []
     for row, values in result.records.to_dict("index").items():

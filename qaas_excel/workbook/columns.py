@@ -60,12 +60,34 @@ def columns_for(resource: Resource) -> list[Column]:
     return cols
 
 
+# The header a run gives a system column it adds where the sheet already has a column of the user's under the
+# plain header ("Status", "Result", "Message"): unmistakably ours, and recognised as ours on the next run.
+OWN_HEADERS = {STATUS: "QaaS status", RESULT: "QaaS result", MESSAGE: "QaaS message"}
+
+
 def header_aliases(resource: Resource) -> dict[str, str]:
     """Normalised header text -> key, for workbooks made by hand (no _qaas sheet)."""
     out: dict[str, str] = {}
     for col in columns_for(resource):
         for text in (col.header, col.header.rstrip(" *"), col.key, col.key.replace("_", " ")):
             out[normalise_header(text)] = col.key
+        if col.key in OWN_HEADERS:
+            out[normalise_header(OWN_HEADERS[col.key])] = col.key
+    return out
+
+
+def distinct_headers(resource: Resource) -> set[str]:
+    """Normalised headers only a system column of ours has ("QaaS ID", "_qaas_fingerprint", "QaaS status", ...).
+
+    The others ("ID", "Status", "Result", "Message", the bare key names) are common words: a column under one
+    of them is ours only beside these, in one block (see ``mapping.locate``); otherwise it is the user's.
+    """
+    common = {normalise_header(key) for key in SYSTEM_KEYS}
+    out = {normalise_header(header) for key, header in OWN_HEADERS.items()
+           if key != STATUS or resource.has_status}
+    for col in columns_for(resource):
+        if col.system and normalise_header(col.header) not in common:
+            out.add(normalise_header(col.header))
     return out
 
 

@@ -284,9 +284,9 @@ class XlwingsBook:
         unless the user has one there."""
         messages: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.field or "")
-            if col is not None and p.row is not None:
-                messages.setdefault((int(p.row), col), []).append(p.message)
+            cell = table.mark_cell(p)
+            if cell is not None and p.message not in messages.setdefault(cell, []):
+                messages[cell].append(p.message)
         by_column: dict[int, list[int]] = defaultdict(list)
         for row, col in messages:
             by_column[col].append(row)
