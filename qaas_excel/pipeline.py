@@ -27,7 +27,9 @@ from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, r
 from qaas_excel.validation import ValidationResult, validate
 from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
-from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name
+from qaas_excel.workbook.mapping import HeaderNotFound
+from qaas_excel.workbook.report_sheet import SHEET as REPORT_SHEET
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name, column_letter
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,10 @@ class RunReport:
     stats: dict[str, Any] = field(default_factory=dict)
     saved_to: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Sheets that look like operators or charge points but could not be read: {"sheet": name, "reason": why}.
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    # Sheet -> data rows hidden by a filter or by hand that were read and processed like the others.
+    hidden_rows: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -75,7 +81,7 @@ class RunReport:
     @property
     def needs_attention(self) -> bool:
         return any(o.result in ATTENTION for s in self.sheets for o in s.outcomes) or any(
-            s.file_problems for s in self.sheets)
+            s.file_problems for s in self.sheets) or bool(self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,11 +93,13 @@ class RunReport:
             "sheets": [
                 {"sheet": s.sheet, "resource": s.resource, "counts": s.counts,
                  "problems": [p.to_dict() for p in s.file_problems],
-                 "rows": [{"row": o.row, "result": o.result.value, "message": o.message,
+                 "hidden_rows": self.hidden_rows.get(s.sheet, []),
+                 "rows": [{"sheet": s.sheet, "row": o.row, "result": o.result.value, "message": o.message,
                            "id": (o.record or {}).get("id"), "status": (o.record or {}).get("status"),
                            "problems": [p.to_dict() for p in o.problems]} for o in s.outcomes]}
                 for s in self.sheets
             ],
+            "skipped": self.skipped,
             "stats": self.stats,
             "notes": self.notes,
         }
@@ -99,8 +107,14 @@ class RunReport:
 
 # --- which sheets -----------------------------------------------------------------------------------
 
-def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[Resource, str]]:
-    """(resource, sheet) pairs, operators first: the named sheet, or every template sheet present."""
+def sheets_to_process(book: TableBook, sheet: str | None = None,
+                      report: RunReport | None = None) -> list[tuple[Resource, str]]:
+    """(resource, sheet) pairs, operators first: the named sheet, or every sheet that holds operators or charge
+    points (the template's, and copies such as "ChargePoints (2)" or any sheet whose header row has the columns).
+
+    A sheet that looks like one (by its name, or by a header row with some of the columns) but cannot be read is
+    left out, and ``report.skipped`` says which and why.
+    """
     names = book.sheet_names()
     if sheet is not None:
         if sheet not in names:
@@ -118,13 +132,53 @@ def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[R
                 errors.append(str(exc))
         raise WorkbookError(f"Sheet {sheet!r} of {book.name} holds neither operators nor charge points: "
                             + " / ".join(errors), path=book.name, sheet=sheet)
-    found = [(r, r.sheet) for r in (OPERATOR, CHARGEPOINT) if r.sheet in names]
+    found: list[tuple[Resource, str]] = []
+    for name in names:
+        template = next((r for r in RESOURCES.values() if r.sheet == name), None)
+        if template is not None:
+            found.append((template, name))  # read as such; a broken one is an error of the run, as ever
+        elif name != REPORT_SHEET:
+            resource, reason = _holds(book, name)
+            if resource is not None:
+                found.append((resource, name))
+            elif reason and report is not None:
+                report.skipped.append({"sheet": name, "reason": reason})
     if not found:
         raise WorkbookError(
             f"{book.name} has neither an {OPERATOR.sheet!r} nor a {CHARGEPOINT.sheet!r} sheet (sheets: "
             f"{', '.join(names)}); use --sheet NAME, or start from the template (`qaas-excel templates`).",
             path=book.name)
-    return found
+    return sorted(found, key=lambda pair: pair[0] is not OPERATOR)  # operators first, else in workbook order
+
+
+def _holds(book: TableBook, name: str) -> tuple[Resource | None, str | None]:
+    """(the resource a sheet other than the template's holds, None) or (None, why it looks like one but was not
+    read; None when it does not look like one at all)."""
+    readable: list[Resource] = []
+    reasons: list[str] = []
+    for resource in (OPERATOR, CHARGEPOINT):
+        try:
+            book.read(resource, name)
+            readable.append(resource)
+        except HeaderNotFound as exc:
+            if _named_like(resource, name):
+                reasons.append(str(exc))
+        except WorkbookError as exc:  # a header row with some of the columns, or a damaged sheet
+            reasons.append(str(exc))
+    if len(readable) == 1:
+        return readable[0], None
+    if readable:
+        return None, (f"{book.name}, sheet '{name}' has the columns of both operators and charge points; "
+                      "use --sheet to name what it holds.")
+    return None, " / ".join(reasons) or None
+
+
+def _named_like(resource: Resource, name: str) -> bool:
+    """"ChargePoints (2)", "chargepoints 2025", "Kopie von Operators": a name with the template sheet's in it."""
+    def squeeze(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    return squeeze(resource.sheet) in squeeze(name)
 
 
 # --- rows -------------------------------------------------------------------------------------------
@@ -309,20 +363,40 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, row
 # --- commands ---------------------------------------------------------------------------------------
 
 def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: RunReport) -> None:
-    """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so."""
+    """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so, as it
+    says what reading found: columns of the user's under our common headers, hidden rows that were included."""
     had = set(table.columns)
     book.write_back(table, only_changes(table, changes))
     added = [table.headers.get(k, k) for k in table.columns if k not in had and k != C.FINGERPRINT]
     if added:
         report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "
                             "hidden fingerprint column) to the right of your columns.")
+    report.notes.extend(reading_notes(table))
+    if table.hidden_rows:
+        report.hidden_rows[table.sheet] = sorted(table.hidden_rows)
+
+
+def reading_notes(table: SheetTable) -> list[str]:
+    """What the summary says about how a sheet was read."""
+    notes = list(table.notes)
+    if table.theirs:
+        named = ", ".join(f"'{text}' (column {column_letter(col)})" for text, col in table.theirs.items())
+        ours = ", ".join(f"'{table.header(k)}'" for k in C.SYSTEM_KEYS if k in table.columns and k != C.FINGERPRINT)
+        notes.append(f"{table.sheet}: {named} {'is' if len(table.theirs) == 1 else 'are'} your own, not qaas-excel's "
+                     f"(not beside the QaaS columns): never read or written. The results are in {ours}.")
+    if table.hidden_rows:
+        rows = sorted(table.hidden_rows)
+        shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        notes.append(f"{table.sheet}: {len(rows)} hidden row{'s' if len(rows) > 1 else ''} (by a filter or by hand) "
+                     f"{'were' if len(rows) > 1 else 'was'} included like every other row: {shown}.")
+    return notes
 
 
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
     """Check every row locally (no network) and mark what is wrong in the workbook."""
     report = RunReport("validate", book.name)
     operators = OperatorDirectory()
-    targets = sheets_to_process(book, sheet)
+    targets = sheets_to_process(book, sheet, report)
     if any(r is CHARGEPOINT for r, _ in targets) and not any(r is OPERATOR for r, _ in targets) and \
             OPERATOR.sheet in book.sheet_names():
         operators.learn_sheet(book.read(OPERATOR, OPERATOR.sheet))  # charge points name operators of that sheet
@@ -351,7 +425,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     report = RunReport("push", book.name, dry_run=dry_run)
     service_operators = client.list(OPERATOR)
     operators = OperatorDirectory(service_operators, dry_run=dry_run)
-    for resource, name in sheets_to_process(book, sheet):
+    for resource, name in sheets_to_process(book, sheet, report):
         service = service_operators if resource is OPERATOR else client.list(CHARGEPOINT)
         prep = _prepare(book, resource, name, today=today, operators=operators)
         rows = _row_states(prep, operators)
@@ -400,7 +474,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
     from qaas_excel.sync import canonical, describe_changes, differences
 
     report = RunReport("pull", book.name)
-    for resource, name in sheets_to_process(book, sheet):
+    for resource, name in sheets_to_process(book, sheet, report):
         table = book.read(resource, name)
         system = system_values(table)
         service = client.list(resource)

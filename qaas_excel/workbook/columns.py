@@ -6,6 +6,7 @@ columns anywhere in the table are kept untouched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qaas_excel.resources import Resource
@@ -74,6 +75,15 @@ def header_aliases(resource: Resource) -> dict[str, str]:
         if col.key in OWN_HEADERS:
             out[normalise_header(OWN_HEADERS[col.key])] = col.key
     return out
+
+
+def added_header(col: Column, theirs: Iterable[str]) -> str:
+    """The header of a system column a run adds to a sheet: its own, or where a column of the user's already has
+    that header ("Status"), the unmistakable one ("QaaS status")."""
+    taken = {normalise_header(text) for text in theirs}
+    if col.key in OWN_HEADERS and normalise_header(col.header) in taken:
+        return OWN_HEADERS[col.key]
+    return col.header
 
 
 def distinct_headers(resource: Resource) -> set[str]:

@@ -284,9 +284,10 @@ class PackageBook:
         cols = []
         for i, col in enumerate(wanted):
             j = first + i
+            header = C.added_header(col, table.theirs)
             table.columns[col.key] = j
-            table.headers[col.key] = col.header
-            ops[table.header_row][j] = CellOp(set_value=True, value=col.header, style=style)
+            table.headers[col.key] = header
+            ops[table.header_row][j] = CellOp(set_value=True, value=header, style=style)
             cols.append((j, col.width, col.hidden))
         return cols
 

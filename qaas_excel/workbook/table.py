@@ -88,11 +88,16 @@ class SheetTable:
         return int(problem.row), col
 
 
-def cell_name(row: int, col: int) -> str:
-    """(2, 11) -> "K2"."""
+def column_letter(col: int) -> str:
+    """11 -> "K"."""
     from openpyxl.utils import get_column_letter
 
-    return f"{get_column_letter(col)}{row}"
+    return get_column_letter(col)
+
+
+def cell_name(row: int, col: int) -> str:
+    """(2, 11) -> "K2"."""
+    return f"{column_letter(col)}{row}"
 
 
 def cell_position(name: str) -> tuple[int, int]:
