@@ -285,6 +285,14 @@ class Resource:
     has_status: bool = False
     reference: str | None = "customer_reference"  # the user's own unique key of a record
     natural_key: tuple[str, ...] = ()  # fields that together name one record, reference or not
+    # For a row without a reference: fields that, when equal, make a service record almost surely the same one
+    # (two operators of one account with the same legal name are not to be created from rows without references).
+    weak_key: tuple[str, ...] = ()
+    # Which record a row is, besides its reference: groups of fields. ``identity_any``: the row is another record
+    # when ANY group differs from its linked record (a charge point record: EVSE ID, period); otherwise only when
+    # ALL differ (an operator that changes its name OR moves is the same operator; one that changes both is not).
+    identity: tuple[tuple[str, ...], ...] = ()
+    identity_any: bool = True
     operator_field: str | None = None  # the field that names the record's operator
     # Rows with the same value here describe one thing (one charge point): its ``shareable`` fields may be one
     # vertical merged range over exactly such rows. None: no merged range in a data row is ever read.
@@ -344,6 +352,9 @@ OPERATOR = Resource(
     list_path="/chargepointoperators",
     item_path="/chargepointoperator/{id}",
     listing=("id", "customer_reference", "organization_name", "street", "zip_code", "town", "last_updated"),
+    weak_key=("organization_name",),
+    identity=(("organization_name",), ("street", "zip_code", "town")),
+    identity_any=False,
     fields=(
         _ID,
         _CUSTOMER_REFERENCE,
@@ -374,6 +385,7 @@ CHARGEPOINT = Resource(
     list_filters=("chargepointoperator_id", "status"),
     has_status=True,
     natural_key=("evse_id", "period_start", "period_end"),  # one EVSE in one period
+    identity=(("evse_id",), ("period_start", "period_end")),
     operator_field="chargepointoperator_id",
     share_key="evse_id",
     period=("period_start", "period_end"),
