@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
@@ -47,6 +47,9 @@ from qaas_excel.workbook.mapping import HeaderNotFound
 from qaas_excel.workbook.report_sheet import SHEET as REPORT_SHEET
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name, column_letter
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
+
+if TYPE_CHECKING:
+    from qaas_excel.workbook.package_book import PackageBook
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +157,9 @@ def sheets_to_process(book: TableBook, sheet: str | None = None,
         if template is not None:
             found.append((template, name))  # read as such; a broken one is an error of the run, as ever
         elif name != REPORT_SHEET:
-            resource, reason = _holds(book, name)
-            if resource is not None:
-                found.append((resource, name))
+            held, reason = _holds(book, name)
+            if held is not None:
+                found.append((held, name))
             elif reason and report is not None:
                 report.skipped.append({"sheet": name, "reason": reason})
     if not found:
@@ -232,7 +235,8 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     result = validate_table(table, **kwargs)
     rows = by_row(result.problems)
     file_problems = rows.pop(None, [])
-    return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))
+    return PreparedSheet(resource, table, result.records, cast(dict[int, list[Problem]], rows),  # None popped
+                         file_problems, system_values(table))
 
 
 class OperatorDirectory:
@@ -249,8 +253,10 @@ class OperatorDirectory:
         self._ids: dict[str, int | str] = {}
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
+        key = OPERATOR.reference
+        assert key is not None  # operators are named by their reference
         for op in service or []:
-            ref = _reference(op.get(OPERATOR.reference))
+            ref = _reference(op.get(key))
             if ref:
                 self._ids.setdefault(ref, op["id"])
 
@@ -271,7 +277,7 @@ class OperatorDirectory:
         for row, value in (refs.items() if refs is not None else ()):
             ref = _reference(value)
             if ref:
-                self._rows.setdefault(ref, int(row))
+                self._rows.setdefault(ref, int(cast(int, row)))  # the index: Excel rows
 
     def learn_outcomes(self, table: SheetTable, rows: list[RowState], outcomes: list[Outcome]) -> None:
         """After the Operators sheet was pushed: the id of each operator that is now on the service."""
@@ -291,6 +297,7 @@ class OperatorDirectory:
     def resolve(self, row: int, values: dict[str, Any], table: SheetTable) -> Problem | None:
         """Put the operator's id into a charge point's values; the problem if the reference is not known yet."""
         field = CHARGEPOINT.operator_field
+        assert field is not None  # a charge point names its operator
         ref = values.get(field)
         if not isinstance(ref, str):
             return None
@@ -569,6 +576,7 @@ def _dry_outcome(p: Planned) -> Outcome:
         return Outcome(p.row, Result.VALID, "Dry run: would be created.")
     if p.action is Action.UPDATE:
         return Outcome(p.row, Result.VALID, f"Dry run: would update {p.message}.")
+    assert p.result is not None  # known when the action is NONE
     return Outcome(p.row, p.result, p.message, p.record, None, p.problems)
 
 
@@ -714,7 +722,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
         journal.clear()
 
 
-def open_book(path: Path) -> TableBook:
+def open_book(path: Path) -> PackageBook:
     """The headless backend for a workbook file: edits it in place, touching only the cells a run owns."""
     from qaas_excel.workbook.package_book import PackageBook
 
@@ -724,7 +732,7 @@ def open_book(path: Path) -> TableBook:
 R = TypeVar("R")
 
 
-def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
+def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
                 output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
     """One run on a workbook file, the same for every command and front end.
 

@@ -245,9 +245,9 @@ def _merge(merge: Merge, data: pd.DataFrame, layout: Layout, resource: Resource,
         return data  # only the user's own columns, or no data row
     first = cell_name(r1, c1)
     name = f"{first}:{cell_name(r2, c2)}"
-    value = data.at[r1, keys[c1]] if c1 in keys and r1 in data.index else None
+    value: Any = data.at[r1, keys[c1]] if c1 in keys and r1 in data.index else None
     if _shareable(merge, rows, covered, data, layout, resource):
-        data.loc[rows, covered[0]] = value
+        data[covered[0]] = data[covered[0]].mask(data.index.isin(rows), value)
         return data
     spans = []
     if r2 > r1:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openpyxl
 import pandas as pd
@@ -25,7 +25,6 @@ from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
@@ -34,7 +33,7 @@ from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
-from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack, range_bounds
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -147,10 +146,9 @@ class OpenpyxlBook:
         out: set[int] = set()
         for t in ws.tables.values():
             count = t.totalsRowCount or 0
-            min_col, _min_row, max_col, max_row = range_boundaries(t.ref)
-            if count and max_row > layout.header_row and \
-                    any(min_col <= c <= max_col for c in layout.columns.values()):  # type: ignore[operator]
-                out.update(range(max_row - count + 1, max_row + 1))  # type: ignore[operator]
+            min_col, _min_row, max_col, max_row = range_bounds(t.ref)
+            if count and max_row > layout.header_row and any(min_col <= c <= max_col for c in layout.columns.values()):
+                out.update(range(max_row - count + 1, max_row + 1))
         return out
 
     def _resolve_formulas(self, ws: Worksheet, values: list[list[Any]]) -> set[tuple[int, int]]:
@@ -189,31 +187,31 @@ class OpenpyxlBook:
                     cell.comment = None
                     cell.fill = NO_FILL
         for key in changes.values.columns:
-            col = table.columns.get(key)
-            if col is None:
+            key_col = table.columns.get(key)
+            if key_col is None:
                 continue
             for row, value in changes.values[key].items():
                 if _not_given(value):
                     continue  # NaN: this row has nothing for this column; None: clear the cell
-                _set(ws.cell(int(row), col), value)
+                _set(ws.cell(int(cast(int, row)), key_col), value)  # the index: Excel rows
         # Register each fill once and set its index per cell: assigning a Fill object hashes it every time,
         # which made colouring 50,000 rows cost seconds.
-        fill_ids = {name: self.wb._fills.add(PatternFill("solid", fgColor=rgb))
+        fill_ids = {name: self.wb._fills.add(PatternFill("solid", fgColor=rgb))  # type: ignore[attr-defined]  # private
                     for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
             fill_id = fill_ids.get(result)
             if fill_id is None:
                 continue
             for col in system_cols:
-                cell = ws.cell(int(row), col)
-                cell._style = StyleArray(cell._style)
-                cell._style.fillId = fill_id
+                styled: Any = ws.cell(int(cast(int, row)), col)  # Any: _style is private, not in openpyxl's stubs
+                styled._style = StyleArray(styled._style)
+                styled._style.fillId = fill_id
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
         notes: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            cell = table.mark_cell(p)
-            if cell is not None and p.message not in notes.setdefault(cell, []):
-                notes[cell].append(p.message)
+            where = table.mark_cell(p)
+            if where is not None and p.message not in notes.setdefault(where, []):
+                notes[where].append(p.message)
         for (row, col), messages in notes.items():
             cell = ws.cell(row, col)
             cell.fill = problem_fill
@@ -225,15 +223,15 @@ class OpenpyxlBook:
         start = table.last_row + 1
         for i, record in enumerate(rows.to_dict("records")):
             for key, value in record.items():
-                col = table.columns.get(key)
+                col = table.columns.get(cast(str, key))  # the columns of ``rows`` are keys
                 if col is not None and not is_missing(value):
                     _set(ws.cell(start + i, col), value)
         end = start + len(rows) - 1
         table.last_row = end
         for t in ws.tables.values():
-            min_col, min_row, max_col, max_row = range_boundaries(t.ref)
-            if min_row == table.header_row and max_row < end and not t.totalsRowCount:  # type: ignore[operator]
-                t.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{end}"  # type: ignore[arg-type]
+            min_col, min_row, max_col, max_row = range_bounds(t.ref)
+            if min_row == table.header_row and max_row < end and not t.totalsRowCount:
+                t.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{end}"
                 if t.autoFilter is not None:
                     t.autoFilter.ref = t.ref
 

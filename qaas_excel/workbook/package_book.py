@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.utils.cell import get_column_letter
 
 from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_missing
@@ -39,6 +39,7 @@ from qaas_excel.workbook.table import (
     SheetTable,
     WorkbookError,
     WriteBack,
+    range_bounds,
 )
 from qaas_excel.workbook.xlsx_notes import Notes
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
@@ -248,19 +249,19 @@ class PackageBook:
 
         for key in changes.values.columns:
             for row, value in changes.values[key].items():
-                put(int(row), key, value)
+                put(int(cast(int, row)), key, value)  # the index: Excel rows
         fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
             change = fills.get(result)
             if change is not None:
                 for col in system_cols:
-                    ops[int(row)].setdefault(col, CellOp()).restyle.append(change)
+                    ops[int(cast(int, row))].setdefault(col, CellOp()).restyle.append(change)
         for row, col in marks:
             ops[row].setdefault(col, CellOp()).restyle.append(mark)
         if append is not None:
             for i, record in enumerate(append.to_dict("records")):
-                for key, value in record.items():
-                    put(appended_rows[0] + i, key, value)
+                for label, value in record.items():
+                    put(appended_rows[0] + i, cast(str, label), value)  # the columns of ``append``: keys
             table.last_row = appended_rows[-1]
 
         xml = ws.render(ops, cols=new_cols)
@@ -281,7 +282,7 @@ class PackageBook:
         first = ws.last_column() + 1
         header_style = ws.styles_of({(table.header_row, c) for c in table.columns.values()})
         style = self.styles.with_fill(min(header_style.values(), default=0), SYSTEM_HEADER_FILL)
-        cols = []
+        cols: list[tuple[int, float | None, bool]] = []
         for i, col in enumerate(wanted):
             j = first + i
             header = C.added_header(col, table.theirs)
@@ -377,8 +378,7 @@ class _Table:
         if not re.fullmatch(r"[A-Z]+\d+:[A-Z]+\d+", ref):
             return None
         totals = attrs.get(b"totalsRowCount", b"0")
-        return cls(part, data, m.group(1) or b"", ref, range_boundaries(ref),  # type: ignore[arg-type]
-                   int(totals) if totals.isdigit() else 0)
+        return cls(part, data, m.group(1) or b"", ref, range_bounds(ref), int(totals) if totals.isdigit() else 0)
 
     def totals_rows(self, layout: mapping.Layout) -> set[int]:
         """The totals rows, when the table holds our columns below our header row."""
@@ -393,8 +393,8 @@ def _with_refs(data: bytes, p: bytes, old: str, new: str, totals: int) -> bytes:
     """A table part with a new ``ref``; its autoFilter (which leaves the totals row out) follows it."""
     data = re.sub(rb'(<' + re.escape(p) + rb'table\b[^>]*\bref=")' + old.encode() + rb'"',
                   lambda m: m.group(1) + new.encode() + b'"', data, count=1)
-    min_col, min_row, max_col, max_row = range_boundaries(new)
-    filtered = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row - totals}"  # type: ignore[arg-type,operator]
+    min_col, min_row, max_col, max_row = range_bounds(new)
+    filtered = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row - totals}"
     return re.sub(rb'(<' + re.escape(p) + rb'autoFilter\b[^>]*\bref=")[^"]*"',
                   lambda m: m.group(1) + filtered.encode() + b'"', data, count=1)
 

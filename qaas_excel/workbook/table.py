@@ -102,6 +102,16 @@ def cell_name(row: int, col: int) -> str:
     return f"{column_letter(col)}{row}"
 
 
+def range_bounds(ref: str) -> tuple[int, int, int, int]:
+    """"A1:R25" -> (1, 1, 18, 25): min column, min row, max column, max row."""
+    from openpyxl.utils.cell import range_boundaries
+
+    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    if min_col is None or min_row is None or max_col is None or max_row is None:
+        raise WorkbookError(f"{ref!r} is not a range of cells.")
+    return min_col, min_row, max_col, max_row
+
+
 def cell_position(name: str) -> tuple[int, int]:
     """"K2" -> (2, 11)."""
     from openpyxl.utils.cell import column_index_from_string, coordinate_from_string

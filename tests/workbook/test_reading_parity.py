@@ -116,7 +116,7 @@ def test_what_each_case_reads_as(tmp_path: Path) -> None:
     assert list(totals.data.index) == [2, 3] and totals.last_row == 4  # the totals row: not data, nothing above it
     assert table("hidden-openpyxl").hidden_rows == frozenset({3})
     serials = table("1904-serials")
-    assert serials.date1904 and serials.data.at[2, "period_start"] == 45292 - 1462  # read raw; validation counts from 1904
+    assert serials.date1904 and serials.data.at[2, "period_start"] == 45292 - 1462  # raw; validation reads it
     assert table("1904-dates").data.at[2, "period_start"] == datetime(2024, 1, 1)
     formula = table("formula-openpyxl")
     assert [(p.row, p.code, p.cell) for p in formula.problems] == [(3, "formula-not-calculated", "K3")]
