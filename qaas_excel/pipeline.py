@@ -423,7 +423,7 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
 
 def reading_notes(table: SheetTable) -> list[str]:
     """What the summary says about how a sheet was read."""
-    notes = list(table.notes)
+    notes = []
     if table.theirs:
         named = ", ".join(f"'{text}' (column {column_letter(col)})" for text, col in table.theirs.items())
         ours = ", ".join(f"'{table.header(k)}'" for k in C.SYSTEM_KEYS if k in table.columns and k != C.FINGERPRINT)

@@ -73,8 +73,6 @@ class SheetTable:
     # Headers that look like ours ("ID", "Status", "Result", "Message") but are the user's own columns:
     # header text -> column. They are never read or written; the run adds its own, unmistakable, column.
     theirs: dict[str, int] = field(default_factory=dict)
-    # What the run's summary should say about how the sheet was read.
-    notes: list[str] = field(default_factory=list)
 
     def header(self, key: str) -> str:
         return self.headers.get(key, key)

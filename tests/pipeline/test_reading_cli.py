@@ -267,3 +267,21 @@ def test_a_formula_excel_never_calculated_is_named_as_such_with_its_cell(tmp_pat
     text = runner.invoke(app, ["validate", str(path)], catch_exceptions=False).stdout
     assert "ChargePoints row 3 invalid: Amount (kWh): holds a formula" in " ".join(text.split())
     assert "(cell K3)" in text
+
+
+def _same_row_twice(wb, _ops, _cps) -> None:
+    copy = wb.add_worksheet("ChargePoints (2)")
+    copy.write_row(0, 0, input_headers(CHARGEPOINT))
+    row = charge_point(1)
+    copy.write_row(1, 0, [row[k].strftime("%d.%m.%Y") if isinstance(row[k], datetime) else row[k]
+                          for k in input_keys(CHARGEPOINT)])
+
+
+def test_one_record_claimed_by_rows_of_two_sheets_is_created_once_and_each_row_names_its_sheet(
+        sandbox, signed_in, tmp_path: Path) -> None:
+    path = by_xlsxwriter(tmp_path / "twice.xlsx", [charge_point(1)], edit=_same_row_twice)
+    code, report = push(path)
+    assert len(sandbox.admin.records("chargepoint")) == 1
+    assert sheet_report(report, CPS)["rows"][0] | {"sheet": CPS} == sheet_report(report, CPS)["rows"][0]
+    second = sheet_report(report, "ChargePoints (2)")["rows"][0]
+    assert second["sheet"] == "ChargePoints (2)" and second["result"] != "created"
