@@ -476,6 +476,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     is there twice (a run on another machine at the same moment) is reported as ``duplicate``.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
+
     def waiting(who: str) -> None:
         log.warning("Waiting for another push of this account to finish creating records: %s", who)
         report.notes.append(f"Waited for another push of this account: {who}.")
@@ -502,10 +503,17 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                                    progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
+            claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
+                                 if o.record and o.record.get("id") is not None and o.result in LINKING})
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     report.stats = client.stats.to_dict()
     return report
+
+
+# Results after which a row is linked to its record (the record is that row's, for the sheets after it).
+LINKING = frozenset({Result.CREATED, Result.ADOPTED, Result.UPDATED, Result.UNCHANGED, Result.LOCKED,
+                     Result.DUPLICATE})
 
 
 def _claims(table: SheetTable) -> dict[int, str]:

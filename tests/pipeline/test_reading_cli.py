@@ -284,4 +284,5 @@ def test_one_record_claimed_by_rows_of_two_sheets_is_created_once_and_each_row_n
     assert len(sandbox.admin.records("chargepoint")) == 1
     assert sheet_report(report, CPS)["rows"][0] | {"sheet": CPS} == sheet_report(report, CPS)["rows"][0]
     second = sheet_report(report, "ChargePoints (2)")["rows"][0]
-    assert second["sheet"] == "ChargePoints (2)" and second["result"] != "created"
+    assert second["sheet"] == "ChargePoints (2)" and second["result"] == "invalid"  # not adopted: one row has it
+    assert "'ChargePoints' row 2" in second["message"] and code == 1
