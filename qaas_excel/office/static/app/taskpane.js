@@ -70,6 +70,7 @@ export class PaneView {
     }
     this.link.hidden = state.state !== "pending";
     byId("copy").hidden = state.state !== "pending";
+    byId("code-line").hidden = state.state !== "pending";
     byId("cancel").hidden = state.state !== "pending";
     this.signinText.textContent = state.state === "pending"
       ? "Open the link, enter the code and approve. You can keep working in Excel meanwhile."
