@@ -17,7 +17,7 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number, german_number_as_typed
@@ -206,10 +206,10 @@ class RecordRule:
 def as_number(f: Field, value: Any) -> int:
     """A value as the rules compare it: dates as day numbers, decimals as exact thousandths."""
     if f.type is FieldType.DATE:
-        return value.toordinal()
+        return int(value.toordinal())
     if f.type is FieldType.DECIMAL:
         return int((value * 1000).to_integral_value())
-    return value
+    return cast(int, value)  # an INT field's value: the rules compare no other type
 
 
 def year_key(name: str) -> str:
@@ -277,6 +277,14 @@ class Resource:
     has_status: bool = False
     reference: str | None = "customer_reference"  # the user's own unique key of a record
     natural_key: tuple[str, ...] = ()  # fields that together name one record, reference or not
+    # For a row without a reference: fields that, when equal, make a service record almost surely the same one
+    # (two operators of one account with the same legal name are not to be created from rows without references).
+    weak_key: tuple[str, ...] = ()
+    # Which record a row is, besides its reference: groups of fields. ``identity_any``: the row is another record
+    # when ANY group differs from its linked record (a charge point record: EVSE ID, period); otherwise only when
+    # ALL differ (an operator that changes its name OR moves is the same operator; one that changes both is not).
+    identity: tuple[tuple[str, ...], ...] = ()
+    identity_any: bool = True
     operator_field: str | None = None  # the field that names the record's operator
     period: tuple[str, str] | None = None  # first and last day of the period a record covers
     quantity: str | None = None  # the field totals add up
@@ -333,6 +341,9 @@ OPERATOR = Resource(
     list_path="/chargepointoperators",
     item_path="/chargepointoperator/{id}",
     listing=("id", "customer_reference", "organization_name", "street", "zip_code", "town", "last_updated"),
+    weak_key=("organization_name",),
+    identity=(("organization_name",), ("street", "zip_code", "town")),
+    identity_any=False,
     fields=(
         _ID,
         _CUSTOMER_REFERENCE,
@@ -363,6 +374,7 @@ CHARGEPOINT = Resource(
     list_filters=("chargepointoperator_id", "status"),
     has_status=True,
     natural_key=("evse_id", "period_start", "period_end"),  # one EVSE in one period
+    identity=(("evse_id",), ("period_start", "period_end")),
     operator_field="chargepointoperator_id",
     period=("period_start", "period_end"),
     quantity="amount",
