@@ -24,7 +24,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaas_excel import __version__
 from qaas_excel.api import errors
-from qaas_excel.cli._render import json_default
 from qaas_excel.config import ConfigError, get_environment, load_config, state_dir
 from qaas_excel.excel import ribbon, session
 from qaas_excel.office import manifest
@@ -34,6 +33,7 @@ from qaas_excel.office.security import Guard
 from qaas_excel.office.signin import SignIn
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import BookBusyError
+from qaas_excel.values import json_default
 from qaas_excel.workbook.mapping import META_SHEET
 from qaas_excel.workbook.table import WorkbookError
 

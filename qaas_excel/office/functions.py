@@ -61,7 +61,8 @@ def evaluate(calls: Any) -> list[Any]:
         raise ValueError(f"expected a list of at most {MAX_CALLS} calls")
     answers: list[Any] = []
     for call in calls:
-        func = python_function(call.get("id")) if isinstance(call, dict) and isinstance(call.get("id"), str) else None
+        function_id = call.get("id") if isinstance(call, dict) else None
+        func = python_function(function_id) if isinstance(function_id, str) else None
         if func is None:
             answers.append("Unknown QaaS function")
             continue

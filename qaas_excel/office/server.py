@@ -88,6 +88,7 @@ class CompanionServer:
 
     def start(self, *, timeout: float = 20.0) -> CompanionServer:
         self._bind()
+        assert self._socket is not None
         self._server = self._uvicorn()
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="qaas-companion", daemon=True)
@@ -104,6 +105,7 @@ class CompanionServer:
     def serve_forever(self, on_ready: Callable[[CompanionServer], None] | None = None) -> None:
         """Foreground, until Ctrl-C / SIGTERM."""
         self._bind()
+        assert self._socket is not None
         self._server = self._uvicorn()
 
         def announce() -> None:

@@ -263,7 +263,7 @@ class JsonBook:
         system_cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)
         if system_cols:
             colours: dict[str, list[int]] = defaultdict(list)
-            for row, result in changes.results.items():
+            for row, result in zip(changes.results.index, changes.results, strict=True):
                 colour = RESULT_FILLS.get(result)
                 if colour:
                     colours[colour].append(int(row))
