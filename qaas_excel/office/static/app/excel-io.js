@@ -123,7 +123,7 @@ export async function readBook(context, wanted) {
 
   /** @type {Record<string, SentGrid>} */
   const grids = {};
-  /** @type {{grid: SentGrid, range: Excel.Range, cells: number}[]} */
+  /** @type {{grid: SentGrid, sheet: Excel.Worksheet, row: number, col: number, rows: number, cols: number}[]} */
   const bands = [];
   /** @type {{grid: SentGrid, location: Excel.Range, ours: boolean}[]} */
   const noteCells = [];
@@ -136,10 +136,8 @@ export async function readBook(context, wanted) {
     grids[name] = grid;
     const rowsPerBand = Math.max(1, Math.floor(budget / Math.max(1, range.columnCount)));
     for (let r = 0; r < range.rowCount; r += rowsPerBand) {
-      const count = Math.min(rowsPerBand, range.rowCount - r);
-      const band = sheet.getRangeByIndexes(range.rowIndex + r, range.columnIndex, count, range.columnCount);
-      band.load("values,numberFormat");
-      bands.push({ grid, range: band, cells: count * range.columnCount });
+      bands.push({ grid, sheet, row: range.rowIndex + r, col: range.columnIndex,
+        rows: Math.min(rowsPerBand, range.rowCount - r), cols: range.columnCount });
     }
     for (const note of notes ? notes.items : []) {
       const location = note.getLocation();
@@ -147,9 +145,10 @@ export async function readBook(context, wanted) {
       noteCells.push({ grid, location, ours: String(note.content ?? "").startsWith(NOTE_HEADING) });
     }
   }
-  // Bands in order, each sync loading at most `budget` cells (the note locations ride with the first).
+  // Bands in order, each sync loading at most `budget` cells (the note locations ride with the first); a band
+  // is loaded only when its sync comes, so no response grows past the budget.
   let queued = noteCells.length > 0 ? 1 : 0;
-  /** @type {{grid: SentGrid, range: Excel.Range, cells: number}[]} */
+  /** @type {{grid: SentGrid, range: Excel.Range}[]} */
   let pending = [];
   const flush = async () => {
     if (queued === 0) return;
@@ -165,9 +164,12 @@ export async function readBook(context, wanted) {
     queued = 0;
   };
   for (const band of bands) {
-    if (queued > 0 && queued + band.cells > budget) await flush();
-    pending.push(band);
-    queued += band.cells;
+    const cells = band.rows * band.cols;
+    if (queued > 0 && queued + cells > budget) await flush();
+    const range = band.sheet.getRangeByIndexes(band.row, band.col, band.rows, band.cols);
+    range.load("values,numberFormat");
+    pending.push({ grid: band.grid, range });
+    queued += cells;
   }
   await flush();
   for (const { grid, location, ours } of noteCells) {
