@@ -62,7 +62,7 @@ class Registry:
 class Effects:
     """The world an install changes: which OS, the home folder, commands, the registry."""
 
-    platform: str = sys.platform
+    platform: str = field(default_factory=lambda: sys.platform)
     home: Path = field(default_factory=Path.home)
     python: str = sys.executable
     registry: Any = field(default_factory=Registry)

@@ -135,3 +135,31 @@ def test_uninstall_without_office_says_what_it_removes(args: list[str], qaas_hom
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "--office" in result.output
+
+
+def test_the_command_line_installs_for_the_user_and_says_what_to_do_in_excel_on_the_web(qaas_home, tmp_path,
+                                                                                        monkeypatch):
+    from typer.testing import CliRunner
+
+    from qaas_excel.cli import app
+
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
+    monkeypatch.setattr("qaas_excel.office.install.shutil.which", lambda program: None)
+    monkeypatch.setattr("qaas_excel.office.install.sys.platform", "linux")
+    result = CliRunner().invoke(app, ["addin", "install", "--office", "--port", "45001", "--no-start-at-login"])
+    assert result.exit_code == 0, result.output
+    settings = office_settings.load()
+    assert settings.port == 45001 and settings.manifest_path.exists()
+    assert "https://localhost:45001/taskpane.html" in settings.manifest_path.read_text(encoding="utf-8")
+    assert "Upload My Add-in" in result.output and "qaas-excel serve" in result.output
+
+
+def test_serve_without_the_office_extra_says_how_to_install_it(qaas_home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qaas_excel.cli import app
+
+    monkeypatch.setattr("qaas_excel.office.missing_modules", lambda: ["fastapi"])
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert 'pip install "qaas-excel[office]"' in result.output
