@@ -195,10 +195,12 @@ def test_a_companion_killed_mid_push_loses_nothing_and_the_next_push_creates_no_
     proc, caller = _start_companion(qaas_home)
     try:
         errors: list[BaseException] = []
+        answered: list[str] = []
 
         def push() -> None:
             try:
-                caller.post("/api/run/push", {"command": "push", "book": payload})
+                answer = caller.post("/api/run/push", {"command": "push", "book": payload})
+                answered.append(f"{answer.status_code} {answer.text[:300]}")
             except requests.RequestException as exc:
                 errors.append(exc)
 
@@ -206,7 +208,7 @@ def test_a_companion_killed_mid_push_loses_nothing_and_the_next_push_creates_no_
         pushing.start()
         deadline = time.monotonic() + 120
         while sandbox.stats.snapshot()["requests"].get("POST " + CHARGEPOINT.create_path, 0) < 60:
-            assert time.monotonic() < deadline and pushing.is_alive()
+            assert time.monotonic() < deadline and pushing.is_alive(), (answered, errors, sandbox.stats.snapshot())
             time.sleep(0.01)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
