@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from qaas_excel.api.client import QaasClient
-from qaas_excel.journal import Journal
+from qaas_excel.api.errors import IncompleteListError
+from qaas_excel.incomplete import hold_creates, mark_transient, unresolved_creates, whole_list
+from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
@@ -58,6 +60,8 @@ class RunReport:
     stats: dict[str, Any] = field(default_factory=dict)
     saved_to: str | None = None
     notes: list[str] = field(default_factory=list)
+    incomplete: list[IncompleteListError] = field(default_factory=list)  # lists not read whole: nothing created
+    kept_intents: list[JournalEntry] = field(default_factory=list)  # lost creates not yet found: kept in the journal
 
     @property
     def counts(self) -> dict[str, int]:
@@ -94,6 +98,8 @@ class RunReport:
             ],
             "stats": self.stats,
             "notes": self.notes,
+            "incomplete_lists": [{"message": str(e), "reason": e.reason, "pages": e.pages, "records": len(e.records),
+                                  "transient": e.transient} for e in self.incomplete],
         }
 
 
@@ -159,9 +165,11 @@ class OperatorDirectory:
     operator that would be created resolves to its reference itself, so its charge points plan as they would.
     """
 
-    def __init__(self, service: list[dict[str, Any]] | None = None, *, dry_run: bool = False) -> None:
+    def __init__(self, service: list[dict[str, Any]] | None = None, *, dry_run: bool = False,
+                 incomplete: IncompleteListError | None = None) -> None:
         self.dry_run = dry_run
-        self._service_ids: set[int] | None = None if service is None else {op["id"] for op in service}
+        self.incomplete = incomplete  # the service's operators were not all read: what is not known is not judged
+        self._service_ids: set[int] | None = None if service is None or incomplete else {op["id"] for op in service}
         self._ids: dict[str, int | str] = {}
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
@@ -172,7 +180,7 @@ class OperatorDirectory:
 
     def references(self) -> set[str] | None:
         """References a charge point may name (None when neither the service nor a sheet told any)."""
-        if self._service_ids is None and not self._sheet_read:
+        if (self._service_ids is None and not self._sheet_read) or self.incomplete:
             return None
         return set(self._ids) | set(self._rows)
 
@@ -215,6 +223,10 @@ class OperatorDirectory:
             values[field] = op_id
             return None
         where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
+        if self.incomplete:
+            return Problem(row, field, "operator-not-pushed",
+                           f"operator {ref!r} was not among the operators read{where}: {self.incomplete}",
+                           table.sheet, ref, table.header(field))
         return Problem(row, field, "operator-not-pushed",
                        f"operator {ref!r} is not on the service yet{where}; push it first.", table.sheet, ref,
                        table.header(field))
@@ -335,16 +347,21 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     ``only_rows``: push just these Excel rows of the (single) sheet, e.g. the selection in Excel.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
-    service_operators = client.list(OPERATOR)
-    operators = OperatorDirectory(service_operators, dry_run=dry_run)
+    service_operators, operators_incomplete = whole_list(client, OPERATOR)
+    operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
     for resource, name in sheets_to_process(book, sheet):
-        service = service_operators if resource is OPERATOR else client.list(CHARGEPOINT)
+        service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
+                               else whole_list(client, CHARGEPOINT))
         prep = _prepare(book, resource, name, today=today, operators=operators)
         rows = _row_states(prep, operators)
         if only_rows is not None:
             rows = [r for r in rows if r.row in only_rows]
         outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                               progress=progress)
+                               progress=progress, incomplete=incomplete)
+        if incomplete is not None:  # no create was sent for this sheet; the rows say why
+            report.incomplete.append(incomplete)
+            report.notes.append(f"{name}: nothing was created: {incomplete}")
+            report.kept_intents += unresolved_creates(journal, name, outcomes)
         if resource is OPERATOR:
             operators.learn_outcomes(prep.table, rows, outcomes)
         write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
@@ -354,11 +371,17 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
 
 
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
-                dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None) -> list[Outcome]:
-    """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order."""
+                dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
+                incomplete: IncompleteListError | None = None) -> list[Outcome]:
+    """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order.
+
+    ``incomplete``: the service's list could not be read whole (``service`` is what was read): no creates."""
     resource, name = prep.resource, prep.table.sheet
     recovered = _replay_journal(journal, name, resource, rows, service)
     plan = plan_rows(resource, rows, service)
+    held: set[int] = set()
+    if incomplete is not None:
+        plan, held = hold_creates(resource, plan, rows, service, incomplete)
     if dry_run:
         outcomes = [_dry_outcome(p) for p in plan]
     else:
@@ -368,8 +391,9 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                             headers=prep.table.headers, progress=tick)
-    return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
-            if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
+    outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
+                if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
+    return mark_transient(outcomes, held, incomplete) if incomplete is not None else outcomes
 
 
 def _dry_outcome(p: Planned) -> Outcome:
@@ -389,7 +413,10 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
     for resource, name in sheets_to_process(book, sheet):
         table = book.read(resource, name)
         system = system_values(table)
-        service = client.list(resource)
+        service, incomplete = whole_list(client, resource)
+        if incomplete is not None:
+            report.incomplete.append(incomplete)
+            report.notes.append(f"{name}: {incomplete}" + (" No rows were added." if add_missing else ""))
         by_id = {r["id"]: r for r in service}
         outcomes: list[Outcome] = []
         seen: set[int] = set()
@@ -399,6 +426,10 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
                 continue
             seen.add(rec_id)
             record = by_id.get(rec_id)
+            if record is None and incomplete is not None:
+                outcomes.append(Outcome(row, Result.FAILED, f"Not pulled: QaaS ID {rec_id} was not among the records "
+                                        f"read ({incomplete})", transient=incomplete.transient))
+                continue
             if record is None:
                 outcomes.append(Outcome(row, Result.FAILED, f"QaaS ID {rec_id} is not on the service (deleted, or "
                                         "another account's)."))
@@ -413,7 +444,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
                 msg = "Changed on the service: " + (describe_changes(resource, diffs) or "values differ") + "."
             outcomes.append(Outcome(row, Result.PULLED, msg or f"Status: {record.get('status') or 'ok'}.", record))
         append = None
-        if add_missing:
+        if add_missing and incomplete is None:
             missing = [r for r in service if r["id"] not in seen]
             if missing:
                 append = _records_frame(resource, missing)
@@ -465,7 +496,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
         raise SaveFailed(f"{exc}{kept}", report, path=exc.path) from None
     report.saved_to = str(saved) if saved else None
     if journal is not None and saved is not None:
-        journal.clear()
+        journal.clear(keep=getattr(report, "kept_intents", ()))  # lost creates an incomplete list could not find
 
 
 def open_book(path: Path) -> TableBook:

@@ -1,0 +1,184 @@
+"""Against a service that pages its lists: push never creates a record that sits on a later page again, a later page
+that cannot be read blocks every create and says why, reconcile and the worksheet functions are exact or say the list
+is incomplete. The service's records are counted afterwards (the sandbox's admin view, not the paged API)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from qaas_excel.cli import app
+from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from tests.pipeline.test_push_cli import CPS, column, set_cell
+
+runner = CliRunner()
+THREE_PAGES = "drf:5"  # the demo's 13 charge point records: pages of 5, 5 and 3
+
+
+def run_json(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, [*args, "--env", "sandbox", "--json"], catch_exceptions=False)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def copy(book: Path, name: str) -> Path:
+    fresh = book.parent / name
+    fresh.write_bytes(book.read_bytes())
+    return fresh
+
+
+def posts(sandbox) -> int:
+    return sum(v for k, v in sandbox.admin.stats()["requests"].items() if k.startswith("POST /chargepoint"))
+
+
+@pytest.mark.parametrize("sandbox_paging", [THREE_PAGES, "link:5", "odata:5"], indirect=True)
+def test_a_copy_pushed_against_records_on_three_pages_creates_no_duplicate(sandbox, signed_in, demo_book: Path
+                                                                           ) -> None:
+    fresh = copy(demo_book, "copy.xlsx")  # a colleague's copy, or the workbook as it was before the first push
+    code, report = run_json("push", str(demo_book))
+    assert report["counts"] == {"created": 16, "invalid": 8}
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(fresh))
+    assert report["counts"] == {"adopted": 16, "invalid": 8}, report
+    assert sandbox.admin.requests(f"GET {CHARGEPOINT.list_path}") == 3  # every page was read
+    assert posts(sandbox) == 0
+    assert len(sandbox.admin.records("chargepoint")) == 13 and len(sandbox.admin.records("operator")) == 3
+
+
+@pytest.mark.parametrize("sandbox_paging", [THREE_PAGES], indirect=True)
+def test_an_error_on_a_later_page_blocks_every_create_and_names_the_cause(sandbox, signed_in, demo_book: Path,
+                                                                          qaas_home: Path) -> None:
+    fresh = copy(demo_book, "copy.xlsx")
+    run_json("push", str(demo_book))
+    ids = sorted(v for v in column(demo_book, CPS, "QaaS ID").values() if v)
+    on_page = {1: ids[:5], 2: ids[5:10], 3: ids[10:]}
+    sandbox.admin.reset_stats()
+    sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
+    code, report = run_json("push", str(fresh))
+    assert code == 4  # the service failed: run again later
+    assert posts(sandbox) == 0
+    assert len(sandbox.admin.records("chargepoint")) == 13
+    operators, charge_points = report["sheets"]
+    assert operators["counts"] == {"adopted": 3, "invalid": 1}  # their list was read whole: the fault is not theirs
+    assert charge_points["counts"] == {"adopted": 5, "failed": 8, "invalid": 7}
+    assert {r["id"] for r in charge_points["rows"] if r["result"] == "adopted"} == set(on_page[1])
+    failed = [r["message"] for r in charge_points["rows"] if r["result"] == "failed"]
+    assert all(m.startswith("Not created: The service's list of charge point records could not be read whole: "
+                            "page 2 could not be read (The service had an unexpected error") for m in failed)
+    assert all("read 5 on 1 page" in m and "could claim a record twice" in m for m in failed)
+    [incomplete] = report["incomplete_lists"]
+    assert incomplete["pages"] == 1 and incomplete["records"] == 5 and incomplete["transient"]
+
+    code, report = run_json("push", str(fresh))  # the service answers again: the rest are found, not created
+    assert report["counts"] == {"adopted": 8, "unchanged": 8, "invalid": 8}
+    assert posts(sandbox) == 0 and len(sandbox.admin.records("chargepoint")) == 13
+
+    # updates of rows whose records were read still go; a row whose record was not read is not sent
+    by_id = {v: r for r, v in column(demo_book, CPS, "QaaS ID").items() if v}
+    first, last = by_id[on_page[1][0]], by_id[on_page[3][-1]]
+    set_cell(demo_book, CPS, "Amount (kWh)", first, 10.5)
+    set_cell(demo_book, CPS, "Amount (kWh)", last, 11.5)
+    sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
+    sandbox.admin.reset_stats()
+    code, report = run_json("push", str(demo_book))
+    assert code == 4
+    results = column(demo_book, CPS, "Result")
+    messages = column(demo_book, CPS, "Message")
+    assert results[first] == "updated" and results[last] == "failed"
+    assert messages[last].startswith(f"Not sent: QaaS ID {on_page[3][-1]} was not among the records read")
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 1
+    amounts = {r["id"]: Decimal(r["amount"]) for r in sandbox.admin.records("chargepoint")}
+    assert amounts[on_page[1][0]] == Decimal("10.5") and amounts[on_page[3][-1]] != Decimal("11.5")
+
+
+@pytest.mark.parametrize("sandbox_paging", ["drf:2"], indirect=True)
+def test_a_list_longer_than_the_tools_bound_creates_nothing_and_exits_6(sandbox, signed_in, demo_book: Path) -> None:
+    from qaas_excel.api.client import connect
+    from qaas_excel.cli.pipeline_cmds import exit_code
+    from qaas_excel.pipeline import push_book
+    from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
+
+    fresh = copy(demo_book, "copy.xlsx")
+    run_json("push", str(demo_book))
+    sandbox.admin.reset_stats()
+    with connect(signed_in, max_pages=3) as client:  # the demo's charge points need 7 pages of 2
+        report = push_book(OpenpyxlBook.open(fresh), client)
+    assert posts(sandbox) == 0
+    [incomplete] = report.incomplete
+    assert incomplete.reason == "it has more than 3 pages, the most the tool reads" and not incomplete.transient
+    assert exit_code(report) == 6
+    assert report.counts == {"adopted": 3 + 6, "failed": 7, "invalid": 8}
+
+
+@pytest.mark.parametrize("sandbox_paging", [THREE_PAGES], indirect=True)
+def test_reconcile_against_a_paged_service_has_exact_totals_or_refuses(sandbox, signed_in, demo_book: Path) -> None:
+    run_json("push", str(demo_book))
+    code, report = run_json("reconcile", str(demo_book))
+    assert report["counts"] == {"in sync": 13, "only in workbook": 7}
+    service_sum = sum(Decimal(r["amount"]) for r in sandbox.admin.records("chargepoint"))
+    assert Decimal(report["totals"]["service_kwh"]) == service_sum
+
+    other = copy(demo_book, "other.xlsx")
+    wb = openpyxl.load_workbook(other)
+    del wb["Reconciliation"]
+    wb.save(other)
+    sandbox.admin.set_faults(fail_next=[f"503@GET {CHARGEPOINT.list_path}?page=3"] * 6)
+    result = runner.invoke(app, ["reconcile", str(other), "--env", "sandbox"], catch_exceptions=False)
+    assert result.exit_code == 4
+    assert "could not be read whole: page 3 could not be read" in result.stderr
+    assert "Reconciliation" not in openpyxl.load_workbook(other).sheetnames  # no totals of some of the records
+
+
+@pytest.mark.parametrize("sandbox_paging", ["link:4"], indirect=True)
+def test_worksheet_functions_total_every_page_or_say_the_list_is_incomplete(sandbox, signed_in, demo_book: Path,
+                                                                           qaas_home: Path) -> None:
+    from qaas_excel.excel import session, udfs
+
+    run_json("push", str(demo_book))
+    session.save_settings(env="sandbox")
+    udfs.cache.clear()
+    try:
+        stored = sandbox.admin.records("chargepoint")
+        assert Decimal(str(udfs.QAAS_TOTAL())) == sum(Decimal(r["amount"]) for r in stored)
+        assert len(udfs.QAAS_CHARGEPOINTS()) == 1 + 13
+        assert udfs.QAAS_STATUS(max(r["id"] for r in stored)) == "created"  # on the last page
+        udfs.cache.clear()
+        sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
+        assert udfs.QAAS_TOTAL() == ("QaaS list incomplete: page 2 could not be read (The service had an "
+                                     "unexpected error; the request was likely not processed.)")
+        assert Decimal(str(udfs.QAAS_TOTAL())) == sum(Decimal(r["amount"]) for r in stored)  # not cached: read again
+    finally:
+        session.reset_clients()
+        udfs.cache.clear()
+
+
+@pytest.mark.parametrize("sandbox_paging", ["odata:2"], indirect=True)
+def test_pull_against_a_paged_service_reaches_rows_on_every_page(sandbox, signed_in, demo_book: Path) -> None:
+    run_json("push", str(demo_book))
+    last = max(r["id"] for r in sandbox.admin.records("chargepoint"))
+    sandbox.admin.set_status("chargepoint", last, "accepted_by_uba")
+    code, report = run_json("pull", str(demo_book))
+    assert code == 0 and report["counts"] == {"pulled": 16}
+    statuses = column(demo_book, CPS, "Status")
+    assert statuses[next(r for r, v in column(demo_book, CPS, "QaaS ID").items() if v == last)] == "accepted_by_uba"
+    sandbox.admin.set_faults(fail_next=[f"500@GET {OPERATOR.list_path}?%24skip=2"])
+    code, report = run_json("pull", str(demo_book), "--sheet", "Operators")
+    assert code == 4 and report["counts"] == {"pulled": 2, "failed": 1}
+
+
+@pytest.mark.parametrize("sandbox_paging", [THREE_PAGES], indirect=True)
+def test_rows_without_a_reference_on_later_pages_are_found_by_evse_and_period_not_created_twice(
+        sandbox, signed_in, tmp_path: Path) -> None:
+    from tests.reliability.conftest import many_rows
+
+    book = many_rows(tmp_path / "many.xlsx", 15, with_references=False)  # every other row has no reference
+    fresh = copy(book, "many-copy.xlsx")
+    code, report = run_json("push", str(book))
+    assert code == 0 and report["counts"] == {"created": 16}
+    code, report = run_json("push", str(fresh))
+    assert len(sandbox.admin.records("chargepoint")) == 15  # counted on the service, not through its pages
+    assert code == 0 and report["counts"] == {"adopted": 16}
