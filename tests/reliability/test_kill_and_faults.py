@@ -63,6 +63,7 @@ def kill_while_creating(sandbox, book: Path, home: Path, n: int, delay: float) -
     return alive and proc.returncode == -signal.SIGKILL and len(sandbox.admin.records("chargepoint")) < n
 
 
+@pytest.mark.both_sandboxes("drf:50")  # a paged service: the records of earlier runs fill ten pages
 @pytest.mark.parametrize("sandbox", [{"auto_approve": True, "latency_ms": 20}], indirect=True)
 def test_push_killed_at_random_points_ends_with_exactly_one_record_per_row(sandbox, signed_in, qaas_home: Path,
                                                                           tmp_path: Path) -> None:
