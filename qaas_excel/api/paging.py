@@ -25,7 +25,7 @@ while it was read (count changed, a record twice) is read again from the start, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -44,6 +44,32 @@ COUNT_HEADERS = ("X-Total-Count", "X-Total")
 MORE_KEYS = ("has_more", "hasMore", "more", "hasNextPage", "has_next")
 CURSOR_KEYS = ("next_cursor", "nextCursor", "cursor", "nextPageToken", "next_page_token", "continuationToken",
                "skipToken", "@odata.deltaLink")
+
+
+# Query parameters by which services page their lists, as OpenAPI documents declare them.
+PAGE_PARAMETERS = ("page", "pageNumber", "page_number")
+OFFSET_PARAMETERS = ("offset", "$skip", "skip", "start")
+SIZE_PARAMETERS = ("page_size", "pageSize", "per_page", "perPage", "limit", "$top", "top", "size", "count")
+CURSOR_PARAMETERS = ("cursor", "starting_after", "after", "page_token", "pageToken", "continuation", "$skiptoken")
+
+
+def rule_from_parameters(names: Iterable[str], page_size: int = 100) -> Paging | None:
+    """How a list is paged by the query parameters its operation declares (None: it declares none we know)."""
+    declared = set(names)
+    size = next((n for n in SIZE_PARAMETERS if n in declared), None)
+    page = next((n for n in PAGE_PARAMETERS if n in declared), None)
+    if page:
+        return Paging(page=page, size=size, page_size=page_size)
+    offset = next((n for n in OFFSET_PARAMETERS if n in declared), None)
+    if offset and size:
+        return Paging(offset=offset, size=size, page_size=page_size)
+    return None
+
+
+def paging_parameters(names: Iterable[str]) -> list[str]:
+    """The declared query parameters that say a list comes in pages (page, limit, offset, cursor, ...)."""
+    known = {*PAGE_PARAMETERS, *OFFSET_PARAMETERS, *SIZE_PARAMETERS, *CURSOR_PARAMETERS}
+    return [n for n in names if n in known]
 
 
 @dataclass
