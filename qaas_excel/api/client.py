@@ -248,7 +248,16 @@ class QaasClient:
 
     def _record(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
         """A record from the service in our field names (the environment's contract renames)."""
-        return decode_record(resource, self.env.contract.from_wire(resource, body))
+        record = decode_record(resource, self.env.contract.from_wire(resource, body))
+        record_id = record.get("id")
+        if record_id is not None and (not isinstance(record_id, int) or isinstance(record_id, bool)):
+            # the workbook, the journal and the planner link rows by whole-number ids: a text id would leave a pushed
+            # row looking unpushed, and the next push could create its record again
+            raise errors.UnexpectedResponseError(
+                f"The service's {resource.title} ids are not whole numbers ({str(record_id)[:40]!r}); this release "
+                "of qaas-excel links rows to records by whole-number QaaS IDs only, so it stops here rather than risk "
+                "a record created twice (see 'Record ids' in the README).")
+        return record
 
     def _body(self, resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
         return self.env.contract.to_wire(resource, encode_record(resource, values))

@@ -301,3 +301,12 @@ def test_link_headers_and_origins() -> None:
     assert same_origin_url("https://qaas.example:8443/x", BASE, BASE) is None
     assert same_origin_url("https://127.0.0.1:9000/x", "https://127.0.0.1:9000/", "https://127.0.0.1:9000") == \
         "https://127.0.0.1:9000/x"
+
+
+def test_record_ids_that_are_text_stop_the_tool_instead_of_linking_rows_wrongly() -> None:
+    records = [{"id": "9f2c1e7a-0d4b-4a51-9a53-2f1c9b0e7d11", "organization_name": "Org"}]
+    client, _ = client_for(lambda path, query: (200, records, {}))
+    with pytest.raises(errors.UnexpectedResponseError, match="ids are not whole numbers .'9f2c1e7a"):
+        client.list(OPERATOR)
+    client, _ = client_for(lambda path, query: (200, [{"id": "336", "organization_name": "Org"}], {}))
+    assert client.list(OPERATOR)[0]["id"] == 336  # digits in a string are still a whole number
