@@ -17,7 +17,7 @@ from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome
 from qaas_excel.resources import Resource
 from qaas_excel.results import Result
-from qaas_excel.sync import Action, Planned, RowState, fingerprint
+from qaas_excel.sync import Action, Planned, RowState, fingerprint, same_values
 
 
 def whole_list(client: QaasClient, resource: Resource) -> tuple[list[dict[str, Any]], IncompleteListError | None]:
@@ -47,9 +47,10 @@ def hold_creates(resource: Resource, plan: list[Planned], rows: Iterable[RowStat
             p = Planned(p.row, Action.NONE, Result.FAILED,
                         f"Not created: {exc} Creating it now could claim a record twice. {next_step(exc)}",
                         reference=p.reference)
-        elif state is not None and state.record_id is not None and state.record_id not in read_ids:
+        elif (state is not None and state.record_id is not None and state.record_id not in read_ids
+              and p.result is Result.FAILED and p.record is None):  # "not on the service": nobody knows
             held.add(p.row)
-            if state.stored_fingerprint and fingerprint(resource, state.values) == state.stored_fingerprint:
+            if state.stored_fingerprint and same_values(fingerprint(resource, state.values), state.stored_fingerprint):
                 p = Planned(p.row, Action.NONE, Result.UNCHANGED,
                             "Unchanged; not checked against the service this time (its list could not be read "
                             "whole).", record_id=state.record_id, fingerprint=state.stored_fingerprint)
@@ -78,3 +79,14 @@ def unresolved_creates(journal: Journal | None, sheet: str, outcomes: list[Outco
     _done, open_intents = journal.pending(sheet)
     return [e for row, e in open_intents.items() if e.action == Action.CREATE.value and row in by_row
             and by_row[row].result is Result.FAILED and by_row[row].record is None]
+
+
+def not_pulled(outcomes: list[Outcome], rows: Iterable[RowState], read: list[dict[str, Any]],
+               exc: IncompleteListError) -> list[Outcome]:
+    """Rows whose records were not among those read are not checked (not "deleted on the service")."""
+    read_ids = {r.get("id") for r in read}
+    record_ids = {r.row: r.record_id for r in rows}
+    return [Outcome(o.row, Result.FAILED, f"Not pulled: QaaS ID {record_ids[o.row]} was not among the records read "
+                    f"({exc})", transient=exc.transient)
+            if o.result is Result.FAILED and o.record is None and record_ids.get(o.row) not in read_ids | {None}
+            else o for o in outcomes]

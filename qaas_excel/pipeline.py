@@ -8,7 +8,8 @@ the operator's reference from the Operators sheet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,14 +19,28 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.api.errors import IncompleteListError
-from qaas_excel.incomplete import hold_creates, mark_transient, unresolved_creates, whole_list
+from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row
-from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource
+from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource, is_editable_status
 from qaas_excel.results import ATTENTION, Result
-from qaas_excel.runlock import LOCK_WAIT_S, book_lock
-from qaas_excel.sync import Action, Planned, RowState, fingerprint, plan_rows, run_plan
+from qaas_excel.runlock import LOCK_WAIT_S, account_lock, book_lock
+from qaas_excel.sync import (
+    Action,
+    Planned,
+    RowState,
+    describe_sides,
+    differences,
+    find_twins,
+    fingerprint,
+    identity_mismatch,
+    identity_text,
+    plan_rows,
+    run_plan,
+    same_values,
+    values_part,
+)
 from qaas_excel.validation import validate
 from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
@@ -146,8 +161,8 @@ class PreparedSheet:
 
 
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
-             operators: OperatorDirectory | None = None) -> PreparedSheet:
-    table = book.read(resource, sheet)
+             operators: OperatorDirectory | None = None, table: SheetTable | None = None) -> PreparedSheet:
+    table = table if table is not None else book.read(resource, sheet)
     kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
     if resource is CHARGEPOINT and operators is not None:
         kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
@@ -266,38 +281,56 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, row
                     service: list[dict[str, Any]]) -> dict[int, Outcome]:
     """Put what an interrupted run did on the service back into the rows, before anything is planned.
 
-    - An answer the run journaled (``done``) is written into its row, if the row was not edited since.
+    - An answer the run journaled (``done``) links its row to the record, also when the row was edited since (the
+      edit is then planned as a change of that record, never as a second record). A row that now holds another
+      record's data (rows sorted since) is not linked; the row holding exactly the values that were sent is.
     - A create that was sent but whose answer never came back (an ``intent`` without an answer) may have
       gone through: the service's record with exactly the values that were sent is linked to the row, even
-      when the row has no reference and was edited since (then the edit becomes an update of that record,
-      never a second record).
+      when the row has no reference and was edited since.
     """
     if journal is None:
         return {}
     done, open_intents = journal.pending(sheet)
     recovered: dict[int, Outcome] = {}
     linked = {r.record_id for r in rows if r.record_id is not None}
-    by_fingerprint: dict[str, dict[str, Any]] = {}
+    by_id = {rec.get("id"): rec for rec in service}
+    by_fingerprint: dict[str | None, dict[str, Any]] = {}
     if any(e.action == Action.CREATE.value for e in open_intents.values()):
         for rec in service:
             if rec.get("id") not in linked:
-                by_fingerprint.setdefault(fingerprint(resource, rec), rec)
+                by_fingerprint.setdefault(values_part(fingerprint(resource, rec)), rec)
+    unlinked = {values_part(fingerprint(resource, r.values)): r for r in rows if r.record_id is None and not r.problems}
+    by_row = {r.row: r for r in rows}
+
+    def link(r: RowState, e: Any, edited: bool) -> None:
+        r.record_id, r.stored_fingerprint = e.record_id, e.fingerprint
+        r.status = e.status or r.status
+        note = " (recovered from an interrupted run" + ("; edited since)" if edited else ")")
+        recovered[r.row] = Outcome(r.row, Result(e.result or Result.CREATED.value), (e.message or "") + note)
+        linked.add(e.record_id)
+
+    for e in done.values():
+        if e.record_id is None or e.record_id in linked:
+            continue
+        r = by_row.get(e.row)
+        if r is not None and r.record_id is None and not r.problems:
+            fp = fingerprint(resource, r.values)
+            record = by_id.get(e.record_id)
+            if same_values(fp, e.fingerprint):
+                link(r, e, edited=False)
+                continue
+            if not identity_mismatch(resource, fp, e.fingerprint) and (
+                    record is None or not identity_mismatch(resource, fp, fingerprint(resource, record))):
+                link(r, e, edited=True)  # the same record, edited since: planned as a change of it
+                continue
+        moved = unlinked.get(values_part(e.fingerprint))
+        if moved is not None and moved.record_id is None:
+            link(moved, e, edited=False)  # the rows were sorted since: the values that were sent went with their row
     for r in rows:
-        if r.problems:
-            continue
-        e = done.get(r.row)
-        if e is not None and e.record_id is not None and r.record_id in (None, e.record_id):
-            if fingerprint(resource, r.values) != e.fingerprint:
-                continue  # the row was edited since: plan it afresh
-            r.record_id, r.stored_fingerprint = e.record_id, e.fingerprint
-            r.status = e.status or r.status
-            recovered[r.row] = Outcome(r.row, Result(e.result or Result.CREATED.value),
-                                       (e.message or "") + " (recovered from an interrupted run)")
-            continue
         intent = open_intents.get(r.row)
-        if intent is None or intent.action != Action.CREATE.value or r.record_id is not None:
+        if r.problems or intent is None or intent.action != Action.CREATE.value or r.record_id is not None:
             continue
-        record = by_fingerprint.pop(intent.fingerprint, None)
+        record = by_fingerprint.pop(values_part(intent.fingerprint), None)
         if record is not None:  # the lost create did go through
             r.record_id, r.stored_fingerprint, r.status = record["id"], intent.fingerprint, record.get("status")
             recovered[r.row] = Outcome(r.row, Result.CREATED, "Created (recovered from an interrupted run).")
@@ -340,45 +373,75 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
 
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
-              progress: Progress | None = None, only_rows: set[int] | None = None) -> RunReport:
+              progress: Progress | None = None, only_rows: set[int] | None = None,
+              overwrite: Collection[int] = ()) -> RunReport:
     """Create, update or skip every row; write id, status, result and message back into each.
 
     Operators first, so charge points can name an operator by its reference from the Operators sheet.
     ``only_rows``: push just these Excel rows of the (single) sheet, e.g. the selection in Excel.
+    ``overwrite``: rows of the (single) sheet whose values replace the service's where both changed (the user's
+    decision over a conflict).
+
+    Everything from listing the service's records to the last create runs under the account's lock (``runlock.
+    account_lock``), so that two pushes of one account on this machine (a copy of the workbook, another workbook)
+    never both create a record the other is creating; after creating, the service is listed again and a record that
+    is there twice (a run on another machine at the same moment) is reported as ``duplicate``.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
-    service_operators, operators_incomplete = whole_list(client, OPERATOR)
-    operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
-    for resource, name in sheets_to_process(book, sheet):
-        service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
-                               else whole_list(client, CHARGEPOINT))
-        prep = _prepare(book, resource, name, today=today, operators=operators)
-        rows = _row_states(prep, operators)
-        if only_rows is not None:
-            rows = [r for r in rows if r.row in only_rows]
-        outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                               progress=progress, incomplete=incomplete)
-        if incomplete is not None:  # no create was sent for this sheet; the rows say why
-            report.incomplete.append(incomplete)
-            report.notes.append(f"{name}: nothing was created: {incomplete}")
-            report.kept_intents += unresolved_creates(journal, name, outcomes)
-        if resource is OPERATOR:
-            operators.learn_outcomes(prep.table, rows, outcomes)
-        write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
-        report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    def waiting(who: str) -> None:
+        log.warning("Waiting for another push of this account to finish creating records: %s", who)
+        report.notes.append(f"Waited for another push of this account: {who}.")
+
+    guard = nullcontext() if dry_run else account_lock(
+        client.env.name + "|" + client.env.base_url, client.account, command=f"push {book.name}", on_wait=waiting)
+    with guard:
+        service_operators, operators_incomplete = whole_list(client, OPERATOR)
+        operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
+        targets = sheets_to_process(book, sheet)
+        tables = {name: book.read(resource, name) for resource, name in targets}
+        claims = {name: _claims(table) for name, table in tables.items()}
+        for resource, name in targets:
+            service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
+                                   else whole_list(client, CHARGEPOINT))
+            claimed: dict[int, str] = {}
+            for other, other_resource in ((n, r) for r, n in targets if n != name):
+                if other_resource is resource:
+                    claimed.update(claims[other])
+            prep = _prepare(book, resource, name, today=today, operators=operators, table=tables[name])
+            rows = _row_states(prep, operators)
+            if only_rows is not None:
+                rows = [r for r in rows if r.row in only_rows]
+            outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
+                                   progress=progress, claimed=claimed, overwrite=overwrite, incomplete=incomplete)
+            if incomplete is not None:  # no create was sent for this sheet; the rows say why
+                report.incomplete.append(incomplete)
+                report.notes.append(f"{name}: nothing was created: {incomplete}")
+                report.kept_intents += unresolved_creates(journal, name, outcomes)
+            if resource is OPERATOR:
+                operators.learn_outcomes(prep.table, rows, outcomes)
+            write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
+            report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     report.stats = client.stats.to_dict()
     return report
 
 
+def _claims(table: SheetTable) -> dict[int, str]:
+    """The records a sheet's rows are linked to: record id -> "Sheet row 7"."""
+    ids = system_values(table)[C.ID]
+    return {int(v): f"{table.sheet!r} row {row}" for row, v in ids.items() if v is not None}
+
+
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
+                claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
                 incomplete: IncompleteListError | None = None) -> list[Outcome]:
-    """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order.
+    """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
+    records the service now holds twice.
 
     ``incomplete``: the service's list could not be read whole (``service`` is what was read): no creates."""
     resource, name = prep.resource, prep.table.sheet
     recovered = _replay_journal(journal, name, resource, rows, service)
-    plan = plan_rows(resource, rows, service)
+    plan = plan_rows(resource, rows, service, claimed=claimed, overwrite=overwrite, sheet=name)
     held: set[int] = set()
     if incomplete is not None:
         plan, held = hold_creates(resource, plan, rows, service, incomplete)
@@ -391,9 +454,39 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                             headers=prep.table.headers, progress=tick)
+        outcomes = _twins(client, resource, outcomes)
     outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
                 if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
     return mark_transient(outcomes, held, incomplete) if incomplete is not None else outcomes
+
+
+def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome]) -> list[Outcome]:
+    """After creating: is any new record on the service twice (a run on another machine, or one this machine's lock
+    could not see, created it at the same moment)? Such a row says so, loudly, with both record IDs."""
+    created = {o.row: o.record for o in outcomes if o.result is Result.CREATED and o.record is not None}
+    if not created:
+        return outcomes
+    service, incomplete = whole_list(client, resource)
+    if incomplete is not None:  # twins are looked for among the records read
+        log.warning("Looking for records created twice: %s", incomplete)
+    twins = find_twins(resource, created, service)
+    if not twins:
+        return outcomes
+    out = []
+    for o in outcomes:
+        found = twins.get(o.row)
+        if found is None or o.record is None:
+            out.append(o)
+            continue
+        rec_id = o.record.get("id")
+        others = ", ".join(str(t["id"]) for t in found)
+        note = (f"created as record {rec_id}, but the service also holds record {others}: the same "
+                f"{identity_text(resource, o.record)}. Another run (a copy of this workbook, or another machine) "
+                "created it at the same moment, and the kWh is now claimed twice. Ask QaaS to remove one of records "
+                f"{rec_id}, {others} before it is sent to the UBA; this row stays linked to {rec_id}.")
+        problem = Problem(o.row, "id", "twin-on-service", note, None, rec_id, resource.field("id").header)
+        out.append(Outcome(o.row, Result.DUPLICATE, problem.message, o.record, o.fingerprint, [problem]))
+    return out
 
 
 def _dry_outcome(p: Planned) -> Outcome:
@@ -406,55 +499,108 @@ def _dry_outcome(p: Planned) -> Outcome:
 
 def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
               add_missing: bool = False) -> RunReport:
-    """Refresh status and last update of every row with a QaaS ID (one list call per sheet)."""
-    from qaas_excel.sync import canonical, describe_changes, differences
+    """Refresh status and last update of every row with a QaaS ID (one list call per sheet).
 
+    A row is told what happened since its last push: changed on the service, changed here (push to send it), both
+    (``conflict``), changed here but the record can no longer change (``locked``). A row whose data is another
+    record's than its QaaS ID's gets nothing of that record (``mismatch``), nor do two rows with one QaaS ID.
+    """
     report = RunReport("pull", book.name)
-    for resource, name in sheets_to_process(book, sheet):
-        table = book.read(resource, name)
-        system = system_values(table)
-        service, incomplete = whole_list(client, resource)
+    targets = sheets_to_process(book, sheet)
+    service_operators, operators_incomplete = whole_list(client, OPERATOR)
+    operators = OperatorDirectory(service_operators, incomplete=operators_incomplete)
+    tables = {name: book.read(resource, name) for resource, name in targets}
+    claims = {name: _claims(table) for name, table in tables.items()}
+    for resource, name in targets:
+        service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
+                               else whole_list(client, resource))
         if incomplete is not None:
             report.incomplete.append(incomplete)
             report.notes.append(f"{name}: {incomplete}" + (" No rows were added." if add_missing else ""))
-        by_id = {r["id"]: r for r in service}
-        outcomes: list[Outcome] = []
-        seen: set[int] = set()
-        for row, sys_row in system.to_dict("index").items():
-            rec_id = sys_row.get(C.ID)
-            if rec_id is None:
-                continue
-            seen.add(rec_id)
-            record = by_id.get(rec_id)
-            if record is None and incomplete is not None:
-                outcomes.append(Outcome(row, Result.FAILED, f"Not pulled: QaaS ID {rec_id} was not among the records "
-                                        f"read ({incomplete})", transient=incomplete.transient))
-                continue
-            if record is None:
-                outcomes.append(Outcome(row, Result.FAILED, f"QaaS ID {rec_id} is not on the service (deleted, or "
-                                        "another account's)."))
-                continue
-            stored = sys_row.get(C.FINGERPRINT)
-            service_fp = fingerprint(resource, record)
-            msg = ""
-            if stored and stored != service_fp:
-                # The service's values changed: keep the stored fingerprint, so push sees the conflict.
-                row_values = {k: table.data.at[row, k] if k in table.data else None for k in canonical(resource, {})}
-                diffs = differences(resource, row_values, record)
-                msg = "Changed on the service: " + (describe_changes(resource, diffs) or "values differ") + "."
-            outcomes.append(Outcome(row, Result.PULLED, msg or f"Status: {record.get('status') or 'ok'}.", record))
+        prep = _prepare(book, resource, name, today=None, operators=operators, table=tables[name])
+        rows = _row_states(prep, operators)
+        claimed: dict[int, str] = {}
+        for r_other, other in targets:
+            if other != name and r_other is resource:
+                claimed.update(claims[other])
+        outcomes = _pull_rows(resource, rows, service, claimed, sheet=name)
+        if incomplete is not None:
+            outcomes = not_pulled(outcomes, rows, service, incomplete)
         append = None
         if add_missing and incomplete is None:
+            seen = {r.record_id for r in rows} | set(claimed)
             missing = [r for r in service if r["id"] not in seen]
             if missing:
                 append = _records_frame(resource, missing)
                 report.notes.append(f"{name}: {len(missing)} record(s) from the service added below the table.")
         wb = outcomes_to_writeback(resource, outcomes)
         wb.append = append
-        write_back(book, table, wb, report)
+        write_back(book, prep.table, wb, report)
         report.sheets.append(SheetReport(name, resource.name, outcomes))
     report.stats = client.stats.to_dict()
     return report
+
+
+def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str, Any]], claimed: dict[int, str], *,
+               sheet: str) -> list[Outcome]:
+    by_id = {r["id"]: r for r in service}
+    linked = [r for r in rows if r.record_id is not None]
+    owners: dict[int, list[int]] = {}
+    for r in linked:
+        owners.setdefault(r.record_id, []).append(r.row)  # type: ignore[arg-type]
+    identity_fields = {n for group in resource.identity for n in group} | {resource.reference}
+    outcomes: list[Outcome] = []
+    for r in linked:
+        rec_id = r.record_id
+        assert rec_id is not None
+        record = by_id.get(rec_id)
+        if record is None:
+            outcomes.append(Outcome(r.row, Result.FAILED, f"QaaS ID {rec_id} is not on the service (deleted, or "
+                                    "another account's)."))
+            continue
+        others = [row for row in owners[rec_id] if row != r.row]
+        if others or rec_id in claimed:
+            elsewhere = f"row {others[0]}" if others else claimed[rec_id]
+            problem = Problem(r.row, "id", "record-claimed-twice", f"QaaS ID {rec_id} is also the QaaS ID of "
+                              f"{elsewhere}: two rows cannot be one record; nothing was pulled into either.", sheet,
+                              rec_id, resource.field("id").header)
+            outcomes.append(Outcome(r.row, Result.INVALID, problem.message, problems=[problem]))
+            continue
+        status = f"Status: {record.get('status') or 'ok'}."
+        if any(p.field in identity_fields for p in r.problems):
+            outcomes.append(Outcome(r.row, Result.PULLED, status, record))
+            continue
+        fp, service_fp, stored = fingerprint(resource, r.values), fingerprint(resource, record), r.stored_fingerprint
+        wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
+        if wrong:
+            problem = Problem(r.row, "id", "row-record-mismatch",
+                              f"the data of this row no longer belongs to record {rec_id}: its {' and '.join(wrong)} "
+                              f"differ from the record's ({identity_text(resource, record)}). Were rows sorted without "
+                              "their QaaS columns? Nothing of that record was written into this row.", sheet, rec_id,
+                              resource.field("id").header)
+            outcomes.append(Outcome(r.row, Result.MISMATCH, problem.message, {"id": rec_id}, problems=[problem]))
+            continue
+        sides = describe_sides(resource, differences(resource, r.values, record))
+        if same_values(fp, service_fp) or r.problems:
+            outcomes.append(Outcome(r.row, Result.PULLED, status, record))
+        elif stored is None:
+            outcomes.append(Outcome(r.row, Result.CONFLICT, f"{status} This row differs from the record ({sides}) "
+                                    "and there is no fingerprint of the last push to tell which side changed.",
+                                    record))
+        elif not same_values(service_fp, stored) and not same_values(fp, stored):
+            outcomes.append(Outcome(r.row, Result.CONFLICT, f"{status} Changed here and on the service since your "
+                                    f"last push ({sides}); decide which is right before the next push.", record))
+        elif not same_values(service_fp, stored):
+            # The service's values changed: the stored fingerprint stays, so a push sees what changed where.
+            outcomes.append(Outcome(r.row, Result.PULLED, f"{status} Changed on the service since your last push "
+                                    f"({sides}); run reconcile.", record))
+        elif resource.has_status and not is_editable_status(record.get("status")):
+            outcomes.append(Outcome(r.row, Result.LOCKED, f"{status} Changed here since your last push ({sides}), "
+                                    "but the record can no longer be changed.", record))
+        else:
+            outcomes.append(Outcome(r.row, Result.PULLED, f"{status} Changed here since your last push ({sides}): "
+                                    "push to send it.", record))
+    return outcomes
 
 
 def _records_frame(resource: Resource, records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -534,10 +680,13 @@ def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, output: Path | None = None, progress: Progress | None = None,
-              wait: float = LOCK_WAIT_S) -> RunReport:
+              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = ()) -> RunReport:
+    if overwrite and sheet is None:
+        raise WorkbookError("--overwrite names rows of one sheet: say which with --sheet NAME.", path=str(path))
+
     def work(book: TableBook, journal: Journal) -> RunReport:
         return push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
-                         journal=None if dry_run else journal, progress=progress)
+                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite)
 
     return run_on_file(path, "push --dry-run" if dry_run else "push", work, output=output,
                        settle_journal=not dry_run, wait=wait)

@@ -9,10 +9,19 @@ period. Amounts are compared as exact decimals; totals are exact sums. Verdicts:
 - ``only in workbook``     never pushed (no QaaS ID, nothing matching on the service)
 - ``only on service``      a record of the account that no row refers to
 - ``missing on service``   the row has a QaaS ID the service does not know
+- ``invalid in workbook``  a push would refuse the row (validation, or its period overlaps a record of the same
+                           EVSE): its amount is not counted
+- ``claimed by two rows``  two rows have the same QaaS ID: neither amount is counted, the record is listed once
+- ``QaaS ID of another record``  the row's EVSE ID, period or reference are another record's than its QaaS ID's
+                           (rows sorted without their QaaS columns?): compared with the record it is
+
+Totals count what a push would send: the amounts of invalid rows, and of rows that claim one record twice, are
+left out of the workbook total.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -23,13 +32,14 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
-from qaas_excel.pipeline import run_on_file
+from qaas_excel.pipeline import OperatorDirectory, run_on_file, sheets_to_process
+from qaas_excel.problems import by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import LOCK_WAIT_S
-from qaas_excel.sync import canonical_value, natural_key
+from qaas_excel.sync import Periods, canonical_value, fingerprint, identity_mismatch, natural_key, reference_of
 from qaas_excel.validation import validate
 from qaas_excel.values import decimal_text, jsonable
-from qaas_excel.workbook.table import SheetTable, TableBook
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
 from qaas_excel.workbook.writeback import system_values
 
 IN_SYNC = "in sync"
@@ -38,14 +48,19 @@ STATUS_CHANGED = "status changed"
 ONLY_IN_WORKBOOK = "only in workbook"
 ONLY_ON_SERVICE = "only on service"
 MISSING_ON_SERVICE = "missing on service"
-VERDICTS = (IN_SYNC, AMOUNT_DIFFERS, STATUS_CHANGED, ONLY_IN_WORKBOOK, ONLY_ON_SERVICE, MISSING_ON_SERVICE)
+INVALID_ROW = "invalid in workbook"
+CLAIMED_TWICE = "claimed by two rows"
+WRONG_RECORD = "QaaS ID of another record"
+VERDICTS = (IN_SYNC, AMOUNT_DIFFERS, STATUS_CHANGED, ONLY_IN_WORKBOOK, ONLY_ON_SERVICE, MISSING_ON_SERVICE, INVALID_ROW,
+            CLAIMED_TWICE, WRONG_RECORD)
 
 KWH_PER_MWH = Decimal(1000)
 NOT_PUSHED = "(not pushed)"
 
 DETAIL_COLUMNS = [
-    "verdict", "row", "id", "customer_reference", "operator", "evse_id", "period_start", "period_end",
-    "workbook_kwh", "service_kwh", "difference_kwh", "difference_mwh", "workbook_status", "service_status",
+    "verdict", "sheet", "row", "id", "service_id", "customer_reference", "operator", "evse_id", "period_start",
+    "period_end", "workbook_kwh", "service_kwh", "difference_kwh", "difference_mwh", "workbook_status",
+    "service_status", "note",
 ]
 
 
@@ -106,60 +121,94 @@ def _amount(v: Any) -> Decimal | None:
 
 def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
                       operator_names: dict[Any, str]) -> pd.DataFrame:
-    """The detail table. ``rows``: dicts with row, id, status and the typed client fields."""
+    """The detail table. ``rows``: dicts with row, id, status, the typed client fields, and ``problems`` (what a push
+    would refuse the row for; such a row's amount is not counted).
+
+    Every service record appears once. A row is matched by its QaaS ID when that record is the row's (its reference,
+    EVSE ID and period agree), otherwise by what it is (reference, then EVSE ID and period).
+    """
     by_id = {r["id"]: r for r in service}
-    by_ref = {str(r.get("customer_reference")).strip(): r for r in service if r.get("customer_reference")}
-    by_key = {k: r for r in service if (k := natural_key(CHARGEPOINT, r))}
-    used: set[int] = set()
+    claims = Counter(row["id"] for row in rows if row.get("id") is not None)
+    used: set[Any] = set()
     out: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
 
     def op_name(value: Any) -> str:
         if value in operator_names:  # by QaaS ID, or by the operator's reference
             return operator_names[value]
         return "" if value is None else str(value)
 
+    def take(record_id: Any) -> dict[str, Any] | None:
+        record = by_id.get(record_id) if record_id not in used else None
+        if record is not None:
+            used.add(record_id)
+        return record
+
     for row in rows:
-        record = None
+        rec_id = row.get("id")
+        if rec_id is not None and claims[rec_id] > 1:
+            out.append(_detail(row, take(rec_id), CLAIMED_TWICE, op_name, counted=False))
+        elif row.get("problems"):
+            out.append(_detail(row, take(rec_id) if rec_id is not None else None, INVALID_ROW, op_name,
+                               counted=False))
+        elif rec_id is None:
+            pending.append(row)
+        elif rec_id not in by_id:
+            out.append(_detail(row, None, MISSING_ON_SERVICE, op_name))
+        elif identity_mismatch(CHARGEPOINT, fingerprint(CHARGEPOINT, row), fingerprint(CHARGEPOINT, by_id[rec_id])):
+            pending.append(row)  # the QaaS ID is another record's: matched below by what the row is
+        else:
+            record = take(rec_id)
+            out.append(_detail(row, record, _compare(row, record) if record else MISSING_ON_SERVICE, op_name))
+
+    free = [r for r in service if r["id"] not in used]
+    by_ref = {ref: r for r in free if (ref := reference_of(CHARGEPOINT, r))}
+    by_key = {k: r for r in free if (k := natural_key(CHARGEPOINT, r))}
+    periods = Periods(CHARGEPOINT, service)
+    for row in pending:
+        ref = reference_of(CHARGEPOINT, row)
+        record = by_ref.get(ref) if ref else None
+        if record is None and (key := natural_key(CHARGEPOINT, row)):
+            record = by_key.get(key)
+        if record is not None and record["id"] in used:
+            record = None
+        if record is not None:
+            used.add(record["id"])
         if row.get("id") is not None:
-            record = by_id.get(row["id"])
-            if record is None:
-                out.append(_detail(row, None, MISSING_ON_SERVICE, op_name))
-                continue
+            out.append(_detail(row, record, WRONG_RECORD, op_name))
+        elif record is not None:
+            out.append(_detail(row, record, _compare(row, record), op_name))
+        elif periods.overlapping(row):
+            out.append(_detail(row, None, INVALID_ROW, op_name, counted=False))  # a push refuses it: a kWh twice
         else:
-            ref = str(row.get("customer_reference") or "").strip()
-            record = by_ref.get(ref) if ref else None
-            if record is None and (key := natural_key(CHARGEPOINT, row)):
-                record = by_key.get(key)
-            if record is not None and record["id"] in used:
-                record = None
-        if record is None:
             out.append(_detail(row, None, ONLY_IN_WORKBOOK, op_name))
-            continue
-        used.add(record["id"])
-        wb_amount, svc_amount = _amount(row.get("amount")), _amount(record.get("amount"))
-        if wb_amount != svc_amount:
-            verdict = AMOUNT_DIFFERS
-        elif row.get("id") is not None and (row.get("status") or "") != (record.get("status") or ""):
-            verdict = STATUS_CHANGED
-        else:
-            verdict = IN_SYNC
-        out.append(_detail(row, record, verdict, op_name))
     for record in service:  # every record a row refers to by ID or matched is in `used`
         if record["id"] not in used:
             out.append(_detail(None, record, ONLY_ON_SERVICE, op_name))
     return pd.DataFrame(out, columns=DETAIL_COLUMNS, dtype=object)
 
 
-def _detail(row: dict[str, Any] | None, record: dict[str, Any] | None, verdict: str, op_name: Any) -> dict[str, Any]:
+def _compare(row: dict[str, Any], record: dict[str, Any]) -> str:
+    if _amount(row.get("amount")) != _amount(record.get("amount")):
+        return AMOUNT_DIFFERS
+    if row.get("id") is not None and (row.get("status") or "") != (record.get("status") or ""):
+        return STATUS_CHANGED
+    return IN_SYNC
+
+
+def _detail(row: dict[str, Any] | None, record: dict[str, Any] | None, verdict: str, op_name: Any, *,
+            counted: bool = True) -> dict[str, Any]:
     src = row or record or {}
-    wb = _amount(row.get("amount")) if row else None
+    wb = _amount(row.get("amount")) if row and counted else None
     svc = _amount(record.get("amount")) if record else None
     diff = (svc or Decimal(0)) - (wb or Decimal(0)) if verdict != IN_SYNC else Decimal(0)
     operator = (record or {}).get("chargepointoperator_id", src.get("chargepointoperator_id"))
     return {
         "verdict": verdict,
+        "sheet": row.get("sheet") if row else None,
         "row": row.get("row") if row else None,
-        "id": (record or {}).get("id", src.get("id")),
+        "id": row.get("id") if row and row.get("id") is not None else (record or {}).get("id"),
+        "service_id": (record or {}).get("id"),
         "customer_reference": src.get("customer_reference") or (record or {}).get("customer_reference"),
         "operator": op_name(operator),
         "evse_id": src.get("evse_id"),
@@ -171,6 +220,7 @@ def _detail(row: dict[str, Any] | None, record: dict[str, Any] | None, verdict: 
         "difference_mwh": diff / KWH_PER_MWH,
         "workbook_status": (row or {}).get("status") if row else None,
         "service_status": (record or {}).get("status"),
+        "note": "; ".join(row.get("problems") or []) if row else "",
     }
 
 
@@ -193,32 +243,46 @@ def summarise(detail: pd.DataFrame, by: str) -> pd.DataFrame:
                                        "service_mwh", "differences"], dtype=object)
 
 
-def rows_of(table: SheetTable) -> list[dict[str, Any]]:
-    """The sheet's rows with typed values; what cannot be read stays as it is (and counts as differing)."""
-    result = validate(CHARGEPOINT, table.data, sheet=table.sheet, headers=table.headers)
+def rows_of(table: SheetTable, operator_refs: set[str] | None = None) -> list[dict[str, Any]]:
+    """The sheet's rows with typed values and what a push would refuse each for (validation's problems).
+
+    ``operator_refs``: the operator references a push could resolve (the service's, and the Operators sheet's).
+    """
+    result = validate(CHARGEPOINT, table.data, sheet=table.sheet, headers=table.headers, operator_refs=operator_refs)
+    problems = by_row(result.problems)
     system = system_values(table)
     out = []
     for row, values in result.records.to_dict("index").items():
-        raw_amount = table.data.at[row, "amount"] if "amount" in table.data else None
-        values = dict(values)
-        if values.get("amount") is None and raw_amount is not None:
-            values["amount"] = raw_amount
-        out.append({"row": row, "id": system.at[row, "id"], "status": system.at[row, "status"], **values})
+        out.append({"sheet": table.sheet, "row": row, "id": system.at[row, "id"], "status": system.at[row, "status"],
+                    "problems": [p.message for p in problems.get(row, [])], **values})
     return out
 
 
 def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = None) -> ReconcileReport:
-    table = book.read(CHARGEPOINT, sheet or CHARGEPOINT.sheet)
+    """Every charge point sheet of the workbook (or the one named) against the service's records."""
+    names = [name for resource, name in sheets_to_process(book, sheet) if resource is CHARGEPOINT]
+    if not names:
+        raise WorkbookError(f"{book.name}: there is no charge point sheet to reconcile"
+                            + (f" (sheet {sheet!r} holds operators)." if sheet else "."), path=book.name, sheet=sheet)
+    service_operators = client.list(OPERATOR)
+    directory = OperatorDirectory(service_operators)
+    try:
+        operator_sheets = [name for resource, name in sheets_to_process(book) if resource is OPERATOR]
+    except WorkbookError:
+        operator_sheets = []  # a workbook of charge points only: references resolve through the service alone
+    for name in operator_sheets:
+        directory.learn_sheet(book.read(OPERATOR, name))
+    rows = [row for name in names for row in rows_of(book.read(CHARGEPOINT, name), directory.references())]
     service = client.list(CHARGEPOINT)
     operators: dict[Any, str] = {}
-    for op in client.list(OPERATOR):
+    for op in service_operators:
         name = str(op.get("organization_name") or op["id"])
         operators[op["id"]] = name
         if op.get("customer_reference"):
             operators[str(op["customer_reference"])] = name
-    detail = reconcile_records(rows_of(table), service, operators)
-    return ReconcileReport(book.name, table.sheet, detail, summarise(detail, "status"), summarise(detail, "operator"),
-                           summarise(detail, "year"), stats=client.stats.to_dict())
+    detail = reconcile_records(rows, service, operators)
+    return ReconcileReport(book.name, ", ".join(names), detail, summarise(detail, "status"),
+                           summarise(detail, "operator"), summarise(detail, "year"), stats=client.stats.to_dict())
 
 
 def reconcile_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, output: Path | None = None,

@@ -277,6 +277,14 @@ class Resource:
     has_status: bool = False
     reference: str | None = "customer_reference"  # the user's own unique key of a record
     natural_key: tuple[str, ...] = ()  # fields that together name one record, reference or not
+    # For a row without a reference: fields that, when equal, make a service record almost surely the same one
+    # (two operators of one account with the same legal name are not to be created from rows without references).
+    weak_key: tuple[str, ...] = ()
+    # Which record a row is, besides its reference: groups of fields. ``identity_any``: the row is another record
+    # when ANY group differs from its linked record (a charge point record: EVSE ID, period); otherwise only when
+    # ALL differ (an operator that changes its name OR moves is the same operator; one that changes both is not).
+    identity: tuple[tuple[str, ...], ...] = ()
+    identity_any: bool = True
     operator_field: str | None = None  # the field that names the record's operator
     period: tuple[str, str] | None = None  # first and last day of the period a record covers
     quantity: str | None = None  # the field totals add up
@@ -333,6 +341,9 @@ OPERATOR = Resource(
     list_path="/chargepointoperators",
     item_path="/chargepointoperator/{id}",
     listing=("id", "customer_reference", "organization_name", "street", "zip_code", "town", "last_updated"),
+    weak_key=("organization_name",),
+    identity=(("organization_name",), ("street", "zip_code", "town")),
+    identity_any=False,
     fields=(
         _ID,
         _CUSTOMER_REFERENCE,
@@ -363,6 +374,7 @@ CHARGEPOINT = Resource(
     list_filters=("chargepointoperator_id", "status"),
     has_status=True,
     natural_key=("evse_id", "period_start", "period_end"),  # one EVSE in one period
+    identity=(("evse_id",), ("period_start", "period_end")),
     operator_field="chargepointoperator_id",
     period=("period_start", "period_end"),
     quantity="amount",

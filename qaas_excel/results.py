@@ -13,6 +13,8 @@ class Result(StrEnum):
     UNCHANGED = "unchanged"
     LOCKED = "locked"
     CONFLICT = "conflict"
+    MISMATCH = "mismatch"  # the row's data is another record's than the one its QaaS ID names (sorted rows?)
+    DUPLICATE = "duplicate"  # created, but the service now holds the record twice (runs at the same moment)
     INVALID = "invalid"
     FAILED = "failed"
     VALID = "valid"  # dry run / validate: would be sent
@@ -20,4 +22,5 @@ class Result(StrEnum):
 
 
 # Results that make a run exit with code 1: the user has something to look at.
-ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.INVALID, Result.FAILED})
+ATTENTION = frozenset({Result.LOCKED, Result.CONFLICT, Result.MISMATCH, Result.DUPLICATE, Result.INVALID,
+                       Result.FAILED})

@@ -14,24 +14,27 @@ workbook's folder keeps one hidden ``.NAME.qaas-lock``, empty, safe to delete wh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from qaas_excel.config import private_dir
+from qaas_excel.config import private_dir, state_dir
 from qaas_excel.journal import journal_path
 from qaas_excel.values import utc_now_text
 
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_S = 10.0  # how long a second run waits for the first before it gives up
+# A push of another workbook (or of a copy of this one) by the same account may take minutes: wait that long.
+ACCOUNT_WAIT_S = 900.0
 
 
 class BookBusyError(Exception):
@@ -112,6 +115,47 @@ def book_lock(book: Path | str, *, command: str, wait: float = LOCK_WAIT_S) -> I
         for lock, holder_path in reversed(held):
             holder_path.unlink(missing_ok=True)
             lock.release()
+
+
+def account_lock_paths(environment: str, account: str | None, home: Path | None = None) -> tuple[Path, Path]:
+    """(the lock file, the holder file) of one account in one environment, in the state folder."""
+    key = hashlib.sha256(f"{environment}|{account or ''}".encode()).hexdigest()[:24]
+    base = (home or state_dir()) / "locks" / f"account-{key}.lock"
+    return base, base.with_suffix(".holder.json")
+
+
+@contextmanager
+def account_lock(environment: str, account: str | None, *, command: str, wait: float = ACCOUNT_WAIT_S,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lock around "list the service's records, then create what is missing" for one account.
+
+    Two pushes of one account on this machine (two workbooks, or two copies of one workbook, which the lock beside a
+    workbook cannot tell apart) would each list the records before the other created its own, and create them twice.
+    The second waits here until the first has created its records, then lists afresh. ``on_wait`` is told who it
+    waits for; after ``wait`` seconds ``BookBusyError``.
+    """
+    lock_file, holder_file = account_lock_paths(environment, account)
+    private_dir(lock_file.parent)
+    lock = FileLock(lock_file, timeout=0, mode=0o600, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait(describe_holder(_read_holder(holder_file)))
+        try:
+            lock.acquire(timeout=max(0.0, wait))
+        except Timeout:
+            raise BookBusyError(
+                f"Another push of {account or 'this account'} in {environment} is still creating records: "
+                f"{describe_holder(_read_holder(holder_file))}. Nothing was sent; try again when it has finished.",
+                _read_holder(holder_file)) from None
+    try:
+        _write_holder(holder_file, {"command": command, "pid": os.getpid(), "host": socket.gethostname(),
+                                    "user": _user(), "since": utc_now_text()})
+        yield
+    finally:
+        holder_file.unlink(missing_ok=True)
+        lock.release()
 
 
 def _hide(path: Path) -> None:

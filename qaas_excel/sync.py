@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -101,32 +101,83 @@ _SORTED_FIELDS: dict[str, tuple[Field, ...]] = {}
 
 
 def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
-    """Hash of the pushed fields' canonical values."""
+    """What the hidden column holds: a hash of the pushed fields' canonical values, then short digests of which
+    record those values are (reference, then each identity group), so that a row whose data moved away from its
+    QaaS ID (a sheet sorted without its QaaS columns) is told apart from a row that was edited.
+
+    ``hash:ref.group1.group2``; an empty part is an empty reference. Fingerprints written before the digests
+    (a bare hash) still compare by their hash (``same_values``).
+    """
     fields = _SORTED_FIELDS.get(resource.name)
     if fields is None:
         fields = _SORTED_FIELDS[resource.name] = tuple(sorted(resource.client_fields, key=lambda f: f.name))
-    parts = []
+    parts: dict[str, str] = {}
     for f in fields:
         value = values.get(f.name)
         kind = type(value)
         if kind is Decimal or kind is float:  # amounts: mostly unique, not worth remembering
-            parts.append(f"{f.name}={canonical_value(f, value)}")
+            parts[f.name] = f"{f.name}={canonical_value(f, value)}"
             continue
         key = (resource.name, f.name, kind, value)  # towns, dates, operators, powers: the same few values again
         try:
             part = _PARTS.get(key)
         except TypeError:  # a value that cannot be a key (never from a cell): spell it out
-            parts.append(f"{f.name}={canonical_value(f, value)}")
+            parts[f.name] = f"{f.name}={canonical_value(f, value)}"
             continue
         if part is None:
             if len(_PARTS) > 100_000:  # bounded: a server working through many files does not grow
                 _PARTS.clear()
             part = _PARTS[key] = f"{f.name}={canonical_value(f, value)}"
-        parts.append(part)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+        parts[f.name] = part
+    digest = hashlib.sha256("\x1f".join(parts.values()).encode()).hexdigest()[:20]
+    return digest + ":" + ".".join(_identity_parts(resource, parts))
 
 
 _PARTS: dict[tuple[str, str, type, Any], str] = {}
+
+
+def _identity_parts(resource: Resource, parts: dict[str, str]) -> list[str]:
+    """Short digests of the reference and of each identity group ("" for an empty reference)."""
+    out = []
+    ref = resource.reference
+    if ref is not None and ref in parts and parts[ref] != f"{ref}=":
+        out.append(hashlib.sha256(parts[ref].encode()).hexdigest()[:6])
+    else:
+        out.append("")
+    for group in resource.identity:
+        out.append(hashlib.sha256("\x1f".join(parts.get(n, n + "=") for n in group).encode()).hexdigest()[:6])
+    return out
+
+
+def values_part(stamp: str | None) -> str | None:
+    """The hash of the values in a fingerprint (what tells "changed" from "unchanged")."""
+    return stamp.partition(":")[0] if stamp else None
+
+
+def same_values(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and values_part(a) == values_part(b)
+
+
+def identity_mismatch(resource: Resource, row_stamp: str, other: str | None) -> list[str]:
+    """The headers of what says a row's data is ANOTHER record than the one ``other`` (a fingerprint: its record's,
+    or the one stored when the row was last pushed) was made from; [] when it is the same record, or ``other`` is
+    a bare hash that cannot tell.
+
+    The reference decides when both have one; besides, a charge point record is another one when its EVSE ID or its
+    period differs, an operator when its name AND its address differ (a rename or a move alone is an edit).
+    """
+    mine = row_stamp.partition(":")[2].split(".")
+    theirs = (other or "").partition(":")[2].split(".")
+    groups = len(resource.identity)
+    if len(mine) != groups + 1 or len(theirs) != groups + 1:
+        return []
+    out: list[str] = []
+    if mine[0] and theirs[0] and mine[0] != theirs[0] and resource.reference:
+        out.append(resource.field(resource.reference).header)
+    differ = [i for i in range(groups) if mine[i + 1] != theirs[i + 1]]
+    if differ and (resource.identity_any or len(differ) == groups):
+        out.extend(" and ".join(resource.field(n).header for n in resource.identity[i]) for i in differ)
+    return out
 
 
 def differences(resource: Resource, row: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -141,6 +192,86 @@ def natural_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] |
         return None
     key = tuple(canonical_value(resource.field(name), values.get(name)) for name in resource.natural_key)
     return key if all(key) else None
+
+
+def weak_key(resource: Resource, values: dict[str, Any]) -> tuple[str, ...] | None:
+    """What makes a record without a reference almost surely the same one (an operator's legal name, in any case)."""
+    if not resource.weak_key:
+        return None
+    key = tuple(canonical_value(resource.field(name), values.get(name)).casefold() for name in resource.weak_key)
+    return key if all(key) else None
+
+
+def reference_of(resource: Resource, values: dict[str, Any]) -> str | None:
+    if not resource.reference:
+        return None
+    text = "" if is_blank(values.get(resource.reference)) else str(values[resource.reference]).strip()
+    return text or None
+
+
+def _day(value: Any) -> int | None:
+    """A period bound as a day number, whatever form it came in (date, datetime, ISO text)."""
+    if isinstance(value, datetime):
+        return value.date().toordinal()
+    if isinstance(value, date):
+        return value.toordinal()
+    try:
+        return date.fromisoformat(str(value).strip()[:10]).toordinal()
+    except ValueError:
+        return None
+
+
+class Periods:
+    """Records by what they are about apart from their period (a charge point record: its EVSE), to find records
+    whose periods overlap: the same kWh of one EVSE must never be claimed twice."""
+
+    def __init__(self, resource: Resource, records: Iterable[dict[str, Any]]) -> None:
+        self.resource = resource
+        self.what = tuple(n for n in resource.natural_key if n not in (resource.period or ()))
+        self.by_what: dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]] = {}
+        if resource.period is None:
+            return
+        for rec in records:
+            key, span = self._key(rec)
+            if key is not None and span is not None:
+                self.by_what.setdefault(key, []).append((*span, rec))
+
+    def _key(self, values: dict[str, Any]) -> tuple[tuple[str, ...] | None, tuple[int, int] | None]:
+        assert self.resource.period is not None
+        key = tuple(canonical_value(self.resource.field(n), values.get(n)) for n in self.what)
+        start, end = (_day(values.get(n)) for n in self.resource.period)
+        return (key if all(key) else None), ((start, end) if start is not None and end is not None else None)
+
+    def overlapping(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.resource.period is None:
+            return []
+        key, span = self._key(values)
+        if key is None or span is None:
+            return []
+        return [rec for start, end, rec in self.by_what.get(key, ()) if start <= span[1] and span[0] <= end]
+
+
+def period_text(resource: Resource, values: dict[str, Any]) -> str:
+    """A record's period in the user's words: 01.01.2024–31.12.2024."""
+    if resource.period is None:
+        return ""
+    bounds = []
+    for name in resource.period:
+        day = _day(values.get(name))
+        bounds.append(date.fromordinal(day).strftime("%d.%m.%Y") if day is not None else "?")
+    return "–".join(bounds)
+
+
+def identity_text(resource: Resource, values: dict[str, Any]) -> str:
+    """Which record values are, in words: "DE*ABC*E1*1, 01.01.2024–31.12.2024" or "Alpha GmbH, Hauptstr. 1 ..."."""
+    parts = []
+    for group in resource.identity:
+        if resource.period and tuple(group) == tuple(resource.period):
+            parts.append(period_text(resource, values))
+        else:
+            parts.append(" ".join(str(values.get(n) or "") for n in group).strip() or "(empty)")
+    ref = reference_of(resource, values)
+    return ", ".join(parts) + (f" (reference {ref!r})" if ref else "")
 
 
 # --- rows and plans -------------------------------------------------------------------------------
@@ -185,32 +316,91 @@ def _fmt(f: Field, canonical_text: str) -> str:
 
 
 def describe_changes(resource: Resource, diffs: dict[str, tuple[str, str]]) -> str:
+    """A change about to be made or just made: "Amount (kWh) 18.234,512 → 19.000,500" (old → new)."""
     return ", ".join(f"{resource.field(k).header} {_fmt(resource.field(k), old)} → {_fmt(resource.field(k), new)}"
                      for k, (old, new) in diffs.items())
 
 
-def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]]) -> list[Planned]:
+def describe_sides(resource: Resource, diffs: dict[str, tuple[str, str]]) -> str:
+    """Where the service and the row differ, saying which holds which: "Amount (kWh): service 2.222,000, this row
+    2.500,000" (``differences`` gives (service, row))."""
+    return "; ".join(f"{resource.field(k).header}: service {_fmt(resource.field(k), svc)}, this row "
+                     f"{_fmt(resource.field(k), row)}" for k, (svc, row) in diffs.items())
+
+
+OVERWRITE_HINT = "push it with --overwrite {row}"
+
+
+class _Matches:
+    """The service's records no row is linked to, by what identifies them to a row without a QaaS ID."""
+
+    def __init__(self, resource: Resource, records: Iterable[dict[str, Any]]) -> None:
+        self.resource = resource
+        self.by_ref: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.by_weak: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.by_fp: dict[str | None, dict[str, Any]] = {}
+        for rec in records:
+            ref = reference_of(resource, rec)
+            if ref:
+                self.by_ref.setdefault(ref, rec)
+            if key := natural_key(resource, rec):
+                self.by_key.setdefault(key, rec)
+            if weak := weak_key(resource, rec):
+                self.by_weak.setdefault(weak, rec)
+            self.by_fp.setdefault(values_part(fingerprint(resource, rec)), rec)
+
+    def find(self, r: RowState, fp: str) -> tuple[dict[str, Any] | None, str]:
+        resource = self.resource
+        if r.reference and r.reference in self.by_ref:
+            return self.by_ref[r.reference], f"your reference {r.reference!r}"
+        if (key := natural_key(resource, r.values)) and key in self.by_key:
+            return self.by_key[key], "the same " + " and ".join(_key_words(resource, resource.natural_key))
+        if not r.reference:
+            if (weak := weak_key(resource, r.values)) and weak in self.by_weak:
+                return self.by_weak[weak], "the same " + " and ".join(_key_words(resource, resource.weak_key))
+            if not resource.natural_key and values_part(fp) in self.by_fp:
+                return self.by_fp[values_part(fp)], "identical values"
+        return None, ""
+
+
+def _key_words(resource: Resource, names: tuple[str, ...]) -> list[str]:
+    words = [resource.field(n).header for n in names if n not in (resource.period or ())]
+    if resource.period and all(n in names for n in resource.period):
+        words.append("period")
+    return words
+
+
+def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]], *,
+              claimed: Mapping[int, str] | None = None, overwrite: Collection[int] = (),
+              sheet: str | None = None) -> list[Planned]:
     """Decide per row what to do, from the rows (an interrupted run already replayed into them, see
-    ``pipeline._replay_journal``) and the service's records (one list call)."""
-    by_id = {r["id"]: r for r in service if r.get("id") is not None}
-    by_ref: dict[str, dict[str, Any]] = {}
-    by_key: dict[tuple[str, ...], dict[str, Any]] = {}
-    by_fp: dict[str, dict[str, Any]] = {}
+    ``pipeline._replay_journal``) and the service's records (one list call).
+
+    ``claimed``: records that rows of other sheets of this run are linked to (id -> "Sheet row 7"): no row here
+    may be linked to them or create them again. ``overwrite``: rows whose values the user decided should replace
+    the service's where they conflict (never over a frozen record, never onto another record).
+    """
     rows = list(rows)
-    linked = {r.record_id for r in rows if r.record_id is not None}
-    for rec in service:
-        if rec.get("id") in linked:
-            continue
-        ref = str(rec.get(resource.reference) or "").strip() if resource.reference else ""
-        if ref:
-            by_ref.setdefault(ref, rec)
-        key = natural_key(resource, rec)
-        if key:
-            by_key.setdefault(key, rec)
-        by_fp.setdefault(fingerprint(resource, rec), rec)
+    claimed = claimed or {}
+    by_id = {r["id"]: r for r in service if r.get("id") is not None}
+    owners: dict[int, list[int]] = {}
+    for r in rows:
+        if r.record_id is not None:
+            owners.setdefault(r.record_id, []).append(r.row)
+    matches = _Matches(resource, (rec for rec in service if rec.get("id") not in owners and rec.get("id") not in
+                                  claimed))
+    periods = Periods(resource, service)
+    # Sorting moves a row's values but not its fingerprint: values that are exactly what another row last pushed
+    # belong to that row's record.
+    pushed_as: dict[str | None, RowState] = {values_part(r.stored_fingerprint): r for r in rows
+                                             if r.record_id is not None and r.stored_fingerprint}
+
+    def where(record_id: int) -> str:
+        return f"row {owners[record_id][0]}" if record_id in owners else claimed.get(record_id, "")
 
     planned: list[Planned] = []
-    taken: set[int] = set()
+    taken: dict[int, int] = {}
     for r in rows:
         if r.problems:
             planned.append(Planned(r.row, Action.NONE, Result.INVALID, _problem_summary(r.problems),
@@ -218,9 +408,23 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
             continue
         fp = fingerprint(resource, r.values)
         if r.record_id is None:
-            planned.append(_plan_new(resource, r, fp, by_ref, by_key, by_fp, taken))
-        else:
-            planned.append(_plan_existing(resource, r, fp, by_id.get(r.record_id)))
+            planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet))
+            continue
+        others = [row for row in owners[r.record_id] if row != r.row]
+        if others or r.record_id in claimed:
+            elsewhere = f"row {others[0]}" if others else claimed[r.record_id]
+            note = (f"QaaS ID {r.record_id} is also the QaaS ID of {elsewhere}: two rows cannot be one record. "
+                    "Nothing was sent for either; keep the ID on the row that is this record, clear it on the other.")
+            planned.append(_invalid(resource, r, "id", "record-claimed-twice", note, sheet, r.record_id))
+            continue
+        twin = pushed_as.get(values_part(fp))
+        if twin is not None and twin.row != r.row and not same_values(fp, r.stored_fingerprint):
+            planned.append(_mismatch(resource, r, by_id.get(r.record_id), sheet,
+                                     f"this row holds exactly the values last pushed as record {twin.record_id} "
+                                     f"(the QaaS ID of row {twin.row})"))
+            continue
+        planned.append(_plan_existing(resource, r, fp, by_id.get(r.record_id), overwrite=r.row in overwrite,
+                                      sheet=sheet))
     return planned
 
 
@@ -228,62 +432,110 @@ def _problem_summary(problems: list[Problem]) -> str:
     return " | ".join(p.message for p in problems)
 
 
-def _plan_new(resource: Resource, r: RowState, fp: str, by_ref: dict, by_key: dict, by_fp: dict,
-              taken: set[int]) -> Planned:
-    match, how = None, ""
-    if r.reference and r.reference in by_ref:
-        match, how = by_ref[r.reference], f"your reference {r.reference!r}"
-    elif (key := natural_key(resource, r.values)) and key in by_key:
-        match, how = by_key[key], "the same EVSE ID and period"
-    elif not r.reference and fp in by_fp and not resource.natural_key:
-        match, how = by_fp[fp], "identical values"
-    if match is None or match["id"] in taken:
-        return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
-    taken.add(match["id"])
-    diffs = differences(resource, r.values, match)
-    if not diffs:
-        return Planned(r.row, Action.NONE, Result.ADOPTED,
-                       f"Already on the service (found by {how}); linked to this row, not created again.",
-                       record_id=match["id"], fingerprint=fp, record=match)
-    # Neither the record nor a fingerprint goes with a conflict: the row stays unlinked, so the next push finds
-    # the same conflict again instead of quietly turning it into an update of the service's record.
-    return Planned(r.row, Action.NONE, Result.CONFLICT,
-                   f"The service already holds record {match['id']} with {how} but different values "
-                   f"({describe_changes(resource, diffs)}). Nothing was sent. To change that record, put "
-                   f"{match['id']} into the QaaS ID column; if it is another record, give this row its own reference.")
+def _invalid(resource: Resource, r: RowState, field_name: str, code: str, note: str, sheet: str | None,
+             value: Any) -> Planned:
+    problem = Problem(r.row, field_name, code, note, sheet, value, resource.field(field_name).header)
+    return Planned(r.row, Action.NONE, Result.INVALID, problem.message, record_id=r.record_id, problems=[problem])
 
 
-def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None) -> Planned:
+def _mismatch(resource: Resource, r: RowState, record: dict[str, Any] | None, sheet: str | None, why: str) -> Planned:
+    """The row's data is another record's than the one its QaaS ID names: nothing is sent, nothing is written into
+    the record's columns (its status, last update) either."""
+    theirs = f" (the service's record {r.record_id} is {identity_text(resource, record)})" if record else ""
+    note = (f"the data of this row no longer belongs to record {r.record_id}: {why}{theirs}. Were rows sorted "
+            "without their QaaS columns? Nothing was sent. Put the rows back beside their QaaS IDs (undo the sort); "
+            "if this row is another record, clear its QaaS ID so it is matched or created on its own; if you changed "
+            "it on purpose, restore it: a record keeps what it is about once it exists.")
+    problem = Problem(r.row, "id", "row-record-mismatch", note, sheet, r.record_id, resource.field("id").header)
+    return Planned(r.row, Action.NONE, Result.MISMATCH, problem.message, record_id=r.record_id,
+                   record={"id": r.record_id}, problems=[problem])
+
+
+def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, periods: Periods, taken: dict[int, int],
+              where: Callable[[int], str], sheet: str | None) -> Planned:
+    match, how = matches.find(r, fp)
+    if match is not None:
+        if match["id"] in taken:
+            return _invalid(resource, r, "id", "record-claimed-twice",
+                            f"row {taken[match['id']]} and this row both are record {match['id']} on the service "
+                            f"(found by {how}); nothing was sent for this row. Two rows cannot be one record.",
+                            sheet, None)
+        taken[match["id"]] = r.row
+        diffs = differences(resource, r.values, match)
+        if not diffs:
+            return Planned(r.row, Action.NONE, Result.ADOPTED,
+                           f"Already on the service (found by {how}); linked to this row, not created again.",
+                           record_id=match["id"], fingerprint=fp, record=match)
+        # Neither the record nor a fingerprint goes with a conflict: the row stays unlinked, so the next push finds
+        # the same conflict again instead of quietly turning it into an update of the service's record.
+        return Planned(r.row, Action.NONE, Result.CONFLICT,
+                       f"The service already holds record {match['id']} with {how} but different values "
+                       f"({describe_sides(resource, diffs)}). Nothing was sent. If this row is that record and "
+                       f"right, put {match['id']} into its QaaS ID column and {OVERWRITE_HINT.format(row=r.row)}; "
+                       "if it is another record, give this row its own reference.")
+    clash = periods.overlapping(r.values)
+    if clash:
+        first = resource.period[0] if resource.period else "id"
+        listed = "; ".join(f"record {rec['id']} ({period_text(resource, rec)}"
+                           + (f", linked to {w}" if (w := where(rec["id"])) else "") + ")" for rec in clash[:3])
+        more = f" and {len(clash) - 3} more" if len(clash) > 3 else ""
+        what = " and ".join(_key_words(resource, periods.what)) or "record"
+        return _invalid(resource, r, first, "overlap-on-service",
+                        f"the period {period_text(resource, r.values)} overlaps what the service already holds for "
+                        f"the same {what}: {listed}{more}. A kWh may be claimed once; nothing was sent.",
+                        sheet, r.values.get(first))
+    return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
+
+
+def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None, *,
+                   overwrite: bool = False, sheet: str | None = None) -> Planned:
     if record is None:
         return Planned(r.row, Action.NONE, Result.FAILED,
                        f"QaaS ID {r.record_id} is not on the service (deleted, or it belongs to another "
                        "account). Clear the QaaS ID to create the record again.", record_id=r.record_id)
     service_fp = fingerprint(resource, record)
     stored = r.stored_fingerprint or None
-    changed_here = fp != stored if stored else fp != service_fp
-    changed_there = stored is not None and service_fp != stored
+    wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
+    if wrong:
+        return _mismatch(resource, r, record, sheet, f"its {' and '.join(wrong)} differ from the record's")
+    hint = OVERWRITE_HINT.format(row=r.row)
+    if stored is None:
+        if same_values(fp, service_fp):
+            return Planned(r.row, Action.NONE, Result.UNCHANGED, "", record_id=r.record_id, record=record,
+                           fingerprint=fp)
+        if not overwrite:
+            return Planned(r.row, Action.NONE, Result.CONFLICT,
+                           f"This row differs from record {r.record_id} ("
+                           f"{describe_sides(resource, differences(resource, r.values, record))}) and there is no "
+                           "fingerprint of the last push to tell which side changed (was the hidden column removed, "
+                           "e.g. by Excel's Document Inspector?). Nothing was sent. If the service is right, type its "
+                           f"values in; if this row is right, {hint}.", record_id=r.record_id, record=record)
+        changed_here, changed_there = True, False
+    else:
+        changed_here, changed_there = not same_values(fp, stored), not same_values(service_fp, stored)
     status = record.get("status")
     if not changed_here:
         note = ""
         if changed_there:
             note = ("Changed on the service since your last push (" +
-                    describe_changes(resource, differences(resource, r.values, record)) + "); run reconcile.")
+                    describe_sides(resource, differences(resource, r.values, record)) + "); run reconcile.")
         return Planned(r.row, Action.NONE, Result.UNCHANGED, note, record_id=r.record_id, record=record,
                        fingerprint=stored or fp)
-    if fp == service_fp:  # both sides already agree (changed the same way, or never diverged)
+    if same_values(fp, service_fp):  # both sides already agree (changed the same way, or never diverged)
         return Planned(r.row, Action.NONE, Result.UNCHANGED, "", record_id=r.record_id, record=record, fingerprint=fp)
     diffs = differences(resource, r.values, record)
-    if changed_there:
+    if changed_there and not overwrite:
         return Planned(r.row, Action.NONE, Result.CONFLICT,
-                       "Changed here and on the service since your last push; nothing was overwritten. Service now: "
-                       + describe_changes(resource, diffs) + ". Pull or reconcile, then decide.",
+                       "Changed here and on the service since your last push; nothing was overwritten ("
+                       + describe_sides(resource, diffs) + "). Pull or reconcile, then decide: if the service is "
+                       f"right, type its values in; if this row is right, {hint}.",
                        record_id=r.record_id, record=record)
     frozen = [k for k in diffs if not resource.field(k).patchable]
     if frozen:
         names = ", ".join(resource.field(k).header for k in frozen)
         return Planned(r.row, Action.NONE, Result.LOCKED,
-                       f"{names} cannot be changed once the record exists (service: "
-                       f"{describe_changes(resource, {k: diffs[k] for k in frozen})}). Restore the value, "
+                       f"{names} cannot be changed once the record exists ("
+                       f"{describe_sides(resource, {k: diffs[k] for k in frozen})}). Restore the value, "
                        "or clear the QaaS ID to create a new record.", record_id=r.record_id, record=record)
     if resource.has_status and not is_editable_status(status):
         return Planned(r.row, Action.NONE, Result.LOCKED,
@@ -291,7 +543,43 @@ def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, A
                        f"(wanted: {describe_changes(resource, diffs)}).", record_id=r.record_id, record=record)
     changes = {k: r.values.get(k) for k in diffs}
     return Planned(r.row, Action.UPDATE, record_id=r.record_id, payload=changes, fingerprint=fp, record=record,
-                   message=describe_changes(resource, diffs))
+                   message=("overwriting the service's values: " if changed_there else "")
+                   + describe_changes(resource, diffs))
+
+
+def find_twins(resource: Resource, created: Mapping[int, dict[str, Any]],
+               service: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """After creating: the records of the service that are the same record as one this run created (another run,
+    from a copy of the workbook or another machine, created it at the same moment). Row -> its twins."""
+    others = [rec for rec in service if rec.get("id") is not None]
+    periods = Periods(resource, others)
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    by_weak: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_fp: dict[str | None, list[dict[str, Any]]] = {}
+    for rec in others:
+        if ref := reference_of(resource, rec):
+            by_ref.setdefault(ref, []).append(rec)
+        if weak := weak_key(resource, rec):
+            by_weak.setdefault(weak, []).append(rec)
+        by_fp.setdefault(values_part(fingerprint(resource, rec)), []).append(rec)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row, rec in created.items():
+        found: dict[Any, dict[str, Any]] = {}
+        ref = reference_of(resource, rec)
+        for other in by_ref.get(ref, []) if ref else []:
+            found[other["id"]] = other
+        for other in periods.overlapping(rec):
+            found[other["id"]] = other
+        if not ref:
+            for other in by_weak.get(weak_key(resource, rec) or (), []):
+                found[other["id"]] = other
+            if not resource.natural_key:
+                for other in by_fp.get(values_part(fingerprint(resource, rec)), []):
+                    found[other["id"]] = other
+        twins = [o for i, o in found.items() if i != rec.get("id")]
+        if twins:
+            out[row] = sorted(twins, key=lambda o: o["id"])
+    return out
 
 
 # --- running a plan -------------------------------------------------------------------------------

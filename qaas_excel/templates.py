@@ -43,7 +43,12 @@ RESULT_HELP = {
     Result.UPDATED: "Changed since the last push: the change was sent.",
     Result.UNCHANGED: "Same as at the last push: nothing was sent.",
     Result.LOCKED: "Changed, but the service no longer accepts changes (sent to the UBA).",
-    Result.CONFLICT: "Changed here and on the service since the last push: nothing was overwritten.",
+    Result.CONFLICT: "Changed here and on the service since the last push (or no fingerprint to tell): nothing "
+                     "was overwritten.",
+    Result.MISMATCH: "The row's data belongs to another record than its QaaS ID's (rows sorted without their QaaS "
+                     "columns?): nothing was sent.",
+    Result.DUPLICATE: "Created, but the service now holds the same record twice (two runs at the same moment): "
+                      "see the message.",
     Result.INVALID: "Problems found before sending (see the message and the red cells).",
     Result.FAILED: "The service refused the row or could not be reached (see the message).",
     Result.VALID: "Checked (validate or dry run): would be sent as it is.",

@@ -97,6 +97,8 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
 
     _record_rules(resource, records, failed, out, today)
     _duplicate_keys(resource, records, out)
+    _overlapping_periods(resource, records, out)
+    _duplicate_weak_keys(resource, records, out)
     if resource.operator_field:
         _operator_references(records[resource.operator_field], resource.operator_field, out, operator_refs,
                              operator_ids)
@@ -196,6 +198,86 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
     out.add(dup[dup].index, first, "duplicate-evse-period" if resource.period else "duplicate-key",
             lambda r: f"{_key_text(resource, records.loc[r])} appears more than once "
                       f"(rows {', '.join(map(str, groups[keys[r]]))})")
+
+
+def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collector) -> None:
+    """Two rows of one EVSE whose periods overlap (not the same period: that is a duplicate) claim a kWh twice."""
+    if resource.period is None:
+        return
+    start_name, end_name = resource.period
+    what = [n for n in resource.natural_key if n not in resource.period]
+    present = records[start_name].notna() & records[end_name].notna()
+    for name in what:
+        present &= records[name].notna()
+    flawed = {p.row for p in out.problems if p.field in (start_name, end_name, *what)}
+    present &= ~records.index.isin(list(flawed))
+    if present.sum() < 2:
+        return
+    rows = present[present].index
+    key = pd.Series(list(zip(*(_comparable(resource.field(n), records.loc[rows, n]) for n in what), strict=True)),
+                    index=rows, dtype=object) if what else pd.Series([()] * len(rows), index=rows, dtype=object)
+    codes = pd.factorize(key.to_numpy(dtype=object))[0].astype(np.int64)
+    starts = np.array([d.toordinal() for d in records.loc[rows, start_name]], dtype=np.int64)
+    ends = np.array([d.toordinal() for d in records.loc[rows, end_name]], dtype=np.int64)
+    order = np.lexsort((ends, starts, codes))
+    big = np.int64(10_000_000)  # above every day number: each group's running maximum starts afresh
+    shifted_end = ends[order] + codes[order] * big
+    running = np.maximum.accumulate(shifted_end)
+    previous = np.concatenate(([np.int64(-1)], running[:-1]))
+    same_group = np.concatenate(([False], codes[order][1:] == codes[order][:-1]))
+    hit = same_group & (starts[order] + codes[order] * big <= previous)
+    if not hit.any():
+        return
+    # The row that holds its group's latest end so far is one the hit overlaps (its start is before that end).
+    n = len(order)
+    holder = np.maximum.accumulate(np.where(shifted_end == running, np.arange(n), 0))
+    partners: dict[int, set[int]] = {}
+    for j in np.flatnonzero(hit):
+        i, k = int(order[j]), int(order[holder[j - 1]])
+        if (starts[i], ends[i]) == (starts[k], ends[k]):
+            continue  # the same period twice: a duplicate, said already
+        partners.setdefault(int(rows[i]), set()).add(int(rows[k]))
+        partners.setdefault(int(rows[k]), set()).add(int(rows[i]))
+    if not partners:
+        return
+
+    def note(r: int) -> str:
+        others = sorted(partners[r])
+        listed = ", ".join(f"row {o} ({records.at[o, start_name]:%d.%m.%Y}–{records.at[o, end_name]:%d.%m.%Y})"
+                           for o in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        words = " and ".join(resource.field(n).header for n in what)
+        return (f"the period {records.at[r, start_name]:%d.%m.%Y}–{records.at[r, end_name]:%d.%m.%Y} overlaps "
+                f"{listed} of the same {words}: a kWh may be claimed once")
+
+    out.add(sorted(partners), start_name, "overlapping-periods", note)
+
+
+def _duplicate_weak_keys(resource: Resource, records: pd.DataFrame, out: _Collector) -> None:
+    """Rows without a reference that name the same operator (by its legal name): each would be created, or each
+    would be taken for the other. A reference on every such row tells them apart."""
+    if not resource.weak_key or not resource.reference:
+        return
+    present = pd.Series(True, index=records.index)
+    for name in resource.weak_key:
+        present &= records[name].notna()
+    if present.sum() < 2:
+        return
+    rows = present[present].index
+    keys = pd.Series(list(zip(*(_comparable(resource.field(n), records.loc[rows, n]).str.casefold()
+                                for n in resource.weak_key), strict=True)), index=rows, dtype=object)
+    dup = keys.duplicated(keep=False)
+    if not dup.any():
+        return
+    refs = records.loc[rows, resource.reference]
+    groups: dict[Any, list[int]] = {}
+    for r in dup[dup].index:
+        groups.setdefault(keys[r], []).append(int(r))
+    unreferenced = [r for r in dup[dup].index if is_blank(refs[r])]
+    words = " and ".join(resource.field(n).header for n in resource.weak_key)
+    out.add(unreferenced, resource.weak_key[0], "duplicate-without-reference",
+            lambda r: f"{records.at[r, resource.weak_key[0]]!r} is in rows "
+                      f"{', '.join(map(str, groups[keys[r]]))} (the same {words}); give each of these rows its own "
+                      "reference, or remove the duplicate")
 
 
 def _comparable(f: Field, values: pd.Series) -> pd.Series:

@@ -44,7 +44,7 @@ WaitOption = typer.Option(LOCK_WAIT_S, "--wait", min=0,
 
 RESULT_STYLE = {Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
                 Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
-                Result.INVALID: "red", Result.FAILED: "red"}
+                Result.MISMATCH: "red", Result.DUPLICATE: "red", Result.INVALID: "red", Result.FAILED: "red"}
 
 
 def print_summary(report: RunReport) -> None:
@@ -98,6 +98,22 @@ def _exit(report: RunReport, as_json: bool) -> None:
     raise typer.Exit(exit_code(report))
 
 
+def parse_rows(text: str) -> set[int]:
+    """ "5,7-9" -> {5, 7, 8, 9}: Excel row numbers as the user reads them."""
+    rows: set[int] = set()
+    for part in text.replace(";", ",").split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise typer.BadParameter(f"{part.strip()!r} is not a row number or a range such as 7-9.",
+                                     param_hint="--overwrite") from None
+        if lo < 2 or hi < lo or hi - lo > 1_048_576:
+            raise typer.BadParameter(f"{part.strip()!r} is not a range of data rows.", param_hint="--overwrite")
+        rows.update(range(lo, hi + 1))
+    return rows
+
+
 @contextmanager
 def progress_bar(enabled: bool):
     """A rich progress bar on a terminal; nothing when piped or in CI logs."""
@@ -143,12 +159,17 @@ def validate_cmd(book_path: Path = BookArg, sheet: str = SheetOption, output: Pa
 def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = EnvOption, account: str = AccountOption,
              dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: nothing is sent; the plan is written."),
              workers: int = typer.Option(4, min=1, max=32, help="Requests in flight at once."),
-             output: Path = OutputOption, as_json: bool = JsonOption, wait: float = WaitOption) -> None:
+             output: Path = OutputOption, as_json: bool = JsonOption, wait: float = WaitOption,
+             overwrite: str = typer.Option(
+                 None, "--overwrite", metavar="ROWS",
+                 help="Rows (of --sheet) whose values replace the service's where both changed, e.g. 5,7-9: your "
+                      "decision over a conflict. Never over a frozen record, never onto another record.")) -> None:
     """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
+    rows = parse_rows(overwrite) if overwrite else ()
     with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress, \
             reporting_save_failure():
         report = push_file(book_path, client, sheet=sheet, workers=workers, dry_run=dry_run, output=output,
-                           progress=progress, wait=wait)
+                           progress=progress, wait=wait, overwrite=rows)
     _exit(report, as_json)
 
 

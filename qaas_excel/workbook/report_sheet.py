@@ -17,13 +17,17 @@ from qaas_excel.values import is_formula_like, is_missing
 
 SHEET = "Reconciliation"
 VERDICT_FILLS = {"in sync": "C6EFCE", "amount differs": "FFC7CE", "status changed": "FFEB9C",
-                 "only in workbook": "DDEBF7", "only on service": "F8CBAD", "missing on service": "FFC7CE"}
+                 "only in workbook": "DDEBF7", "only on service": "F8CBAD", "missing on service": "FFC7CE",
+                 "invalid in workbook": "FFC7CE", "claimed by two rows": "FFC7CE",
+                 "QaaS ID of another record": "FFC7CE"}
 
 DETAIL_HEADERS = {
-    "verdict": "Verdict", "row": "Row", "id": "QaaS ID", "customer_reference": "Your reference",
+    "verdict": "Verdict", "sheet": "Sheet", "row": "Row", "id": "QaaS ID", "service_id": "Matched record",
+    "customer_reference": "Your reference",
     "operator": "Operator", "evse_id": "EVSE ID", "period_start": "Period start", "period_end": "Period end",
     "workbook_kwh": "Workbook kWh", "service_kwh": "Service kWh", "difference_kwh": "Difference kWh",
     "difference_mwh": "Difference MWh", "workbook_status": "Workbook status", "service_status": "Service status",
+    "note": "Note",
 }
 SUMMARY_HEADERS = {"records": "Records", "workbook_kwh": "Workbook kWh", "service_kwh": "Service kWh",
                    "difference_kwh": "Difference kWh", "service_mwh": "Service MWh", "differences": "Differences"}

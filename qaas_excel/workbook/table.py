@@ -27,6 +27,8 @@ RESULT_FILLS: dict[str, str | None] = {
     Result.VALID: "DDEBF7",
     Result.LOCKED: "FFEB9C",  # amber
     Result.CONFLICT: "F8CBAD",  # orange
+    Result.MISMATCH: "FFC7CE",  # red
+    Result.DUPLICATE: "FFC7CE",
     Result.INVALID: "FFC7CE",  # red
     Result.FAILED: "FFC7CE",
 }

@@ -31,7 +31,9 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
     marks: list[Problem] = []
     for o in outcomes:
         v: dict[str, Any] = {C.RESULT: o.result.value, C.MESSAGE: o.message or None}
-        if o.record is not None:
+        if o.record is not None and o.result is Result.MISMATCH:
+            v[C.ID] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's data
+        elif o.record is not None:
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
                 v[C.ID] = o.record.get("id")
             v[C.LAST_UPDATED] = excel_time(o.record.get("last_updated"))

@@ -25,8 +25,11 @@ def reconcile(book: Path) -> tuple[int, dict]:
 def test_every_verdict_with_exact_totals_and_a_sheet_with_a_chart(sandbox, signed_in, demo_book: Path) -> None:
     runner.invoke(app, ["push", str(demo_book), "--env", "sandbox"], catch_exceptions=False)
     code, report = reconcile(demo_book)
-    assert code == 1  # the invalid rows were never pushed: "only in workbook"
-    assert report["counts"] == {"in sync": 13, "only in workbook": 7}
+    assert code == 1  # the invalid rows were never pushed, and a push would refuse them: not counted
+    assert report["counts"] == {"in sync": 13, "invalid in workbook": 7}
+    invalid = [d for d in report["detail"] if d["verdict"] == "invalid in workbook"]
+    assert all(d["workbook_kwh"] is None and d["note"] for d in invalid)
+    assert Decimal(report["totals"]["workbook_kwh"]) == Decimal(report["totals"]["service_kwh"])
 
     ids = column(demo_book, CPS, "QaaS ID")
     amount_row, status_row, gone_row = (row_of(demo_book, r) for r in ("DD-001-2024", "HH-001-2024", "M-001-2024"))
@@ -45,7 +48,7 @@ def test_every_verdict_with_exact_totals_and_a_sheet_with_a_chart(sandbox, signe
 
     code, report = reconcile(demo_book)
     assert code == 1
-    assert report["counts"] == {"in sync": 10, "amount differs": 1, "status changed": 1, "only in workbook": 7,
+    assert report["counts"] == {"in sync": 10, "amount differs": 1, "status changed": 1, "invalid in workbook": 7,
                                 "only on service": 1, "missing on service": 1}
     detail = {(d["row"], d["verdict"]): d for d in report["detail"]}
     assert detail[(amount_row, "amount differs")]["difference_kwh"] == "-0.001"
@@ -117,5 +120,6 @@ def test_each_service_record_is_listed_once_whether_matched_by_id_reference_or_n
             cp(row=5, id=None, status=None, evse_id="DE*AAA*E4*1"), cp(row=6, id=99, evse_id="DE*AAA*E9*1")]
     detail = reconcile_records(rows, service, {})
     verdicts = sorted(zip(detail["verdict"], detail["id"], detail["row"].fillna(0), strict=True))
-    assert verdicts == [("amount differs", 4, 5), ("in sync", 1, 2), ("in sync", 1, 3), ("in sync", 2, 4),
+    assert verdicts == [("amount differs", 4, 5), ("claimed by two rows", 1, 2), ("claimed by two rows", 1, 3),
+                        ("in sync", 2, 4),
                         ("missing on service", 99, 6), ("only on service", 3, 0)]

@@ -85,7 +85,8 @@ def test_a_reported_conflict_stays_a_conflict_across_pushes(sandbox, signed_in, 
     assert writes == {}
 
 
-def test_putting_the_id_in_is_the_users_decision_and_then_updates(sandbox, signed_in, demo_book: Path) -> None:
+def test_the_id_and_overwrite_are_the_users_decision_and_only_then_it_updates(sandbox, signed_in,
+                                                                             demo_book: Path) -> None:
     cli("push", str(demo_book), "--env", "sandbox")
     [(ref, record_id)] = [(r, i) for r, i in rows(demo_book, CPS, "Your reference", "QaaS ID") if r == "DD-001-2024"]
     unlink_rows(demo_book, CPS, new_amounts=True)
@@ -95,11 +96,20 @@ def test_putting_the_id_in_is_the_users_decision_and_then_updates(sandbox, signe
     cols = _cols(ws)
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, cols["Your reference"]).value == ref)
     assert ws.cell(row, cols["Result"]).value == "conflict"
-    ws.cell(row, cols["QaaS ID"]).value = record_id  # the user decides: this row is that record
+    ws.cell(row, cols["QaaS ID"]).value = record_id  # the user says: this row is that record
     wb.save(demo_book)
+    sandbox.admin.reset_stats()
     cli("push", str(demo_book), "--env", "sandbox")
     by_ref = {r: (res, i) for r, res, i in rows(demo_book, CPS, "Your reference", "Result", "QaaS ID")}
+    # no fingerprint tells which side changed: still a conflict, naming the way to decide
+    assert by_ref[ref] == ("conflict", record_id)
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 0
+    [message] = [m for r, m in rows(demo_book, CPS, "Your reference", "Message") if r == ref]
+    assert f"--overwrite {row}" in message
+    cli("push", str(demo_book), "--env", "sandbox", "--sheet", CPS, "--overwrite", str(row))
+    by_ref = {r: (res, i) for r, res, i in rows(demo_book, CPS, "Your reference", "Result", "QaaS ID")}
     assert by_ref[ref] == ("updated", record_id)
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 1
 
 
 def push_process(book: Path, home: Path, *extra: str) -> subprocess.Popen:

@@ -54,11 +54,12 @@ def test_match_with_different_values_is_a_conflict_and_sends_nothing() -> None:
     assert p.record is None and p.record_id is None and p.fingerprint is None
 
 
-def test_one_service_record_is_adopted_by_one_row_only() -> None:
-    rows = [RowState(5, cp()), RowState(6, cp())]
+def test_one_service_record_is_adopted_by_one_row_only_and_never_created_again() -> None:
+    rows = [RowState(5, cp()), RowState(6, cp(customer_reference=None))]  # the same record, by reference and by key
     plans = plan_rows(CHARGEPOINT, rows, [service_record(41)])
-    assert [p.result for p in plans] == [Result.ADOPTED, None]
-    assert plans[1].action is Action.CREATE
+    assert [p.result for p in plans] == [Result.ADOPTED, Result.INVALID]
+    assert plans[1].action is Action.NONE
+    assert plans[1].problems[0].code == "record-claimed-twice" and "row 5" in plans[1].message
 
 
 def test_unchanged_row_sends_nothing() -> None:
@@ -90,9 +91,18 @@ def test_unknown_status_is_treated_as_locked() -> None:
 
 def test_change_of_a_field_that_cannot_be_patched_is_locked() -> None:
     fp = fingerprint(CHARGEPOINT, cp())
-    rows = [RowState(5, cp(evse_id="DE*ABC*E7654321*1"), 41, "created", fp)]
+    rows = [RowState(5, cp(max_power_kw=Decimal("50")), 41, "created", fp)]
     [p] = plan_rows(CHARGEPOINT, rows, [service_record(41)])
-    assert p.result is Result.LOCKED and "EVSE ID" in p.message
+    assert p.result is Result.LOCKED and "Max power (kW)" in p.message and p.action is Action.NONE
+
+
+def test_another_evse_or_period_under_a_records_id_is_a_mismatch_never_an_update() -> None:
+    fp = fingerprint(CHARGEPOINT, cp())
+    for change in ({"evse_id": "DE*ABC*E7654321*1"}, {"period_start": date(2024, 7, 1)}):
+        rows = [RowState(5, cp(**change), 41, "created", fp)]
+        [p] = plan_rows(CHARGEPOINT, rows, [service_record(41)])
+        assert p.result is Result.MISMATCH and p.action is Action.NONE
+        assert p.problems[0].field == "id" and "no longer belongs to record 41" in p.message
 
 
 def test_changed_here_and_on_the_service_is_a_conflict() -> None:
