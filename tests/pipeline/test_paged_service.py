@@ -118,7 +118,7 @@ def test_a_list_longer_than_the_tools_bound_creates_nothing_and_exits_6(sandbox,
 def test_reconcile_against_a_paged_service_has_exact_totals_or_refuses(sandbox, signed_in, demo_book: Path) -> None:
     run_json("push", str(demo_book))
     code, report = run_json("reconcile", str(demo_book))
-    assert report["counts"] == {"in sync": 13, "only in workbook": 7}
+    assert report["counts"] == {"in sync": 13, "invalid in workbook": 7}
     service_sum = sum(Decimal(r["amount"]) for r in sandbox.admin.records("chargepoint"))
     assert Decimal(report["totals"]["service_kwh"]) == service_sum
 
