@@ -182,3 +182,25 @@ def test_rows_without_a_reference_on_later_pages_are_found_by_evse_and_period_no
     code, report = run_json("push", str(fresh))
     assert len(sandbox.admin.records("chargepoint")) == 15  # counted on the service, not through its pages
     assert code == 0 and report["counts"] == {"adopted": 16}
+
+
+def test_creates_lost_in_a_crash_stay_journaled_while_a_list_cannot_be_read_whole(tmp_path: Path) -> None:
+    from qaas_excel.incomplete import unresolved_creates
+    from qaas_excel.journal import Journal, JournalEntry
+    from qaas_excel.outcomes import Outcome
+    from qaas_excel.results import Result
+
+    journal = Journal(tmp_path / "book.jsonl")
+    journal.append(JournalEntry("intent", CPS, 7, "fp7", None, "create"))  # sent; the answer never came
+    journal.append(JournalEntry("intent", CPS, 8, "fp8", "R-8", "create"))
+    journal.append(JournalEntry("done", CPS, 8, "fp8", "R-8", "create", 10008))
+    journal.append(JournalEntry("intent", CPS, 9, "fp9", None, "create"))  # found among the records read: linked
+    outcomes = [Outcome(7, Result.FAILED, "Not created: ..."), Outcome(8, Result.UNCHANGED, "", {"id": 10008}),
+                Outcome(9, Result.CREATED, "Created (recovered from an interrupted run).", {"id": 10009})]
+    kept = unresolved_creates(journal, CPS, outcomes)
+    assert [(e.row, e.fingerprint) for e in kept] == [(7, "fp7")]
+    journal.clear(keep=kept)  # after the workbook was saved
+    done, open_intents = journal.pending(CPS)
+    assert done == {} and [(e.row, e.fingerprint, e.action) for e in open_intents.values()] == [(7, "fp7", "create")]
+    journal.clear()
+    assert not journal.path.exists()
