@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from qaas_excel.api.client import QaasClient
-from qaas_excel.api.errors import IncompleteListError
+from qaas_excel.api.errors import IncompleteListError, TransientError
 from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
@@ -466,7 +466,11 @@ def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome]) -> l
     created = {o.row: o.record for o in outcomes if o.result is Result.CREATED and o.record is not None}
     if not created:
         return outcomes
-    service, incomplete = whole_list(client, resource)
+    try:
+        service, incomplete = whole_list(client, resource)
+    except TransientError as exc:  # the service went away after creating: the rows' results stand as they are
+        log.warning("Could not look for records created twice: %s", exc)
+        return outcomes
     if incomplete is not None:  # twins are looked for among the records read
         log.warning("Looking for records created twice: %s", incomplete)
     twins = find_twins(resource, created, service)
