@@ -43,6 +43,9 @@ from qaas_excel.values import decimal_text
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# A page of a list is a plain read: one that failed (500) is asked again too, so one bad page does not leave the
+# whole list unread (and a push without its creates).
+LIST_RETRY_STATUSES = RETRY_STATUSES | {500}
 MAX_RETRY_AFTER_S = 120.0
 
 
@@ -88,12 +91,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def _is_retryable(exc: BaseException, statuses: frozenset[int] = RETRY_STATUSES) -> bool:
     if isinstance(exc, errors.ProxyFailedError):
         return False  # a wrong proxy setting does not heal by waiting
     if isinstance(exc, errors.RateLimitedError | errors.UnreachableError):
         return True
-    return isinstance(exc, errors.ServerError) and exc.status in RETRY_STATUSES
+    return isinstance(exc, errors.ServerError) and exc.status in statuses
 
 
 class QaasClient:
@@ -192,9 +195,10 @@ class QaasClient:
         )
 
     def request(self, method: str, path: str, *, route: str | None = None, params: dict | None = None,
-                body: dict | None = None, url: str | None = None) -> requests.Response:
+                body: dict | None = None, url: str | None = None,
+                retry_statuses: frozenset[int] = RETRY_STATUSES) -> requests.Response:
         """An idempotent request (GET, PATCH of absolute values), retried when that is safe."""
-        return self._retrying(_is_retryable)(
+        return self._retrying(lambda exc: _is_retryable(exc, retry_statuses))(
             self._send_once, method, path, route or path, params=params, body=body, url=url)
 
     @staticmethod
@@ -229,10 +233,11 @@ class QaasClient:
             return paging.Page(response.url, response.status_code, self._json(response), response.headers)
 
         def first(extra: dict[str, Any] | None) -> paging.Page:
-            return page(self.request("GET", path, route=route, params={**params, **(extra or {})} or None))
+            return page(self.request("GET", path, route=route, params={**params, **(extra or {})} or None,
+                                     retry_statuses=LIST_RETRY_STATUSES))
 
         def follow(url: str) -> paging.Page:
-            return page(self.request("GET", path, route=route, url=url))
+            return page(self.request("GET", path, route=route, url=url, retry_statuses=LIST_RETRY_STATUSES))
 
         def incomplete(reason: str, pages: int, items: list[dict[str, Any]],
                        cause: errors.QaasError | None) -> errors.IncompleteListError:

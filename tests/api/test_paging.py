@@ -310,3 +310,16 @@ def test_record_ids_that_are_text_stop_the_tool_instead_of_linking_rows_wrongly(
         client.list(OPERATOR)
     client, _ = client_for(lambda path, query: (200, [{"id": "336", "organization_name": "Org"}], {}))
     assert client.list(OPERATOR)[0]["id"] == 336  # digits in a string are still a whole number
+
+
+def test_a_page_that_fails_with_500_is_asked_again_like_a_gateway_error() -> None:
+    failed: set[str] = set()
+
+    def handler(path: str, query: dict[str, str]) -> Answer:
+        if query.get("page") == "3" and "3" not in failed:
+            failed.add("3")
+            return 500, None, {}
+        return drf(3)(path, query)
+
+    client, _ = client_for(handler)
+    assert len(client.list(OPERATOR)) == len(ALL) and client.stats.retries == 1

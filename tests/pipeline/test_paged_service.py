@@ -31,6 +31,11 @@ def copy(book: Path, name: str) -> Path:
     return fresh
 
 
+def fail_page(sandbox, route_and_query: str) -> None:
+    """That page of a list keeps failing: every attempt of the client (6) gets a 429 (Retry-After 0, so it is quick)."""
+    sandbox.admin.set_faults(retry_after=0, fail_next=[f"429@GET {route_and_query}"] * 6)
+
+
 def posts(sandbox) -> int:
     return sum(v for k, v in sandbox.admin.stats()["requests"].items() if k.startswith("POST /chargepoint"))
 
@@ -57,7 +62,7 @@ def test_an_error_on_a_later_page_blocks_every_create_and_names_the_cause(sandbo
     ids = sorted(v for v in column(demo_book, CPS, "QaaS ID").values() if v)
     on_page = {1: ids[:5], 2: ids[5:10], 3: ids[10:]}
     sandbox.admin.reset_stats()
-    sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
+    fail_page(sandbox, f"{CHARGEPOINT.list_path}?page=2")
     code, report = run_json("push", str(fresh))
     assert code == 4  # the service failed: run again later
     assert posts(sandbox) == 0
@@ -68,7 +73,7 @@ def test_an_error_on_a_later_page_blocks_every_create_and_names_the_cause(sandbo
     assert {r["id"] for r in charge_points["rows"] if r["result"] == "adopted"} == set(on_page[1])
     failed = [r["message"] for r in charge_points["rows"] if r["result"] == "failed"]
     assert all(m.startswith("Not created: The service's list of charge point records could not be read whole: "
-                            "page 2 could not be read (The service had an unexpected error") for m in failed)
+                            "page 2 could not be read (The service is rate limiting requests (429)") for m in failed)
     assert all("read 5 on 1 page" in m and "could claim a record twice" in m for m in failed)
     [incomplete] = report["incomplete_lists"]
     assert incomplete["pages"] == 1 and incomplete["records"] == 5 and incomplete["transient"]
@@ -82,7 +87,7 @@ def test_an_error_on_a_later_page_blocks_every_create_and_names_the_cause(sandbo
     first, last = by_id[on_page[1][0]], by_id[on_page[3][-1]]
     set_cell(demo_book, CPS, "Amount (kWh)", first, 10.5)
     set_cell(demo_book, CPS, "Amount (kWh)", last, 11.5)
-    sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
+    fail_page(sandbox, f"{CHARGEPOINT.list_path}?page=2")
     sandbox.admin.reset_stats()
     code, report = run_json("push", str(demo_book))
     assert code == 4
@@ -126,7 +131,7 @@ def test_reconcile_against_a_paged_service_has_exact_totals_or_refuses(sandbox, 
     wb = openpyxl.load_workbook(other)
     del wb["Reconciliation"]
     wb.save(other)
-    sandbox.admin.set_faults(fail_next=[f"503@GET {CHARGEPOINT.list_path}?page=3"] * 6)
+    fail_page(sandbox, f"{CHARGEPOINT.list_path}?page=3")
     result = runner.invoke(app, ["reconcile", str(other), "--env", "sandbox"], catch_exceptions=False)
     assert result.exit_code == 4
     assert "could not be read whole: page 3 could not be read" in result.stderr
@@ -147,9 +152,9 @@ def test_worksheet_functions_total_every_page_or_say_the_list_is_incomplete(sand
         assert len(udfs.QAAS_CHARGEPOINTS()) == 1 + 13
         assert udfs.QAAS_STATUS(max(r["id"] for r in stored)) == "created"  # on the last page
         udfs.cache.clear()
-        sandbox.admin.set_faults(fail_next=[f"500@GET {CHARGEPOINT.list_path}?page=2"])
-        assert udfs.QAAS_TOTAL() == ("QaaS list incomplete: page 2 could not be read (The service had an "
-                                     "unexpected error; the request was likely not processed.)")
+        fail_page(sandbox, f"{CHARGEPOINT.list_path}?page=2")
+        assert udfs.QAAS_TOTAL() == ("QaaS list incomplete: page 2 could not be read (The service is rate limiting "
+                                     "requests (429). Retry after 0 s.)")
         assert Decimal(str(udfs.QAAS_TOTAL())) == sum(Decimal(r["amount"]) for r in stored)  # not cached: read again
     finally:
         session.reset_clients()
@@ -165,7 +170,7 @@ def test_pull_against_a_paged_service_reaches_rows_on_every_page(sandbox, signed
     assert code == 0 and report["counts"] == {"pulled": 16}
     statuses = column(demo_book, CPS, "Status")
     assert statuses[next(r for r, v in column(demo_book, CPS, "QaaS ID").items() if v == last)] == "accepted_by_uba"
-    sandbox.admin.set_faults(fail_next=[f"500@GET {OPERATOR.list_path}?%24skip=2"])
+    fail_page(sandbox, f"{OPERATOR.list_path}?%24skip=2")
     code, report = run_json("pull", str(demo_book), "--sheet", "Operators")
     assert code == 4 and report["counts"] == {"pulled": 2, "failed": 1}
 
