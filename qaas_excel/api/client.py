@@ -220,8 +220,10 @@ class QaasClient:
         """
         return [self._record(resource, item) for item in self.read_list(resource, **filters).items]
 
-    def read_list(self, resource: Resource, **filters: Any) -> paging.ListRead:
-        """The whole list as it came (the service's field names), with how it was paged."""
+    def read_list(self, resource: Resource, *, lookup: bool = False, **filters: Any) -> paging.ListRead:
+        """The whole list as it came (the service's field names), with how it was paged.
+
+        ``lookup``: read on when the list changes meanwhile (see ``paging.read_whole``)."""
         unknown = set(filters) - set(resource.list_filters)
         if unknown:
             raise ValueError(f"{resource.name} lists cannot be filtered by {sorted(unknown)}")
@@ -249,7 +251,7 @@ class QaasClient:
 
         return paging.read_whole(first, follow, base_url=self.env.base_url, paging=contract.paging,
                                  id_key=contract.name(resource, "id"), max_pages=self.max_pages,
-                                 max_records=self.max_records, on_incomplete=incomplete)
+                                 max_records=self.max_records, on_incomplete=incomplete, lookup=lookup)
 
     def _record(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
         """A record from the service in our field names (the environment's contract renames)."""
@@ -326,21 +328,24 @@ class QaasClient:
                              changes={k: {"old": (before or {}).get(k), "new": v} for k, v in changes.items()})
 
     def find_by_reference(self, resource: Resource, reference: str) -> dict[str, Any] | None:
-        """The record with this reference; an incomplete list that does not hold it says nothing, and raises."""
-        try:
-            records = self.list(resource)
-        except errors.IncompleteListError as exc:
-            found = next((r for r in exc.records if str(r.get("customer_reference") or "") == reference), None)
-            if found is not None:
-                return found
-            raise errors.OutcomeUnknownError(
+        """The record with this reference; a list not read whole that does not hold it says nothing: that raises.
+
+        Other creates of the same push may change the list while it is read: what is found is there all the same."""
+        def unknown(why: str) -> errors.OutcomeUnknownError:
+            return errors.OutcomeUnknownError(
                 f"Whether the {resource.title} with reference {reference!r} was created could not be found out "
-                f"({exc}); it was not sent again. Push again later: it is looked up first, never created twice.",
-                method="GET", url=exc.url) from None
-        for record in records:
-            if str(record.get("customer_reference") or "") == reference:
-                return record
-        return None
+                f"({why}); it was not sent again. Push again later: it is looked up first, never created twice.",
+                method="GET", url=self.env.base_url + self.env.contract.path(resource.list_path))
+
+        try:
+            read = self.read_list(resource, lookup=True)
+            records, changed = [self._record(resource, item) for item in read.items], read.changed
+        except errors.IncompleteListError as exc:
+            records, changed = exc.records, str(exc)
+        found = next((r for r in records if str(r.get("customer_reference") or "") == reference), None)
+        if found is None and changed:
+            raise unknown(f"the list of {resource.title}s changed while it was read: {changed}")
+        return found
 
     def create(self, resource: Resource, values: dict[str, Any]) -> Created:
         """POST a new record; never creates it twice (see module docstring)."""

@@ -99,6 +99,7 @@ class ListRead:
     pages: int
     style: str
     declared_count: int | None = None
+    changed: str | None = None  # a lookup read on while the list changed: what it found is there, the rest unsure
 
 
 def next_from_link_header(value: str | None) -> str | None:
@@ -181,6 +182,10 @@ def parse_page(page: Page) -> ParsedPage:
 class _Changed(Exception):
     """The list changed while it was read: read it again from the start."""
 
+    def __init__(self, reason: str, pages: int = 0, items: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(reason)
+        self.pages, self.items = pages, items or []
+
 
 def same_origin_url(link: str, current_url: str, base_url: str) -> str | None:
     """``link`` (absolute or relative to the page it came on) as a URL on the service's host; None if elsewhere."""
@@ -202,25 +207,36 @@ def same_origin_url(link: str, current_url: str, base_url: str) -> str | None:
 
 def read_whole(first: Callable[[dict[str, Any] | None], Page], follow: Callable[[str], Page], *, base_url: str,
                paging: Paging | None = None, id_key: str = "id", max_pages: int = MAX_PAGES,
-               max_records: int = MAX_RECORDS, on_incomplete: Callable[..., errors.IncompleteListError]
-               ) -> ListRead:
+               max_records: int = MAX_RECORDS, on_incomplete: Callable[..., errors.IncompleteListError],
+               lookup: bool = False) -> ListRead:
     """Every record of a list, page after page; ``first(params)`` asks for the first (or a numbered) page,
-    ``follow(url)`` for a next link. ``on_incomplete(reason, pages, items, cause)`` builds the error to raise."""
-    reason = ""
+    ``follow(url)`` for a next link. ``on_incomplete(reason, pages, items, cause)`` builds the error to raise.
+
+    ``lookup``: looking for one record (was a lost create made?) while the push's other creates go on: the list is
+    read on to its end whatever changes. Records created meanwhile (the count grows, a record comes twice as others
+    are inserted before it) hide nothing that was there before the read began; records removed meanwhile (the count
+    shrinks) may: then ``changed`` says so, and the caller must not take "not found" for "not there"."""
+    if lookup:
+        return _read_once(first, follow, base_url=base_url, paging=paging, id_key=id_key, max_pages=max_pages,
+                          max_records=max_records, on_incomplete=on_incomplete, lookup=True)
+    last = _Changed("")
     for _attempt in range(RESTARTS + 1):
         try:
             return _read_once(first, follow, base_url=base_url, paging=paging, id_key=id_key, max_pages=max_pages,
                               max_records=max_records, on_incomplete=on_incomplete)
         except _Changed as changed:
-            reason = str(changed)
-    raise on_incomplete(f"the list kept changing while it was read ({reason}; read {RESTARTS + 1} times)", 0, [],
-                        None)
+            last = changed
+    # what the last reading saw is kept: a record found there is on the service (a lookup may use it); what is not
+    # there may still be
+    raise on_incomplete(f"the list kept changing while it was read ({last}; read {RESTARTS + 1} times)", last.pages,
+                        last.items, None)
 
 
 def _read_once(first: Callable[[dict[str, Any] | None], Page], follow: Callable[[str], Page], *, base_url: str,
                paging: Paging | None, id_key: str, max_pages: int, max_records: int,
-               on_incomplete: Callable[..., errors.IncompleteListError]) -> ListRead:
+               on_incomplete: Callable[..., errors.IncompleteListError], lookup: bool = False) -> ListRead:
     items: list[dict[str, Any]] = []
+    changed: str | None = None
     ids: set[Any] = set()
     asked: set[str] = set()
     count: int | None = None
@@ -236,7 +252,10 @@ def _read_once(first: Callable[[dict[str, Any] | None], Page], follow: Callable[
                 "page parameter" if paging.page else "offset parameter")
         if parsed.count is not None:
             if count is not None and parsed.count != count:
-                raise _Changed(f"the count went from {count} to {parsed.count}")
+                if not lookup:
+                    raise _Changed(f"the count went from {count} to {parsed.count}", pages, items)
+                if parsed.count < count:
+                    changed = changed or f"the count went down from {count} to {parsed.count}"
             count = parsed.count
         for item in parsed.items:
             if not isinstance(item, Mapping):
@@ -244,7 +263,9 @@ def _read_once(first: Callable[[dict[str, Any] | None], Page], follow: Callable[
             key = item.get(id_key)
             if key is not None:
                 if key in ids:
-                    raise _Changed(f"record {key} came twice")
+                    if not lookup:
+                        raise _Changed(f"record {key} came twice", pages, items)
+                    continue
                 ids.add(key)
             items.append(dict(item))
         if len(items) > max_records:
@@ -285,6 +306,6 @@ def _read_once(first: Callable[[dict[str, Any] | None], Page], follow: Callable[
             raise
         except errors.QaasError as exc:
             raise on_incomplete(f"page {pages + 1} could not be read ({exc})", pages, items, exc) from None
-    if count is not None and count != len(items):
-        raise _Changed(f"the service declared {count} records but {len(items)} were read")
-    return ListRead(items, pages, style, count)
+    if count is not None and count != len(items) and not lookup:
+        raise _Changed(f"the service declared {count} records but {len(items)} were read", pages, items)
+    return ListRead(items, pages, style, count, changed)

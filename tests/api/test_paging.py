@@ -323,3 +323,25 @@ def test_a_page_that_fails_with_500_is_asked_again_like_a_gateway_error() -> Non
 
     client, _ = client_for(handler)
     assert len(client.list(OPERATOR)) == len(ALL) and client.stats.retries == 1
+
+
+def test_a_lookup_reads_on_while_other_creates_grow_the_list_but_not_when_records_vanish() -> None:
+    state = {"reads": 0}
+
+    def growing(path: str, query: dict[str, str]) -> Answer:  # each page: two more records created meanwhile
+        state["reads"] += 1
+        return drf(3, records=operators(10 + 2 * state["reads"]))(path, query)
+
+    client, _ = client_for(growing)
+    assert client.find_by_reference(OPERATOR, "OP-4")["id"] == 339  # type: ignore[index]
+    assert client.find_by_reference(OPERATOR, "NOT-THERE") is None  # nothing before the read was hidden: send again
+    with pytest.raises(errors.IncompleteListError, match="kept changing"):
+        client.list(OPERATOR)  # planning creates never accepts such a list
+
+    def shrinking(path: str, query: dict[str, str]) -> Answer:  # records removed meanwhile: one may be skipped
+        page = int(query.get("page", 1))
+        return drf(3, records=ALL[page - 1:])(path, query)
+
+    client, _ = client_for(shrinking)
+    with pytest.raises(errors.OutcomeUnknownError, match="count went down from 10 to 9"):
+        client.find_by_reference(OPERATOR, "NOT-THERE")
