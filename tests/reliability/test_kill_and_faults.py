@@ -84,6 +84,7 @@ def test_push_killed_at_random_points_ends_with_exactly_one_record_per_row(sandb
     assert sum(counts.values()) == n + 1
 
 
+@pytest.mark.both_sandboxes("drf:10")  # faults on list pages too: retried, and a lost create's look-up reads them all
 @pytest.mark.parametrize("sandbox", [{"auto_approve": True, "fail_rate": 0.1, "retry_after": 0, "seed": 7}],
                          indirect=True)
 def test_push_through_ten_percent_faults_syncs_every_row_without_duplicates(sandbox, signed_in, qaas_home: Path,
