@@ -13,12 +13,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
+from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
-from qaas_excel.api.errors import IncompleteListError, TransientError
+from qaas_excel.api.errors import IncompleteListError
 from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
@@ -46,6 +47,9 @@ from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
+
+if TYPE_CHECKING:
+    from qaas_excel.workbook.package_book import PackageBook
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +134,15 @@ def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[R
         for resource in RESOURCES.values():
             if resource.sheet.casefold() == sheet.casefold():
                 return [(resource, sheet)]
-        errors = []
+        reasons: list[str] = []
         for resource in (CHARGEPOINT, OPERATOR):  # the one whose required columns are there
             try:
                 book.read(resource, sheet)
                 return [(resource, sheet)]
             except WorkbookError as exc:
-                errors.append(str(exc))
+                reasons.append(str(exc))
         raise WorkbookError(f"Sheet {sheet!r} of {book.name} holds neither operators nor charge points: "
-                            + " / ".join(errors), path=book.name, sheet=sheet)
+                            + " / ".join(reasons), path=book.name, sheet=sheet)
     found = [(r, r.sheet) for r in (OPERATOR, CHARGEPOINT) if r.sheet in names]
     if not found:
         raise WorkbookError(
@@ -169,7 +173,8 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     result = validate(resource, table.data, **kwargs)
     rows = by_row(result.problems)
     file_problems = rows.pop(None, [])
-    return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))
+    return PreparedSheet(resource, table, result.records, cast(dict[int, list[Problem]], rows),  # None popped
+                         file_problems, system_values(table))
 
 
 class OperatorDirectory:
@@ -188,8 +193,10 @@ class OperatorDirectory:
         self._ids: dict[str, int | str] = {}
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
+        key = OPERATOR.reference
+        assert key is not None  # operators are named by their reference
         for op in service or []:
-            ref = _reference(op.get(OPERATOR.reference))
+            ref = _reference(op.get(key))
             if ref:
                 self._ids.setdefault(ref, op["id"])
 
@@ -210,7 +217,7 @@ class OperatorDirectory:
         for row, value in (refs.items() if refs is not None else ()):
             ref = _reference(value)
             if ref:
-                self._rows.setdefault(ref, int(row))
+                self._rows.setdefault(ref, int(cast(int, row)))  # the index: Excel rows
 
     def learn_outcomes(self, table: SheetTable, rows: list[RowState], outcomes: list[Outcome]) -> None:
         """After the Operators sheet was pushed: the id of each operator that is now on the service."""
@@ -230,6 +237,7 @@ class OperatorDirectory:
     def resolve(self, row: int, values: dict[str, Any], table: SheetTable) -> Problem | None:
         """Put the operator's id into a charge point's values; the problem if the reference is not known yet."""
         field = CHARGEPOINT.operator_field
+        assert field is not None  # a charge point names its operator
         ref = values.get(field)
         if not isinstance(ref, str):
             return None
@@ -347,6 +355,10 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
     if added:
         report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "
                             "hidden fingerprint column) to the right of your columns.")
+    elif C.FINGERPRINT in table.columns and C.FINGERPRINT not in had:
+        report.notes.append(f"{table.sheet}: the hidden fingerprint column was missing (removed by Excel's Document "
+                            "Inspector?) and was added again; rows that differ from their record stay conflicts until "
+                            "you decide.")
 
 
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
@@ -412,7 +424,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             if only_rows is not None:
                 rows = [r for r in rows if r.row in only_rows]
             outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                                   progress=progress, claimed=claimed, overwrite=overwrite, incomplete=incomplete)
+                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes,
+                                   incomplete=incomplete)
             if incomplete is not None:  # no create was sent for this sheet; the rows say why
                 report.incomplete.append(incomplete)
                 report.notes.append(f"{name}: nothing was created: {incomplete}")
@@ -434,7 +447,7 @@ def _claims(table: SheetTable) -> dict[int, str]:
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
                 claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
-                incomplete: IncompleteListError | None = None) -> list[Outcome]:
+                notes: list[str] | None = None, incomplete: IncompleteListError | None = None) -> list[Outcome]:
     """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
     records the service now holds twice.
 
@@ -454,26 +467,27 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                             headers=prep.table.headers, progress=tick)
-        outcomes = _twins(client, resource, outcomes)
+        outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
     outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
                 if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
     return mark_transient(outcomes, held, incomplete) if incomplete is not None else outcomes
 
 
-def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome]) -> list[Outcome]:
+def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], notes: list[str]) -> list[Outcome]:
     """After creating: is any new record on the service twice (a run on another machine, or one this machine's lock
     could not see, created it at the same moment)? Such a row says so, loudly, with both record IDs."""
     created = {o.row: o.record for o in outcomes if o.result is Result.CREATED and o.record is not None}
     if not created:
         return outcomes
     try:
-        service, incomplete = whole_list(client, resource)
-    except TransientError as exc:  # the service went away after creating: the rows' results stand as they are
-        log.warning("Could not look for records created twice: %s", exc)
+        after = client.list(resource)
+    except errors.SignInRequired:
+        raise
+    except errors.QaasError as exc:
+        notes.append(f"The {resource.title}s created could not be checked for twins on the service ({exc}); the next "
+                     "push or reconcile shows any.")
         return outcomes
-    if incomplete is not None:  # twins are looked for among the records read
-        log.warning("Looking for records created twice: %s", incomplete)
-    twins = find_twins(resource, created, service)
+    twins = find_twins(resource, created, after)
     if not twins:
         return outcomes
     out = []
@@ -498,6 +512,7 @@ def _dry_outcome(p: Planned) -> Outcome:
         return Outcome(p.row, Result.VALID, "Dry run: would be created.")
     if p.action is Action.UPDATE:
         return Outcome(p.row, Result.VALID, f"Dry run: would update {p.message}.")
+    assert p.result is not None  # known when the action is NONE
     return Outcome(p.row, p.result, p.message, p.record, None, p.problems)
 
 
@@ -649,7 +664,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
         journal.clear(keep=getattr(report, "kept_intents", ()))  # lost creates an incomplete list could not find
 
 
-def open_book(path: Path) -> TableBook:
+def open_book(path: Path) -> PackageBook:
     """The headless backend for a workbook file: edits it in place, touching only the cells a run owns."""
     from qaas_excel.workbook.package_book import PackageBook
 
@@ -659,7 +674,7 @@ def open_book(path: Path) -> TableBook:
 R = TypeVar("R")
 
 
-def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
+def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
                 output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
     """One run on a workbook file, the same for every command and front end.
 

@@ -163,7 +163,7 @@ def _hide(path: Path) -> None:
     if os.name == "nt":
         import ctypes
 
-        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]
+        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]  # Windows only
 
 
 def _read_holder(path: Path) -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,10 @@ OutputOption = typer.Option(None, "--output", "-o", help="Save the result to thi
 WaitOption = typer.Option(LOCK_WAIT_S, "--wait", min=0,
                           help="Seconds to wait while another run works on the same workbook (then exit 5).")
 
-RESULT_STYLE = {Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
-                Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
-                Result.MISMATCH: "red", Result.DUPLICATE: "red", Result.INVALID: "red", Result.FAILED: "red"}
+RESULT_STYLE: dict[str, str] = {  # str keys: a Result is its name, and counts are keyed by names
+    Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
+    Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
+    Result.MISMATCH: "red", Result.DUPLICATE: "red", Result.INVALID: "red", Result.FAILED: "red"}
 
 
 def print_summary(report: RunReport) -> None:
@@ -115,7 +116,7 @@ def parse_rows(text: str) -> set[int]:
 
 
 @contextmanager
-def progress_bar(enabled: bool):
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A rich progress bar on a terminal; nothing when piped or in CI logs."""
     if not enabled or not sys.stderr.isatty():
         yield None

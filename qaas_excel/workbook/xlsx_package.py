@@ -19,6 +19,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -292,7 +293,7 @@ def backup_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.backup{path.suffix}")
 
 
-def save_atomically(write: callable, target: Path, *, keep_backup: bool = True) -> Path:  # type: ignore[valid-type]
+def save_atomically(write: Callable[[Path], object], target: Path, *, keep_backup: bool = True) -> Path:
     """Write a new file beside ``target`` and rename it over the target: the old or the new file, never half.
 
     A symlinked workbook is written through the link (the link stays a link); the file keeps its mode, so

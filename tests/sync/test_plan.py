@@ -148,3 +148,58 @@ def test_canonical_values_ignore_spelling_differences() -> None:
     assert canonical_value(CHARGEPOINT.field("period_start"), "2024-01-01T00:00:00") == "2024-01-01"
     assert fingerprint(CHARGEPOINT, cp(amount=Decimal("1234.500"))) == fingerprint(CHARGEPOINT, cp())
     assert fingerprint(CHARGEPOINT, cp(amount=Decimal("1234.501"))) != fingerprint(CHARGEPOINT, cp())
+
+
+def op(**overrides):
+    values = {"customer_reference": None, "organization_name": "Alpha GmbH", "street": "Hauptstraße 1",
+              "zip_code": "01067", "town": "Dresden", "terms_agreed": date(2024, 1, 1)}
+    values.update(overrides)
+    return values
+
+
+def test_operators_sorted_apart_from_their_ids_are_told_by_the_fingerprints_even_at_one_address() -> None:
+    """Alpha and Beta share a building and have no references: name differs, address does not (a rename, as far as
+    the record can tell). The fingerprints, which stayed where they were, hold exactly the other row's values."""
+    alpha, beta = op(), op(organization_name="Beta AG")
+    records = [{"id": 1, **alpha}, {"id": 2, **beta}]
+    rows = [RowState(2, beta, 1, None, fingerprint(OPERATOR, alpha)),
+            RowState(3, alpha, 2, None, fingerprint(OPERATOR, beta))]
+    plans = plan_rows(OPERATOR, rows, records)
+    assert [p.result for p in plans] == [Result.MISMATCH, Result.MISMATCH]
+    assert "record 2" in plans[0].message and all(p.action is Action.NONE for p in plans)
+
+
+def test_an_operator_renamed_or_moved_is_an_update_but_renamed_and_moved_is_another_operator() -> None:
+    stored = fingerprint(OPERATOR, op())
+    for change, result in (({"organization_name": "Alpha Energie GmbH"}, Result.UPDATED),
+                           ({"street": "Neue Straße 2", "town": "Leipzig", "zip_code": "04109"}, Result.UPDATED),
+                           ({"organization_name": "Gamma KG", "street": "Ring 5"}, Result.MISMATCH)):
+        [p] = plan_rows(OPERATOR, [RowState(2, op(**change), 1, None, stored)], [{"id": 1, **op()}])
+        assert (p.result or Result.UPDATED) is result, change
+
+
+def test_a_missing_fingerprint_is_a_conflict_unless_the_user_overwrites_that_row() -> None:
+    rows = [RowState(5, cp(amount=Decimal("1200")), 41, "created", None)]
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41, amount=Decimal("1800"))])
+    assert p.result is Result.CONFLICT and "service 1.800,000, this row 1.200,000" in p.message
+    assert "--overwrite 5" in p.message
+    [p] = plan_rows(CHARGEPOINT, rows, [service_record(41, amount=Decimal("1800"))], overwrite={5})
+    assert p.action is Action.UPDATE and p.payload == {"amount": Decimal("1200")}
+    frozen = [service_record(41, status="sent_to_uba", amount=Decimal("1800"))]
+    [p] = plan_rows(CHARGEPOINT, rows, frozen, overwrite={5})
+    assert p.result is Result.LOCKED  # never over a frozen record
+
+
+def test_a_row_overlapping_a_record_linked_to_another_row_is_not_created() -> None:
+    linked = RowState(2, cp(), 41, "created", fingerprint(CHARGEPOINT, cp()))
+    new = RowState(3, cp(customer_reference="CP-2", period_start=date(2024, 6, 1), period_end=date(2024, 8, 31)))
+    plans = plan_rows(CHARGEPOINT, [linked, new], [service_record(41)])
+    assert plans[1].result is Result.INVALID and plans[1].problems[0].code == "overlap-on-service"
+    assert "linked to row 2" in plans[1].message
+
+
+def test_a_record_claimed_by_a_row_of_another_sheet_is_neither_adopted_nor_linked_twice() -> None:
+    rows = [RowState(2, cp(customer_reference=None)), RowState(3, cp(evse_id="DE*ABC*E9*1"), 41, "created", None)]
+    plans = plan_rows(CHARGEPOINT, rows, [service_record(41)], claimed={41: "'ChargePoints 2025' row 7"})
+    assert [p.result for p in plans] == [Result.INVALID, Result.INVALID]
+    assert "'ChargePoints 2025' row 7" in plans[1].message
