@@ -142,6 +142,10 @@ def _link(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def parse_page(page: Page) -> ParsedPage:
     """The records of one answer, its next link, its declared count; raises when it holds no list at all."""
     body = page.body
@@ -158,9 +162,7 @@ def parse_page(page: Page) -> ParsedPage:
     if key is None:
         raise errors.UnexpectedResponseError(
             f"Expected a list from GET {page.url}; the answer is an object without one of {', '.join(ITEM_KEYS)}.")
-    links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
-    hal = body.get("_links") if isinstance(body.get("_links"), Mapping) else {}
-    meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else {}
+    links, hal, meta = (_mapping(body.get(name)) for name in ("links", "_links", "meta"))
     next_link = (_link(body.get("next")) or _link(body.get("@odata.nextLink")) or _link(body.get("nextLink"))
                  or _link(body.get("next_page_url")) or _link(links.get("next")) or _link(hal.get("next"))
                  or header_next)
