@@ -209,3 +209,14 @@ def test_creates_lost_in_a_crash_stay_journaled_while_a_list_cannot_be_read_whol
     assert done == {} and [(e.row, e.fingerprint, e.action) for e in open_intents.values()] == [(7, "fp7", "create")]
     journal.clear()
     assert not journal.path.exists()
+
+
+@pytest.mark.parametrize("sandbox_paging", ["drf:2"], indirect=True)
+def test_listing_commands_show_every_page_or_exit_with_the_reason(sandbox, signed_in, demo_book: Path) -> None:
+    run_json("push", str(demo_book))
+    listed = runner.invoke(app, ["chargepoints", "list", "--env", "sandbox", "--json"], catch_exceptions=False)
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 13
+    fail_page(sandbox, f"{CHARGEPOINT.list_path}?page=4")
+    result = runner.invoke(app, ["chargepoints", "list", "--env", "sandbox"], catch_exceptions=False)
+    assert result.exit_code == 4 and not result.stdout.strip()  # never some of the records as if they were all
+    assert "could not be read whole: page 4 could not be read" in result.stderr and "read 6 on 3 pages" in result.stderr
