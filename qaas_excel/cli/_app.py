@@ -24,6 +24,7 @@ EXIT_USAGE = 2  # usage error, unreadable or unwritable file, bad configuration
 EXIT_SIGNIN = 3  # sign-in needed or failed, access denied
 EXIT_UNREACHABLE = 4  # the service could not be reached or kept failing
 EXIT_BUSY = 5  # another run is working on the same workbook
+EXIT_INCOMPLETE = 6  # a list of the service could not be read whole (not for want of the service): nothing created
 
 app = typer.Typer(
     name="qaas-excel",
@@ -48,6 +49,8 @@ def exit_code_for(exc: BaseException) -> int | None:
 
     if isinstance(exc, errors.SignInRequired | errors.ForbiddenError | errors.UnauthorizedError):
         return EXIT_SIGNIN
+    if isinstance(exc, errors.IncompleteListError):
+        return EXIT_UNREACHABLE if exc.transient else EXIT_INCOMPLETE
     if isinstance(exc, errors.TransientError):
         return EXIT_UNREACHABLE
     if isinstance(exc, BookBusyError):

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qaas_excel.cli._app import (
+    EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_ROWS,
     EXIT_UNREACHABLE,
@@ -91,9 +92,12 @@ def _located(outcome: Outcome) -> str:
 
 
 def exit_code(report: RunReport) -> int:
-    """4 when rows failed only for want of the service (run again later) wins over 1 (look at the rows)."""
-    if report.service_unreachable:
+    """4 when rows failed only for want of the service (run again later) wins over 6 (a list could not be read
+    whole: nothing was created) and over 1 (look at the rows)."""
+    if report.service_unreachable or any(e.transient for e in report.incomplete):
         return EXIT_UNREACHABLE
+    if report.incomplete:
+        return EXIT_INCOMPLETE
     return EXIT_ROWS if report.needs_attention else EXIT_OK
 
 
