@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -45,6 +45,9 @@ from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
+
+if TYPE_CHECKING:
+    from qaas_excel.workbook.package_book import PackageBook
 
 log = logging.getLogger(__name__)
 
@@ -626,7 +629,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
         journal.clear()
 
 
-def open_book(path: Path) -> TableBook:
+def open_book(path: Path) -> PackageBook:
     """The headless backend for a workbook file: edits it in place, touching only the cells a run owns."""
     from qaas_excel.workbook.package_book import PackageBook
 
@@ -637,26 +640,36 @@ R = TypeVar("R")
 
 
 def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
-                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
+                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S,
+                sends: bool = True) -> R:
     """One run on a workbook file, the same for every command and front end.
 
     Holds the workbook's run lock from before it is read until its results are saved, so two runs never
     work on the same rows at once; checks that the results will be savable before ``work`` sends anything;
     saves atomically; and, for a push (``settle_journal``), clears the journal only after a good save.
+    A file that is not a workbook is refused before any lock file is made for it; a lock that cannot be
+    taken stops a run that ``sends`` anything before it starts.
     """
     path = Path(path)
-    with book_lock(path, command=command, wait=wait):
+    from qaas_excel.workbook.openpyxl_book import check_file
+
+    check_file(path)
+    with book_lock(path, command=command, wait=wait, required=sends):
         book = open_book(path)
-        book.check_writable(output)
-        journal = default_journal(path)
-        report = work(book, journal)
-        save_results(book, report, output=output, journal=journal if settle_journal else None)
+        try:
+            book.check_writable(output)
+            journal = default_journal(path)
+            report = work(book, journal)
+            save_results(book, report, output=output, journal=journal if settle_journal else None)
+        finally:
+            book.close()
         return report
 
 
 def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | None = None,
                   wait: float = LOCK_WAIT_S) -> RunReport:
-    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait)
+    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait,
+                       sends=False)
 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
