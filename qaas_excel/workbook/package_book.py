@@ -323,6 +323,9 @@ class PackageBook:
         if not self.pkg.changed and output is None:
             return target  # nothing to write: the file stays exactly as it is
         check_writable(self.path, output)
+        if output is None and self.pkg.replaced():  # never over what another program saved meanwhile
+            raise WorkbookError(f"{self.name} was saved by another program while this run worked on it (Excel, or a "
+                                "copy from a sync client); it was left as that program saved it.", path=str(self.path))
 
         def write(tmp: Path) -> None:
             self.pkg.write_to(tmp)

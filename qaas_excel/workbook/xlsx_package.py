@@ -130,6 +130,13 @@ class Package:
             self._closer()
         self._source = None
 
+    def replaced(self) -> bool:
+        """Is the file on disk no longer the one this package was read from (saved meanwhile by another program)?"""
+        try:
+            return self._identity is not None and _identity(os.stat(self.path)) != self._identity
+        except OSError:
+            return True
+
     def _zip(self) -> zipfile.ZipFile:
         """The open archive; after ``close``, the file again, if it is still the one that was opened."""
         if self._source is not None:
