@@ -113,12 +113,12 @@ def test_a_colleague_is_held_off_then_pushes_and_saves_over_this_users_backup(sa
     assert backup.stat().st_uid == 0
 
     with book_lock(book, command="push"):
-        lock = shared_lock_path(book)
-        assert lock is not None and lock.exists()
-        assert (lock.stat().st_mode & 0o777, lock.stat().st_gid) == (0o664, TEAM_GID)  # the workbook's access
         busy = colleague.run("push", str(book), "--env", "sandbox", "--wait", "0.5")
         assert busy.returncode == 5, busy.stderr
         assert "busy" in busy.stderr and f"process {os.getpid()}" in busy.stderr and socket.gethostname() in busy.stderr
+        lock = shared_lock_path(book)
+        assert lock is not None and lock.exists()
+        assert (lock.stat().st_mode & 0o777, lock.stat().st_gid) == (0o664, TEAM_GID)  # the workbook's access
     assert sandbox.admin.records("chargepoint") == []  # the colleague sent nothing while held off
 
     previous = book.read_bytes()
