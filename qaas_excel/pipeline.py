@@ -19,6 +19,7 @@ import pandas as pd
 
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
+from qaas_excel.interrupt import Stop
 from qaas_excel.journal import Journal
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row
@@ -77,6 +78,8 @@ class RunReport:
     stats: dict[str, Any] = field(default_factory=dict)
     saved_to: str | None = None
     notes: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why a push stopped sending before the end: Ctrl-C, or the state folder's error
+    state_error: bool = False  # ... that error: the journal or audit trail could not be written
 
     @property
     def counts(self) -> dict[str, int]:
@@ -113,6 +116,7 @@ class RunReport:
             ],
             "stats": self.stats,
             "notes": self.notes,
+            "stopped": self.stopped,
         }
 
 
@@ -370,7 +374,7 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
               progress: Progress | None = None, only_rows: set[int] | None = None,
-              overwrite: Collection[int] = ()) -> RunReport:
+              overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     """Create, update or skip every row; write id, status, result and message back into each.
 
     Operators first, so charge points can name an operator by its reference from the Operators sheet.
@@ -384,6 +388,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     is there twice (a run on another machine at the same moment) is reported as ``duplicate``.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
+    stop = stop if stop is not None else Stop()
+
     def waiting(who: str) -> None:
         log.warning("Waiting for another push of this account to finish creating records: %s", who)
         report.notes.append(f"Waited for another push of this account: {who}.")
@@ -397,6 +403,9 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
         tables = {name: book.read(resource, name) for resource, name in targets}
         claims = {name: _claims(table) for name, table in tables.items()}
         for resource, name in targets:
+            if stop.requested():
+                report.notes.append(f"{name} was not pushed: {stop.why()}.")
+                continue
             service = service_operators if resource is OPERATOR else client.list(CHARGEPOINT)
             claimed: dict[int, str] = {}
             for other, other_resource in ((n, r) for r, n in targets if n != name):
@@ -407,11 +416,14 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             if only_rows is not None:
                 rows = [r for r in rows if r.row in only_rows]
             outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes)
+                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes,
+                                   stop=stop)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    if stop.requested():
+        report.stopped, report.state_error = stop.why(), stop.failure is not None
     report.stats = client.stats.to_dict()
     return report
 
@@ -425,7 +437,7 @@ def _claims(table: SheetTable) -> dict[int, str]:
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
                 claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
-                notes: list[str] | None = None) -> list[Outcome]:
+                notes: list[str] | None = None, stop: Stop | None = None) -> list[Outcome]:
     """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
     records the service now holds twice."""
     resource, name = prep.resource, prep.table.sheet
@@ -439,7 +451,7 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
             progress(name, 0, total)
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                            headers=prep.table.headers, progress=tick)
+                            headers=prep.table.headers, progress=tick, stop=stop)
         outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
     return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
             if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
@@ -674,13 +686,13 @@ def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, output: Path | None = None, progress: Progress | None = None,
-              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = ()) -> RunReport:
+              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     if overwrite and sheet is None:
         raise WorkbookError("--overwrite names rows of one sheet: say which with --sheet NAME.", path=str(path))
 
     def work(book: TableBook, journal: Journal) -> RunReport:
         return push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
-                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite)
+                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite, stop=stop)
 
     return run_on_file(path, "push --dry-run" if dry_run else "push", work, output=output,
                        settle_journal=not dry_run, wait=wait)

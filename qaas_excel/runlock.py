@@ -41,6 +41,7 @@ from typing import Any
 
 from qaas_excel.config import private_dir, state_dir
 from qaas_excel.journal import journal_path
+from qaas_excel.jsonl import StateWriteError
 from qaas_excel.values import utc_now_text
 
 log = logging.getLogger(__name__)
@@ -212,17 +213,18 @@ class LockFile:
 
 @contextmanager
 def held(lock: LockFile, info: dict[str, Any], *, wait: float, busy: Callable[[dict[str, Any]], str],
-         unavailable: Callable[[OSError], str], on_wait: Callable[[dict[str, Any]], None] | None = None,
-         ) -> Iterator[None]:
+         unavailable: Callable[[OSError], Exception] | None = None,
+         on_wait: Callable[[dict[str, Any]], None] | None = None) -> Iterator[None]:
     """Hold ``lock`` for the block, waiting up to ``wait`` seconds for its holder: ``BookBusyError`` with ``busy``'s
-    text after that, ``LockUnavailableError`` with ``unavailable``'s when it cannot be taken at all."""
+    text after that; when it cannot be taken at all, ``unavailable``'s error (a lock in the state folder: that folder
+    cannot be written, ``StateWriteError``)."""
     deadline = time.monotonic() + max(0.0, wait)
     told = False
     while True:
         try:
             holder_info = lock.try_acquire(info)
         except OSError as exc:
-            raise LockUnavailableError(unavailable(exc)) from None
+            raise (unavailable(exc) if unavailable else StateWriteError(lock.path, exc)) from None
         if holder_info is None:
             break
         if time.monotonic() >= deadline:
@@ -262,10 +264,11 @@ def book_lock(book: Path | str, *, command: str, wait: float = LOCK_WAIT_S, requ
         if shared is not None:
             lock = LockFile(shared, like=Path(str(book)).expanduser().resolve(), heartbeat=True)
 
-            def unavailable(exc: OSError) -> str:
-                return (f"Cannot take the lock beside {name} ({shared}: {exc.strerror or exc}), so a colleague's run "
-                        "on the same file could not be held off. Nothing was done. Ask for write access to the folder "
-                        "and that file, or work on a copy in a folder you can write.")
+            def unavailable(exc: OSError) -> Exception:
+                return LockUnavailableError(
+                    f"Cannot take the lock beside {name} ({shared}: {exc.strerror or exc}), so a colleague's run on "
+                    "the same file could not be held off. Nothing was done. Ask for write access to the folder and "
+                    "that file, or work on a copy in a folder you can write.")
 
             try:
                 stack.enter_context(held(lock, info, wait=wait, busy=busy, unavailable=unavailable))
@@ -274,13 +277,8 @@ def book_lock(book: Path | str, *, command: str, wait: float = LOCK_WAIT_S, requ
                     raise
                 log.info("validating without the lock beside the workbook: %s", exc)
         own = lock_path(book)
-        private_dir(own.parent)
-
-        def own_unavailable(exc: OSError) -> str:
-            return (f"Cannot take the lock of {name} in the state folder ({own}: {exc.strerror or exc}). Nothing was "
-                    "done; free space there or make it writable (QAAS_HOME moves it).")
-
-        stack.enter_context(held(LockFile(own), info, wait=wait, busy=busy, unavailable=own_unavailable))
+        _state_folder(own)
+        stack.enter_context(held(LockFile(own), info, wait=wait, busy=busy))
         yield
 
 
@@ -301,20 +299,23 @@ def account_lock(environment: str, account: str | None, *, command: str, wait: f
     waits for; after ``wait`` seconds ``BookBusyError``.
     """
     path = account_lock_path(environment, account)
-    private_dir(path.parent)
+    _state_folder(path)
     who = account or "this account"
 
     def busy(info: dict[str, Any]) -> str:
         return (f"Another push of {who} in {environment} is still creating records: {describe_holder(info)}. "
                 "Nothing was sent; try again when it has finished.")
 
-    def unavailable(exc: OSError) -> str:
-        return (f"Cannot take the lock of {who} in the state folder ({path}: {exc.strerror or exc}). Nothing was sent; "
-                "free space there or make it writable (QAAS_HOME moves it).")
-
-    with held(LockFile(path), _me(command), wait=wait, busy=busy, unavailable=unavailable,
+    with held(LockFile(path), _me(command), wait=wait, busy=busy,
               on_wait=(lambda info: on_wait(describe_holder(info))) if on_wait else None):
         yield
+
+
+def _state_folder(lock: Path) -> None:
+    try:
+        private_dir(lock.parent)
+    except OSError as exc:
+        raise StateWriteError(lock, exc) from None
 
 
 # --- the OS lock and the file's contents -------------------------------------------------------------
