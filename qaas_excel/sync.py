@@ -624,6 +624,8 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
         short = free_space_problem([p for p in (journal.path if journal else None, audit.path if audit else None)
                                     if p], len(todo))
         if short is not None:
+            if not stop.sending:
+                raise short  # this run has sent nothing: it ends here, the workbook as it was
             stop.fail(short)
 
     gave_up = threading.Event()  # the service stopped answering: the rows not yet sent are left for the next push
