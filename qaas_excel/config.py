@@ -11,7 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -103,7 +103,8 @@ class Environment:
     # Sandbox-only secret for its admin endpoints; None for real environments.
     admin_token: str | None = field(default=None, repr=False)
     # Where the live service differs from resources.py (config.toml ``contract``); empty: it does not.
-    contract: Contract = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # None until __post_init__ (contract.py imports this module, so NO_CONTRACT cannot be the default)
+    contract: Contract = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # see above
 
     def __post_init__(self) -> None:
         from qaas_excel.contract import NO_CONTRACT
@@ -162,7 +163,7 @@ def config_path(home: Path | None = None) -> Path:
     return (home or state_dir()) / CONFIG_FILE
 
 
-def load_config(home: Path | None = None) -> dict:
+def load_config(home: Path | None = None) -> dict[str, Any]:
     path = config_path(home)
     if not path.exists():
         return {}
@@ -194,7 +195,7 @@ def get_environment(name: str | None = None, home: Path | None = None) -> Enviro
     return env
 
 
-def _contract(name: str, overrides: dict, home: Path | None) -> Contract:
+def _contract(name: str, overrides: dict[str, Any], home: Path | None) -> Contract:
     from qaas_excel.contract import NO_CONTRACT, ContractError, parse
 
     if "contract" not in overrides:

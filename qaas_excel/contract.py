@@ -300,7 +300,7 @@ def apply_to_document(document: dict[str, Any], contract: Contract) -> dict[str,
 def _is_list_of(item: dict[str, Any], schema_name: str) -> bool:
     answer = (item.get("get") or {}).get("responses", {}).get("200", {})
     items = answer.get("content", {}).get("application/json", {}).get("schema", {}).get("items", {})
-    return items.get("$ref", "").endswith("/" + schema_name)
+    return bool(items.get("$ref", "").endswith("/" + schema_name))
 
 
 # --- writing the block into config.toml ------------------------------------------------------------------

@@ -29,6 +29,8 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 class _Number(float):
     """A number the csv writer leaves unquoted, printed exactly as given (no float rounding)."""
 
+    text: str
+
     def __new__(cls, text: str) -> _Number:
         number = super().__new__(cls, text)
         number.text = text

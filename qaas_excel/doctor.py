@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -69,7 +70,8 @@ class CheckResult:
     blocks: Blocks = Blocks.PUSH
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"check": self.check, "title": self.title, "status": str(self.status), "summary": self.summary}
+        out: dict[str, Any] = {"check": self.check, "title": self.title, "status": str(self.status),
+                               "summary": self.summary}
         if self.cause:
             out["cause"] = self.cause
         if self.fix:
@@ -280,6 +282,7 @@ def _issuer(env: Environment, host: str, port: int, proxy: str | None, timeout: 
     with _connect(host, port, proxy, timeout) as raw, \
             _tls_context(env, verify=False).wrap_socket(raw, server_hostname=host) as tls:
         der = tls.getpeercert(binary_form=True)
+    assert der is not None  # a TLS server presents a certificate (the caller explains any error as "unknown")
     cert = x509.load_der_x509_certificate(der)
     names = [a.value for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME)
              for a in cert.issuer.get_attributes_for_oid(oid)]
@@ -298,7 +301,7 @@ def check_network(ctx: Context) -> list[CheckResult]:
         via = f" through the proxy {_safe_proxy(proxy)}" if proxy else " (no proxy)"
         target = urlsplit(proxy).hostname if proxy else host
         try:
-            addresses, dns_s = _timed(lambda t=target: socket.getaddrinfo(t, None, type=socket.SOCK_STREAM),
+            addresses, dns_s = _timed(partial(socket.getaddrinfo, target, None, type=socket.SOCK_STREAM),
                                       ctx.timeout)
             details["dns_ms"] = round(dns_s * 1000)
             details["addresses"] = sorted({a[4][0] for a in addresses})
@@ -514,8 +517,8 @@ def _token_claims_result(ctx: Context, token: str, who: str) -> CheckResult:
     claims = token_claims(token)
     expected = f"{ctx.env.client_id}/{API_SCOPE_NAME}"
     audience, scopes = claims.get("aud"), str(claims.get("scp", "")).split()
-    details = {"audience": audience, "scope": claims.get("scp"), "expected": expected,
-               "expires_in_s": int(claims["exp"] - time.time()) if "exp" in claims else None}
+    details: dict[str, Any] = {"audience": audience, "scope": claims.get("scp"), "expected": expected,
+                               "expires_in_s": int(claims["exp"] - time.time()) if "exp" in claims else None}
     if not claims:
         return warn("sign-in", "Access token", f"the token of {who} cannot be read (not a JWT)",
                     "the service decides whether it accepts it", **details)
@@ -612,8 +615,8 @@ def check_contract(ctx: Context) -> list[CheckResult]:
     ctx.document = found.document
     ours = apply_to_document(openapi.document(), ctx.env.contract)
     differences, _ = openapi_diff.compare(ours, found.document, paths=ctx.env.contract.paths)
-    details = {"document_url": found.url, "found_via": found.via,
-               "differences": [d.to_dict() for d in differences]}
+    details: dict[str, Any] = {"document_url": found.url, "found_via": found.via,
+                               "differences": [d.to_dict() for d in differences]}
     if ctx.env.contract:
         details["contract"] = "as corrected by the contract in config.toml"
     blocking = [d for d in differences if d.severity == openapi_diff.FAIL]

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 from qaas_excel.resources import RESOURCES, Resource
@@ -221,7 +221,7 @@ class _Resolver:
             schema = {**merged, **rest}
             if not schema.get("properties"):
                 schema.pop("properties", None)
-        return schema
+        return cast(dict[str, Any], schema)  # a dict, checked above and rebuilt as one
 
     def lookup(self, ref: str) -> Any:
         node: Any = self.document
@@ -235,7 +235,7 @@ class _Resolver:
     def ref_name(schema: Any) -> str | None:
         if isinstance(schema, dict):
             if "$ref" in schema:
-                return schema["$ref"].rsplit("/", 1)[-1]
+                return str(schema["$ref"]).rsplit("/", 1)[-1]
             for part in schema.get("allOf", []):
                 name = _Resolver.ref_name(part)
                 if name:
@@ -480,8 +480,7 @@ def compare(ours_doc: dict[str, Any], theirs_doc: dict[str, Any], *, paths: Mapp
         mine = _resource_schemas(ours, roles)
         match = ResourceMatch(resource)
         matches.append(match)
-        preferred = [theirs.operation(m, p).response if theirs.operation(m, p) else None  # type: ignore[union-attr]
-                     for m, p in roles.values()]
+        preferred = [op.response if (op := theirs.operation(m, p)) else None for m, p in roles.values()]
         match.read = _best_schema(mine[0], theirs, preferred)
         create_op = theirs.operation(*roles["create"])
         if match.read is None:
@@ -514,8 +513,9 @@ _ROLE_WORDS = {"create": "create", "list": "list", "get": "read", "patch": "chan
 
 
 def _resource_schemas(model: ApiModel, roles: dict[str, tuple[str, str]]) -> tuple[Schema, Schema]:
-    read = model.schemas[model.operation(*roles["get"]).response]  # type: ignore[union-attr,index]
-    create = model.schemas[model.operation(*roles["create"]).request]  # type: ignore[union-attr,index]
+    # model: our own document, which has every role's operation and its schemas
+    read = model.schemas[model.operation(*roles["get"]).response]  # type: ignore[union-attr,index]  # see above
+    create = model.schemas[model.operation(*roles["create"]).request]  # type: ignore[union-attr,index]  # see above
     return read, create
 
 

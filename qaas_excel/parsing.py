@@ -272,9 +272,9 @@ def _to_datetime(value: Any) -> tuple[datetime | None, Error]:
         base = datetime(1899, 12, 30, tzinfo=UTC)
         return base + timedelta(days=value), None
     d, err = _to_date(value)
-    if err:
+    if err or d is None:  # a date, or why not
         return None, err
-    return datetime(d.year, d.month, d.day, tzinfo=UTC), None  # type: ignore[union-attr]
+    return datetime(d.year, d.month, d.day, tzinfo=UTC), None
 
 
 def parse_datetime(series: pd.Series) -> Parsed:
@@ -359,7 +359,7 @@ def parse_id_or_reference(series: pd.Series) -> Parsed:
 def _to_int(value: Any) -> tuple[int | None, Error]:
     parsed, err = _to_id_or_reference(value)
     if err or parsed is None or isinstance(parsed, int):
-        return parsed, err  # type: ignore[return-value]
+        return parsed, err  # type: ignore[return-value]  # with an error, parsed is None
     return None, ("not-an-id", f"{parsed!r} is not a whole number")
 
 

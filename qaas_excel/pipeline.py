@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 
@@ -171,7 +171,8 @@ def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | N
     result = validate(resource, table.data, **kwargs)
     rows = by_row(result.problems)
     file_problems = rows.pop(None, [])
-    return PreparedSheet(resource, table, result.records, rows, file_problems, system_values(table))
+    return PreparedSheet(resource, table, result.records, cast(dict[int, list[Problem]], rows),  # None popped
+                         file_problems, system_values(table))
 
 
 class OperatorDirectory:
@@ -188,8 +189,10 @@ class OperatorDirectory:
         self._ids: dict[str, int | str] = {}
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
+        key = OPERATOR.reference
+        assert key is not None  # operators are named by their reference
         for op in service or []:
-            ref = _reference(op.get(OPERATOR.reference))
+            ref = _reference(op.get(key))
             if ref:
                 self._ids.setdefault(ref, op["id"])
 
@@ -210,7 +213,7 @@ class OperatorDirectory:
         for row, value in (refs.items() if refs is not None else ()):
             ref = _reference(value)
             if ref:
-                self._rows.setdefault(ref, int(row))
+                self._rows.setdefault(ref, int(cast(int, row)))  # the index: Excel rows
 
     def learn_outcomes(self, table: SheetTable, rows: list[RowState], outcomes: list[Outcome]) -> None:
         """After the Operators sheet was pushed: the id of each operator that is now on the service."""
@@ -230,6 +233,7 @@ class OperatorDirectory:
     def resolve(self, row: int, values: dict[str, Any], table: SheetTable) -> Problem | None:
         """Put the operator's id into a charge point's values; the problem if the reference is not known yet."""
         field = CHARGEPOINT.operator_field
+        assert field is not None  # a charge point names its operator
         ref = values.get(field)
         if not isinstance(ref, str):
             return None
@@ -496,6 +500,7 @@ def _dry_outcome(p: Planned) -> Outcome:
         return Outcome(p.row, Result.VALID, "Dry run: would be created.")
     if p.action is Action.UPDATE:
         return Outcome(p.row, Result.VALID, f"Dry run: would update {p.message}.")
+    assert p.result is not None  # known when the action is NONE
     return Outcome(p.row, p.result, p.message, p.record, None, p.problems)
 
 
@@ -651,7 +656,7 @@ def open_book(path: Path) -> PackageBook:
 R = TypeVar("R")
 
 
-def run_on_file(path: Path | str, command: str, work: Callable[[TableBook, Journal], R], *,
+def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
                 output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S,
                 sends: bool = True) -> R:
     """One run on a workbook file, the same for every command and front end.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -41,6 +41,9 @@ from qaas_excel.validation import validate
 from qaas_excel.values import decimal_text, jsonable
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
 from qaas_excel.workbook.writeback import system_values
+
+if TYPE_CHECKING:
+    from qaas_excel.workbook.package_book import PackageBook
 
 IN_SYNC = "in sync"
 AMOUNT_DIFFERS = "amount differs"
@@ -96,7 +99,7 @@ class ReconcileReport:
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            return [{str(k): jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
         return {"book": self.book, "sheet": self.sheet, "in_sync": self.in_sync, "counts": self.counts,
                 "totals": {k: decimal_text(v) for k, v in self.totals.items()},
@@ -251,10 +254,11 @@ def rows_of(table: SheetTable, operator_refs: set[str] | None = None) -> list[di
     result = validate(CHARGEPOINT, table.data, sheet=table.sheet, headers=table.headers, operator_refs=operator_refs)
     problems = by_row(result.problems)
     system = system_values(table)
-    out = []
-    for row, values in result.records.to_dict("index").items():
+    out: list[dict[str, Any]] = []
+    for label, values in result.records.to_dict("index").items():
+        row = cast(int, label)  # the index: Excel rows
         out.append({"sheet": table.sheet, "row": row, "id": system.at[row, "id"], "status": system.at[row, "status"],
-                    "problems": [p.message for p in problems.get(row, [])], **values})
+                    "problems": [p.message for p in problems.get(row, [])], **cast(dict[str, Any], values)})
     return out
 
 
@@ -289,9 +293,9 @@ def reconcile_file(path: Path | str, client: QaasClient, *, sheet: str | None = 
                    wait: float = LOCK_WAIT_S) -> ReconcileReport:
     """Reconcile a workbook file and write its Reconciliation sheet, under the workbook's run lock."""
 
-    def work(book: TableBook, _journal: object) -> ReconcileReport:
+    def work(book: PackageBook, _journal: object) -> ReconcileReport:
         report = reconcile_book(book, client, sheet=sheet)
-        book.write_reconciliation(report)  # type: ignore[attr-defined]
+        book.write_reconciliation(report)
         return report
 
     return run_on_file(path, "reconcile", work, output=output, wait=wait)

@@ -17,7 +17,7 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number, german_number_as_typed
@@ -206,10 +206,10 @@ class RecordRule:
 def as_number(f: Field, value: Any) -> int:
     """A value as the rules compare it: dates as day numbers, decimals as exact thousandths."""
     if f.type is FieldType.DATE:
-        return value.toordinal()
+        return int(value.toordinal())
     if f.type is FieldType.DECIMAL:
         return int((value * 1000).to_integral_value())
-    return value
+    return cast(int, value)  # an INT field's value: the rules compare no other type
 
 
 def year_key(name: str) -> str:

@@ -201,11 +201,12 @@ class LockFile:
     def _start_heartbeat(self) -> None:
         beat = self._beat = threading.Event()
         fd = self._fd
+        assert fd is not None
 
         def touch() -> None:
             while not beat.wait(HEARTBEAT_S):
                 with contextlib.suppress(OSError):
-                    os.utime(fd if os.utime in os.supports_fd else self.path)  # type: ignore[arg-type]
+                    os.utime(fd if os.utime in os.supports_fd else self.path)
 
         self._beater = threading.Thread(target=touch, name="qaas-lock-heartbeat", daemon=True)
         self._beater.start()
@@ -340,7 +341,7 @@ def _try_os_lock(fd: int) -> bool:
 
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]  # Windows only
         except OSError:
             return False
         return True
@@ -359,7 +360,7 @@ def _os_unlock(fd: int) -> None:
             import msvcrt
 
             os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]  # Windows only
         else:
             import fcntl
 
@@ -400,7 +401,7 @@ def _hide(path: Path) -> None:
     if os.name == "nt":
         import ctypes
 
-        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]
+        ctypes.windll.kernel32.SetFileAttributesW(str(path), 0x2)  # type: ignore[attr-defined]  # Windows only
 
 
 def _user() -> str | None:

@@ -69,7 +69,8 @@ def canonical_value(f: Field, value: Any) -> str:
     if kind is Decimal and f.type is FieldType.DECIMAL and value.is_finite():
         return format(value.quantize(_QUANTUM[f.decimals]) if f.decimals is not None else value, "f")
     if kind is date and f.type is FieldType.DATE:
-        return value.isoformat()
+        iso: str = value.isoformat()
+        return iso
     if kind is int and f.type is FieldType.INT:
         return str(value)
     if is_blank(value):
@@ -665,7 +666,8 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 else:
                     result, msg = Result.CREATED, "Created."
             else:
-                record = client.update(resource, p.record_id, p.payload, before=p.record)  # type: ignore[arg-type]
+                assert p.record_id is not None  # an update is planned for a row with its QaaS ID only
+                record = client.update(resource, p.record_id, p.payload, before=p.record)
                 result, msg = Result.UPDATED, "Updated: " + p.message + "."
         except errors.SignInRequired:
             raise

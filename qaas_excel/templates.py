@@ -183,7 +183,7 @@ def _meta_sheet(wb: Workbook) -> None:
 def build_workbook(operators: Sequence[dict[str, Any]] = (), charge_points: Sequence[dict[str, Any]] = (),
                    size: int = TEMPLATE_ROWS) -> Workbook:
     wb = Workbook()
-    _instructions(wb.active)
+    _instructions(wb.worksheets[0])  # the new workbook's one sheet
     _data_sheet(wb.create_sheet(), OPERATOR, operators, size)
     _data_sheet(wb.create_sheet(), CHARGEPOINT, charge_points, size)
     _meta_sheet(wb)

@@ -12,10 +12,10 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class _Collector:
         value = self.data.at[row, name]
         return None if is_blank(value) else value
 
-    def add(self, rows: Iterable[int], column: str | None, code: str, note: Any) -> None:
+    def add(self, rows: Iterable[int], column: str | None, code: str, note: str | Callable[..., str]) -> None:
         """``note``: a text, or a function of the row giving one."""
         label = self.header(column) if column else None
         for row in rows:
@@ -92,7 +92,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
         failed[f.name] = parsed.failed
         bad = parsed.errors[parsed.failed]
         for row, (code, text) in bad.items():
-            out.add([row], f.name, code, text)
+            out.add([cast(int, row)], f.name, code, text)  # the index: Excel rows
         _field_rules(f, records[f.name], parsed.failed, out)
 
     _record_rules(resource, records, failed, out, today)
@@ -119,7 +119,7 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
             out.add(long[long].index, f.name, "too-long",
                     lambda r: f"{len(text[r])} characters; at most {f.max_length} are allowed")
         if f.regex is not None:
-            ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]
+            ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]  # set when regex is
             out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{text[r]!r} is not valid: expected {f.pattern_help}")
     if f.type is FieldType.DECIMAL and present.any():
         decimals = values[present]
@@ -151,9 +151,9 @@ def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, p
     """The resource's rules across fields, on every row whose fields they need are valid."""
     if not resource.rules:
         return
-    flawed: dict[str | None, set[int]] = {}
+    flawed: dict[str | None, set[int | None]] = {}
     for p in out.problems:
-        flawed.setdefault(p.field, set()).add(p.row)  # type: ignore[arg-type]
+        flawed.setdefault(p.field, set()).add(p.row)
     valid: dict[str, pd.Series] = {}
     numbers: dict[str, pd.Series] = {}
     for name in dict.fromkeys(n for rule in resource.rules for n in rule.needs):
@@ -196,7 +196,7 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
         groups.setdefault(keys[r], []).append(int(r))
     first = resource.natural_key[0]
     out.add(dup[dup].index, first, "duplicate-evse-period" if resource.period else "duplicate-key",
-            lambda r: f"{_key_text(resource, records.loc[r])} appears more than once "
+            lambda r: f"{_key_text(resource, cast(pd.Series, records.loc[r]))} appears more than once "  # one label
                       f"(rows {', '.join(map(str, groups[keys[r]]))})")
 
 
@@ -241,13 +241,16 @@ def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collec
     if not partners:
         return
 
+    def period(r: int) -> str:
+        start, end = (cast(date, records.at[r, n]) for n in (start_name, end_name))  # checked present above
+        return f"{start:%d.%m.%Y}–{end:%d.%m.%Y}"
+
     def note(r: int) -> str:
         others = sorted(partners[r])
-        listed = ", ".join(f"row {o} ({records.at[o, start_name]:%d.%m.%Y}–{records.at[o, end_name]:%d.%m.%Y})"
-                           for o in others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        listed = ", ".join(f"row {o} ({period(o)})" for o in others[:3]) + (
+            f" and {len(others) - 3} more" if len(others) > 3 else "")
         words = " and ".join(resource.field(n).header for n in what)
-        return (f"the period {records.at[r, start_name]:%d.%m.%Y}–{records.at[r, end_name]:%d.%m.%Y} overlaps "
-                f"{listed} of the same {words}: a kWh may be claimed once")
+        return f"the period {period(r)} overlaps {listed} of the same {words}: a kWh may be claimed once"
 
     out.add(sorted(partners), start_name, "overlapping-periods", note)
 

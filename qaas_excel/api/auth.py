@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import jwt
@@ -165,7 +165,8 @@ class MsalSignIn:
 
     def _default_account(self) -> str | None:
         try:
-            return json.loads(self._defaults_path().read_text(encoding="utf-8")).get(self.env.name)
+            default: str | None = json.loads(self._defaults_path().read_text(encoding="utf-8")).get(self.env.name)
+            return default
         except (OSError, ValueError):
             return None
 
@@ -186,7 +187,7 @@ class MsalSignIn:
         return any(True for _ in cache.search(msal.TokenCache.CredentialType.ACCOUNT))
 
     def _msal_account(self) -> dict[str, Any]:
-        accounts = self.app.get_accounts() if self._has_cached_accounts() else []
+        accounts: list[dict[str, Any]] = self.app.get_accounts() if self._has_cached_accounts() else []
         if not accounts:
             raise SignInRequired(
                 f"Not signed in to {self.env.name}: run `qaas-excel login --env {self.env.name}`."
@@ -210,7 +211,7 @@ class MsalSignIn:
     @property
     def username(self) -> str | None:
         try:
-            return self._msal_account()["username"]
+            return cast(str, self._msal_account()["username"])
         except SignInRequired:
             return None
 
@@ -237,12 +238,12 @@ class MsalSignIn:
             # Keep the safety margin small against short lifetimes, so a token is used for most of its life.
             self._cached = (result["access_token"], now + expires_in - min(EXPIRY_MARGIN_S, expires_in / 4) +
                             EXPIRY_MARGIN_S)
-            return result["access_token"]
+            return cast(str, result["access_token"])
 
     def start_login(self) -> dict[str, Any]:
         """Start a device-code flow; show ``DeviceCode`` to the user, then call ``finish_login``."""
         with reachable(self.env):
-            flow = self.app.initiate_device_flow(scopes=self.env.scopes)
+            flow: dict[str, Any] = self.app.initiate_device_flow(scopes=self.env.scopes)
         if "user_code" not in flow:
             raise SignInRequired(
                 f"Could not start sign-in at {self.env.authority}: "
@@ -270,7 +271,7 @@ class MsalSignIn:
             raise SignInRequired(
                 f"Sign-in did not complete: {result.get('error_description') or result.get('error')}"
             )
-        username = (result.get("id_token_claims") or {}).get("preferred_username") or token_claims(
+        username: str = (result.get("id_token_claims") or {}).get("preferred_username") or token_claims(
             result["access_token"]
         ).get("preferred_username", "")
         self._set_default_account(username)

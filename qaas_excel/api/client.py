@@ -16,9 +16,10 @@ import json
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
@@ -50,7 +51,7 @@ MAX_RETRY_AFTER_S = 120.0
 class ClientStats:
     """What a run cost: requests sent, retries, silent token refreshes, creates resolved by look-up."""
 
-    requests: Counter = field(default_factory=Counter)  # "METHOD /path-template" -> count
+    requests: Counter[str] = field(default_factory=Counter)  # "METHOD /path-template" -> count
     retries: int = 0
     token_refreshes: int = 0
     resolved_by_lookup: int = 0
@@ -80,6 +81,9 @@ class Created:
 
     record: dict[str, Any]
     adopted: bool = False
+
+
+_Sent = TypeVar("_Sent", dict[str, Any], Created)  # what an audited request gives back: a record, or a create's
 
 
 def _json_default(value: Any) -> Any:
@@ -122,8 +126,8 @@ class QaasClient:
         self.close()
 
     # -- one request --------------------------------------------------------------------------------
-    def _send_once(self, method: str, path: str, route: str, *, params: dict | None = None,
-                   body: dict | None = None) -> requests.Response:
+    def _send_once(self, method: str, path: str, route: str, *, params: dict[str, Any] | None = None,
+                   body: dict[str, Any] | None = None) -> requests.Response:
         """One HTTP exchange, with one silent token refresh on 401; errors mapped by meaning."""
         url = self.env.base_url + path
         data = json.dumps(body, default=_json_default, ensure_ascii=False).encode() if body is not None else None
@@ -187,8 +191,8 @@ class QaasClient:
             reraise=True,
         )
 
-    def request(self, method: str, path: str, *, route: str | None = None, params: dict | None = None,
-                body: dict | None = None) -> requests.Response:
+    def request(self, method: str, path: str, *, route: str | None = None, params: dict[str, Any] | None = None,
+                body: dict[str, Any] | None = None) -> requests.Response:
         """An idempotent request (GET, PATCH of absolute values), retried when that is safe."""
         return self._retrying(_is_retryable)(
             self._send_once, method, path, route or path, params=params, body=body)
@@ -248,8 +252,8 @@ class QaasClient:
                 return None
         return self._account
 
-    def _audited(self, method: str, resource: Resource, send: Any, *, record_id: int | None,
-                 reference: str | None, changes: dict[str, dict[str, Any]]) -> Any:
+    def _audited(self, method: str, resource: Resource, send: Callable[[], _Sent], *, record_id: int | None,
+                 reference: str | None, changes: dict[str, dict[str, Any]]) -> _Sent:
         if self.audit is None:
             return send()
         entry = self.audit.begin(environment=self.env.name, account=self.account, method=method,

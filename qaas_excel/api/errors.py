@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 
 class QaasError(Exception):
@@ -264,11 +264,19 @@ _MEANING = {
 }
 
 
+class _Where(TypedDict):
+    """What every error from an answer carries (the keywords of QaasError)."""
+
+    status: int
+    method: str | None
+    url: str | None
+
+
 def error_for_response(status: int, body: bytes | None, *, content_type: str | None = None,
                        method: str | None = None, url: str | None = None,
                        retry_after: str | None = None) -> QaasError:
     """The one mapping from an HTTP error answer to an exception a caller can catch by meaning."""
-    kw = {"status": status, "method": method, "url": url}
+    kw: _Where = {"status": status, "method": method, "url": url}
     where = f"{method} {url}" if method and url else ""
     if status == 400:
         parsed = parse_error_body(body, content_type)

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.text import Text
 
 from qaas_excel.cli._render import text
 from qaas_excel.interrupt import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from qaas_excel.api.client import QaasClient
 
 EXIT_OK = 0  # all rows fine
 EXIT_ROWS = 1  # some rows invalid / failed / conflict / locked-but-changed; reconcile found differences
@@ -97,7 +100,7 @@ def handle_errors(func: F) -> F:
             report_error("[red]Error:[/]", exc)
             raise typer.Exit(code) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # the same arguments as func
 
 
 def setup_logging(verbose: bool) -> None:
@@ -116,7 +119,7 @@ AccountOption = typer.Option(None, "--account", "-a", help="Signed-in account (e
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 
 
-def open_client(env_name: str | None, account: str | None, **kwargs: Any):  # -> QaasClient
+def open_client(env_name: str | None, account: str | None, **kwargs: Any) -> QaasClient:
     from qaas_excel.api.client import connect
     from qaas_excel.config import get_environment
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import typer
 
@@ -55,7 +56,7 @@ def whoami(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
     provider = token_provider(environment, account=account)
     claims = token_claims(provider.token())
     others = provider.accounts() if isinstance(provider, MsalSignIn) else []
-    info = {
+    info: dict[str, Any] = {
         "environment": environment.name,
         "base_url": environment.base_url,
         "account": claims.get("preferred_username") or provider.username,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from qaas_excel.cli._app import (
@@ -16,6 +19,10 @@ from qaas_excel.cli._app import (
 )
 from qaas_excel.cli._render import dumps, text
 
+if TYPE_CHECKING:
+    from qaas_excel.config import Environment
+    from qaas_excel.doctor import CheckResult, Report, Suggestion
+
 MARKS = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
 
 
@@ -23,7 +30,7 @@ def _line(template: str, *values: object) -> None:
     console.print(text(template, *values), soft_wrap=True)  # one line per finding, however narrow the terminal
 
 
-def _show(result, verbose: bool) -> None:  # result: doctor.CheckResult
+def _show(result: CheckResult, verbose: bool) -> None:
     _line(MARKS[result.status] + " [bold]{}[/]: {}", result.title, result.summary)
     if result.status != "ok":
         if result.cause:
@@ -81,14 +88,16 @@ def doctor(env: str = EnvOption, account: str = AccountOption, as_json: bool = J
                                     "backup": str(backup) if backup else None})
 
 
-def _run(checks, environment, account, timeout, as_json: bool, verbose: bool):  # -> doctor.Report
+def _run(checks: ModuleType, environment: Environment, account: str | None, timeout: float, as_json: bool,
+         verbose: bool) -> Report:  # checks: the doctor module
     if not as_json:
         _line("Checking [bold]{}[/] ({})", environment.name, environment.base_url)
-    return checks.run(environment, account=account, timeout=timeout,
-                      on_result=None if as_json else lambda r: _show(r, verbose))
+    report: Report = checks.run(environment, account=account, timeout=timeout,
+                                on_result=None if as_json else lambda r: _show(r, verbose))
+    return report
 
 
-def _finish(report, as_json: bool, extra: dict | None = None) -> None:
+def _finish(report: Report, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     if as_json:
         print(dumps({**report.to_dict(), **(extra or {})}))
     elif report.problems:
@@ -100,7 +109,7 @@ def _finish(report, as_json: bool, extra: dict | None = None) -> None:
     raise typer.Exit(report.exit_code)
 
 
-def _show_suggestion(suggestion, env_name: str, as_json: bool, report) -> None:
+def _show_suggestion(suggestion: Suggestion, env_name: str, as_json: bool, report: Report) -> None:
     if as_json:
         print(dumps({**report.to_dict(), "suggestion": suggestion.to_dict(env_name)}))
         return

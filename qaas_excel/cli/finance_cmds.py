@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.table import Table
@@ -23,12 +24,16 @@ from qaas_excel.cli._render import dumps, plain, text
 from qaas_excel.cli.pipeline_cmds import BookArg, OutputOption, SheetOption, WaitOption, reporting_save_failure
 from qaas_excel.formatting import german_number
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import JustifyMethod
 
-def _summary_table(title: str, frame, key: str) -> Table:
+
+def _summary_table(title: str, frame: pd.DataFrame, key: str) -> Table:
     table = Table(title=title, header_style="bold")
     for name, justify in ((key.capitalize(), "left"), ("Records", "right"), ("Workbook kWh", "right"),
                           ("Service kWh", "right"), ("Difference kWh", "right"), ("Service MWh", "right")):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=cast("JustifyMethod", justify))
     for row in frame.to_dict("records"):
         table.add_row(plain(row[key]), str(row["records"]), german_number(row["workbook_kwh"]),
                       german_number(row["service_kwh"]), german_number(row["difference_kwh"]),

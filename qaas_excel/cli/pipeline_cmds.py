@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from qaas_excel.cli._app import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROWS,
     EXIT_STATE,
@@ -33,7 +32,7 @@ from qaas_excel.cli._app import (
     report_error,
 )
 from qaas_excel.cli._render import dumps, plain, text
-from qaas_excel.interrupt import Stop, ctrl_c_stops
+from qaas_excel.interrupt import EXIT_INTERRUPTED, Stop, ctrl_c_stops
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
 from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S
@@ -44,9 +43,10 @@ OutputOption = typer.Option(None, "--output", "-o", help="Save the result to thi
 WaitOption = typer.Option(LOCK_WAIT_S, "--wait", min=0,
                           help="Seconds to wait while another run works on the same workbook (then exit 5).")
 
-RESULT_STYLE = {Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
-                Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
-                Result.MISMATCH: "red", Result.DUPLICATE: "red", Result.INVALID: "red", Result.FAILED: "red"}
+RESULT_STYLE: dict[str, str] = {  # str keys: a Result is its name, and counts are keyed by names
+    Result.CREATED: "green", Result.UPDATED: "green", Result.ADOPTED: "green", Result.UNCHANGED: "dim",
+    Result.VALID: "cyan", Result.PULLED: "cyan", Result.LOCKED: "yellow", Result.CONFLICT: "yellow",
+    Result.MISMATCH: "red", Result.DUPLICATE: "red", Result.INVALID: "red", Result.FAILED: "red"}
 
 
 def print_summary(report: RunReport) -> None:
@@ -132,7 +132,7 @@ def parse_rows(text: str) -> set[int]:
 
 
 @contextmanager
-def progress_bar(enabled: bool):
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A rich progress bar on a terminal; nothing when piped or in CI logs."""
     if not enabled or not sys.stderr.isatty():
         yield None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from qaas_excel.cli._app import EXIT_USAGE, JsonOption, app, console, err_console, handle_errors
 from qaas_excel.cli._render import dumps, text
 from qaas_excel.config import ConfigError, sandbox_environment, state_dir
+
+if TYPE_CHECKING:
+    from qaas_excel.sandbox.admin import SandboxAdmin
 
 sandbox_app = typer.Typer(help="The local sandbox of the QaaS service (for demos and tests).", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -31,7 +35,7 @@ def _sandbox_installed() -> None:
     require_sandbox()
 
 
-def _admin():
+def _admin() -> SandboxAdmin:
     from qaas_excel.sandbox.admin import SandboxAdmin
 
     env = sandbox_environment()

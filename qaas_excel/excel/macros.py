@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import xlwings as xw
 
@@ -73,7 +73,7 @@ def excel_macro(func: F) -> F:
             _status(wb, None)
         return None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # func's arguments, the book optional
 
 
 def _xlbook(book: xw.Book) -> Any:
@@ -118,12 +118,12 @@ def sign_in(book: xw.Book) -> str:
     return code.user_code
 
 
-def _start_background(args: list[str]) -> subprocess.Popen:
+def _start_background(args: list[str]) -> subprocess.Popen[bytes]:
     """A detached Python process, so Excel never waits on it."""
     kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                               "stderr": subprocess.DEVNULL, "close_fds": True}
     if sys.platform == "win32":
-        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore
+        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         kwargs["start_new_session"] = True
     return subprocess.Popen([sys.executable, *args], env=os.environ.copy(), **kwargs)
@@ -193,7 +193,8 @@ def push(book: xw.Book) -> RunReport:
 def push_selected(book: xw.Book, rows: set[int] | None = None, sheet: str | None = None) -> RunReport | None:
     """Push only the rows of the current selection on the active sheet."""
     if rows is None or sheet is None:
-        selection = book.app.selection
+        # None when a chart or shape is selected: then an "Unexpected error" box (AttributeError), kept as it was
+        selection: xw.Range = book.app.selection  # type: ignore[assignment]  # see above
         sheet = selection.sheet.name
         rows = {cell_row for area in selection.api.Areas for cell_row in _rows_of_area(area)} \
             if sys.platform == "win32" else set(range(selection.row, selection.row + selection.rows.count))

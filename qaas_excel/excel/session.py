@@ -23,7 +23,8 @@ _clients: dict[tuple[str, str | None], QaasClient] = {}
 
 def settings() -> dict[str, Any]:
     try:
-        return json.loads((state_dir() / SETTINGS_FILE).read_text(encoding="utf-8"))
+        found: dict[str, Any] = json.loads((state_dir() / SETTINGS_FILE).read_text(encoding="utf-8"))
+        return found
     except (OSError, ValueError):
         return {}
 

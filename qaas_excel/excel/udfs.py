@@ -12,7 +12,7 @@ import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import xlwings as xw
 
@@ -82,11 +82,11 @@ def _guard(func: Any) -> Any:
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
-    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]  # any function takes it; typeshed does not say
     # Keep the real signature so xlwings registers the right arguments.
     import inspect
 
-    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]  # as __wrapped__ above
     return wrapper
 
 
@@ -110,9 +110,11 @@ def _operator_id(operator: Any) -> int | None:
     except ValueError:
         pass
     ref = str(operator).strip()
+    key = OPERATOR.reference
+    assert key is not None  # operators are named by their reference
     for op in cache.records(OPERATOR):
-        if str(op.get(OPERATOR.reference) or "").strip() == ref:
-            return op["id"]
+        if str(op.get(key) or "").strip() == ref:
+            return cast(int, op["id"])
     raise ValueError(f"no operator with reference {ref!r}")
 
 
@@ -122,7 +124,7 @@ def _filtered(operator: Any, status: Any, year: Any) -> list[dict[str, Any]]:
     wanted_year = int(float(year)) if year not in (None, "") else None
     out = []
     for rec in cache.records(CHARGEPOINT):
-        if op_id is not None and rec.get(CHARGEPOINT.operator_field) != op_id:
+        if op_id is not None and rec.get(CHARGEPOINT.operator_field or "") != op_id:
             continue
         if wanted_status and rec.get("status") != wanted_status:
             continue

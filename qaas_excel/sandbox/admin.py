@@ -104,14 +104,14 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
 
     @r.post("/records/{resource}/{record_id}/status")
     @guarded
-    def set_status(request: Request, resource: str, record_id: int, body: dict = Body(...)) -> Response:
+    def set_status(request: Request, resource: str, record_id: int, body: dict[str, Any] = Body(...)) -> Response:
         if not isinstance(body.get("status"), str) or not body["status"]:
             raise _Refused(400, "the body must be {\"status\": \"...\"}")
         return change(resource, record_id, {"status": body["status"]})
 
     @r.patch("/records/{resource}/{record_id}")
     @guarded
-    def update(request: Request, resource: str, record_id: int, body: dict = Body(...)) -> Response:
+    def update(request: Request, resource: str, record_id: int, body: dict[str, Any] = Body(...)) -> Response:
         return change(resource, record_id, body)
 
     @r.delete("/records/{resource}/{record_id}")
@@ -121,7 +121,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
 
     @r.post("/records/{resource}")
     @guarded
-    def create(request: Request, resource: str, user: str = DEFAULT_USER, body: dict = Body(...)) -> Response:
+    def create(request: Request, resource: str, user: str = DEFAULT_USER, body: dict[str, Any] = Body(...)) -> Response:
         res = _resource(resource)
         stamp = now_text()
         data = {"created": stamp, "last_updated": stamp, **({"status": "created"} if res.has_status else {}),
@@ -157,7 +157,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
 
     @r.post("/approve")
     @guarded
-    def approve(request: Request, body: dict = Body(...)) -> Response:
+    def approve(request: Request, body: dict[str, Any] = Body(...)) -> Response:
         user = body.get("user") or identity.auto_approve_user
         if user not in USERS:
             raise _Refused(400, f"unknown user {user!r}; known: {', '.join(USERS)}")
@@ -167,7 +167,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
 
     @r.post("/auto-approve")
     @guarded
-    def auto_approve(request: Request, body: dict = Body(...)) -> Response:
+    def auto_approve(request: Request, body: dict[str, Any] = Body(...)) -> Response:
         if body.get("user") not in USERS:
             raise _Refused(400, f"unknown user {body.get('user')!r}; known: {', '.join(USERS)}")
         identity.auto_approve_user = body["user"]
@@ -176,7 +176,7 @@ def router(store: Store, identity: Identity, stats: Stats, faults: FaultSettings
 
     @r.post("/faults")
     @guarded
-    def set_faults(request: Request, body: dict = Body(...)) -> Response:
+    def set_faults(request: Request, body: dict[str, Any] = Body(...)) -> Response:
         queued = [str(k).partition("@")[0] for k in body.get("fail_next", [])]
         unknown = [k for k in queued + list(body.get("kinds", [])) if k not in FAULTS and k not in REFUSALS]
         if unknown:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -91,7 +91,7 @@ def _parse(f: Field, value: Any) -> tuple[Any, str | None]:
             return None, "A valid number is required."
         if not d.is_finite():
             return None, "A valid number is required."
-        if f.decimals is not None and -d.as_tuple().exponent > f.decimals:
+        if f.decimals is not None and -cast(int, d.as_tuple().exponent) > f.decimals:  # finite: an int
             step = Decimal(1).scaleb(-f.decimals)
             if d != d.quantize(step):
                 return None, f"Ensure that there are no more than {f.decimals} decimal places."
@@ -203,7 +203,7 @@ class Api:
     def _reference_error(self, resource: Resource, account: str, clean: dict[str, Any],
                          except_id: int | None = None) -> dict[str, list[str]]:
         ref = clean.get(resource.reference) if resource.reference else None
-        if ref and self.store.reference_taken(resource.name, account, ref, except_id):
+        if ref and resource.reference and self.store.reference_taken(resource.name, account, ref, except_id):
             return {resource.reference: [f"A record with this {resource.reference} already exists."]}
         return {}
 

@@ -54,7 +54,7 @@ class FaultSettings:
     fail_rate: float = 0.0  # fraction of API requests answered with one of ``kinds``, drawn by ``rng``
     retry_after: float = 1.0  # seconds, in the Retry-After header of injected 429s
     kinds: tuple[str, ...] = FAULTS
-    fail_next: deque = field(default_factory=deque)  # queued faults, applied before any dice are rolled
+    fail_next: deque[str] = field(default_factory=deque)  # queued faults, applied before any dice are rolled
     rng: random.Random = field(default_factory=random.Random)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -86,8 +86,8 @@ class FaultSettings:
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.requests: Counter = Counter()
-        self.faults: Counter = Counter()
+        self.requests: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
 
     def count(self, key: str) -> None:
         with self._lock:
@@ -130,13 +130,13 @@ class FaultMiddleware:
         self.app, self.settings, self.stats = app, settings, stats
         self.api_path = api_path  # a variant contract serves the API at other paths
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = False
 
-        async def tracked(message: dict) -> None:
+        async def tracked(message: dict[str, Any]) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -150,7 +150,7 @@ class FaultMiddleware:
                             "headers": [(b"content-length", b"0")]})
                 await send({"type": "http.response.body", "body": b""})
 
-    async def _handle(self, scope: dict, receive: Any, send: Any) -> None:
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
         if not path.startswith(ADMIN_PREFIX):
             self.stats.count(f"{scope['method']} {route_of(path)}")
@@ -166,9 +166,9 @@ class FaultMiddleware:
             return
         self.stats.fault(kind)
         if kind == "drop-after":
-            captured: list[dict] = []
+            captured: list[dict[str, Any]] = []
 
-            async def capture(message: dict) -> None:
+            async def capture(message: dict[str, Any]) -> None:
                 captured.append(message)
 
             await self.app(scope, receive, capture)  # processed and committed ...

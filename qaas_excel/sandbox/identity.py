@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -68,7 +68,7 @@ class Signer:
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
             store.set_meta("signing_key", pem)
-        self.private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+        self.private_key = cast(rsa.RSAPrivateKey, serialization.load_pem_private_key(pem.encode(), password=None))
         self.public_key = self.private_key.public_key()
         self.kid = _b64url(self.public_key.public_bytes(serialization.Encoding.DER,
                                                         serialization.PublicFormat.SubjectPublicKeyInfo)[-12:])

@@ -177,6 +177,7 @@ class SandboxServer:
             raise SystemExit(0)
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        assert self._socket is not None  # bound above
         try:
             self._server.run(sockets=[self._socket])
         finally:

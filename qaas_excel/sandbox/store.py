@@ -6,6 +6,7 @@ is never a float. One connection behind a lock; WAL so a reader elsewhere never 
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sqlite3
@@ -67,7 +68,7 @@ class Store:
                                         "ORDER BY id", (resource, account)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def list_with_accounts(self, resource: str) -> list[tuple[str, dict[str, Any]]]:
+    def list_with_accounts(self, resource: str) -> builtins.list[tuple[str, dict[str, Any]]]:  # list: the method above
         with self._lock:
             rows = self._db.execute("SELECT account, data FROM records WHERE resource = ? ORDER BY id",
                                     (resource,)).fetchall()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openpyxl
 import pandas as pd
@@ -162,32 +162,32 @@ class OpenpyxlBook:
                     cell.comment = None
                     cell.fill = NO_FILL
         for key in changes.values.columns:
-            col = table.columns.get(key)
-            if col is None:
+            key_col = table.columns.get(key)
+            if key_col is None:
                 continue
             for row, value in changes.values[key].items():
                 if _not_given(value):
                     continue  # NaN: this row has nothing for this column; None: clear the cell
-                _set(ws.cell(int(row), col), value)
+                _set(ws.cell(int(cast(int, row)), key_col), value)  # the index: Excel rows
         # Register each fill once and set its index per cell: assigning a Fill object hashes it every time,
         # which made colouring 50,000 rows cost seconds.
-        fill_ids = {name: self.wb._fills.add(PatternFill("solid", fgColor=rgb))
+        fill_ids = {name: self.wb._fills.add(PatternFill("solid", fgColor=rgb))  # type: ignore[attr-defined]  # private
                     for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
             fill_id = fill_ids.get(result)
             if fill_id is None:
                 continue
             for col in system_cols:
-                cell = ws.cell(int(row), col)
-                cell._style = StyleArray(cell._style)
-                cell._style.fillId = fill_id
+                styled: Any = ws.cell(int(cast(int, row)), col)  # Any: _style is private, not in openpyxl's stubs
+                styled._style = StyleArray(styled._style)
+                styled._style.fillId = fill_id
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
         notes: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.field or "")
-            if col is None or p.row is None:
+            mark_col = table.columns.get(p.field or "")
+            if mark_col is None or p.row is None:
                 continue
-            notes.setdefault((p.row, col), []).append(p.message)
+            notes.setdefault((p.row, mark_col), []).append(p.message)
         for (row, col), messages in notes.items():
             cell = ws.cell(row, col)
             cell.fill = problem_fill
@@ -199,7 +199,7 @@ class OpenpyxlBook:
         start = table.last_row + 1
         for i, record in enumerate(rows.to_dict("records")):
             for key, value in record.items():
-                col = table.columns.get(key)
+                col = table.columns.get(cast(str, key))  # the columns of ``rows`` are keys
                 if col is not None and not is_missing(value):
                     _set(ws.cell(start + i, col), value)
         end = start + len(rows) - 1
@@ -209,6 +209,7 @@ class OpenpyxlBook:
             from openpyxl.utils.cell import range_boundaries
 
             min_col, min_row, max_col, max_row = range_boundaries(ref)
+            assert min_col is not None and max_col is not None and max_row is not None  # a table's ref: a range
             if min_row == table.header_row and max_row < end:
                 from openpyxl.utils import get_column_letter
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -237,19 +237,19 @@ class PackageBook:
 
         for key in changes.values.columns:
             for row, value in changes.values[key].items():
-                put(int(row), key, value)
+                put(int(cast(int, row)), key, value)  # the index: Excel rows
         fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
             change = fills.get(result)
             if change is not None:
                 for col in system_cols:
-                    ops[int(row)].setdefault(col, CellOp()).restyle.append(change)
+                    ops[int(cast(int, row))].setdefault(col, CellOp()).restyle.append(change)
         for row, col in marks:
             ops[row].setdefault(col, CellOp()).restyle.append(mark)
         if append is not None:
             for i, record in enumerate(append.to_dict("records")):
-                for key, value in record.items():
-                    put(appended_rows[0] + i, key, value)
+                for label, value in record.items():
+                    put(appended_rows[0] + i, cast(str, label), value)  # the columns of ``append``: keys
             table.last_row = appended_rows[-1]
 
         xml = ws.render(ops, cols=new_cols)
@@ -270,7 +270,7 @@ class PackageBook:
         first = ws.last_column() + 1
         header_style = ws.styles_of({(table.header_row, c) for c in table.columns.values()})
         style = self.styles.with_fill(min(header_style.values(), default=0), SYSTEM_HEADER_FILL)
-        cols = []
+        cols: list[tuple[int, float | None, bool]] = []
         for i, col in enumerate(wanted):
             j = first + i
             table.columns[col.key] = j
@@ -290,6 +290,7 @@ class PackageBook:
             if m is None:
                 continue
             min_col, min_row, max_col, max_row = range_boundaries(m.group(2).decode())
+            assert min_col is not None and max_col is not None and max_row is not None  # the pattern: a full range
             if min_row != table.header_row or not (min_col <= min(table.columns.values()) <= max_col):
                 continue
             new_max_row, new_max_col = max(max_row, last_row), max_col

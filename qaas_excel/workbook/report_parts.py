@@ -32,7 +32,7 @@ _NAME_PATTERNS = {"/drawing": "xl/drawings/drawing{}.xml", "/chart": "xl/charts/
 
 def put_report_sheet(book: PackageBook, report: Any) -> None:
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])  # the new workbook's one sheet
     render_openpyxl(wb, report)
     with tempfile.TemporaryDirectory(prefix="qaas-report-") as tmp:
         path = Path(tmp) / "report.xlsx"
@@ -48,7 +48,7 @@ def _transplant(book: PackageBook, src: Package) -> None:
     pkg = book.pkg
     src_workbook = "xl/workbook.xml"
     src_sheet = next(r.part for r in src.rels(src_workbook) if r.type.endswith("/worksheet") and r.part)
-    src_styles = Styles(src.read(next(r.part for r in src.rels(src_workbook) if r.type.endswith("/styles"))))
+    src_styles = Styles(src.read(next(r.part for r in src.rels(src_workbook) if r.type.endswith("/styles") and r.part)))
     shared_part = next((r.part for r in src.rels(src_workbook) if r.type.endswith("/sharedStrings")), None)
     from qaas_excel.workbook.xlsx_sheet import read_shared_strings
 

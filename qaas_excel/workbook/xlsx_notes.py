@@ -122,7 +122,7 @@ class Notes:
         return sheet_xml
 
     def _free_idmap(self) -> int:
-        used = set()
+        used: set[int] = set()
         for name in self.pkg.names():
             if name.endswith(".vml"):
                 used.update(int(n) for n in re.findall(rb'<o:idmap\b[^>]*\bdata="(\d+)', self.pkg.read(name)))

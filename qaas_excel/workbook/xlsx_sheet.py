@@ -12,7 +12,7 @@ import html
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -234,6 +234,7 @@ class Sheet:
         """Cells read by one regex: reference, format, type, and the value when it is a lone <v>."""
         cols = _COLUMNS
         dates: dict[bytes, bool] = {}  # format -> shows a date, asked once per format
+        value: Any  # a number, a text, a date or a bool: as the cell says
         for letters, number, s, t, v, rest in found:
             col = cols.get(letters) or _column(letters)
             if columns is not None and col not in columns:
@@ -357,7 +358,8 @@ class Sheet:
         return out
 
     # -- writing -------------------------------------------------------------------------------------
-    def render(self, ops: dict[int, dict[int, CellOp]], *, cols: list[tuple[int, float | None, bool]] = ()) -> bytes:
+    def render(self, ops: dict[int, dict[int, CellOp]], *,
+               cols: Sequence[tuple[int, float | None, bool]] = ()) -> bytes:
         """The part with the cells of ``ops`` (row -> column -> op) written; everything else as it was.
 
         ``cols``: (column, width, hidden) definitions for columns the run adds.
@@ -517,16 +519,16 @@ class Sheet:
         ref = f"{lo_col}{lo_row}:{get_column_letter(max(hi_col, max_col))}{max(hi_row, max_row)}"
         return head[:m.start(1)] + ref.encode() + head[m.end(4) if m.group(4) else m.end(2):]
 
-    def _with_cols(self, head: bytes, cols: list[tuple[int, float | None, bool]]) -> bytes:
+    def _with_cols(self, head: bytes, cols: Sequence[tuple[int, float | None, bool]]) -> bytes:
         if not cols:
             return head
         p = re.escape(self.p)
         m = re.search(rb"<" + p + rb"cols\b[^>]*>(.*?)</" + p + rb"cols>", head, re.S)
         entries: list[tuple[int, int, bytes]] = []  # (min, max, element)
         if m:
-            for el in re.finditer(rb"<" + p + rb"col\b[^>]*?/>", m.group(1)):
-                attrs = dict(_ATTRS.findall(el.group(0)))
-                entries.append((int(attrs.get(b"min", b"1")), int(attrs.get(b"max", b"1")), el.group(0)))
+            for found in re.finditer(rb"<" + p + rb"col\b[^>]*?/>", m.group(1)):
+                attrs = dict(_ATTRS.findall(found.group(0)))
+                entries.append((int(attrs.get(b"min", b"1")), int(attrs.get(b"max", b"1")), found.group(0)))
         for col, width, hidden in cols:
             split: list[tuple[int, int, bytes]] = []
             placed = False

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -202,8 +202,9 @@ class XlwingsBook:
         if system_cols:
             colours: dict[str, list[int]] = defaultdict(list)
             for row, result in changes.results.items():
-                if RESULT_FILLS.get(result):
-                    colours[RESULT_FILLS[result]].append(int(row))
+                fill = RESULT_FILLS.get(result)
+                if fill:
+                    colours[fill].append(int(cast(int, row)))  # the index: Excel rows
             for colour, rows in colours.items():
                 for first, last in row_runs(rows):
                     ws.range((first, system_cols[0]), (last, system_cols[-1])).color = "#" + colour

@@ -134,7 +134,7 @@ def test_doctor_finds_every_difference_then_apply_makes_everything_work(sandbox,
     code, report = run_json("pull", str(demo_book), "--env", "sandbox")
     assert code == 0 and report["counts"] == {"pulled": 16}
     code, report = run_json("reconcile", str(demo_book), "--env", "sandbox")
-    assert code == 1 and report["counts"] == {"in sync": 13, "only in workbook": 7}  # as without a contract
+    assert code == 1 and report["counts"] == {"in sync": 13, "invalid in workbook": 7}  # as without a contract
 
     # the service spoke its own names on the wire; the workbook kept ours
     from qaas_excel.api.auth import MsalSignIn

@@ -52,8 +52,8 @@ class Colleague:
         else:
             options.update(user=self.uid, group=self.gid, extra_groups=[TEAM_GID])
         if wait:
-            return subprocess.run(command, timeout=240, check=False, **options)  # type: ignore[call-overload]
-        return subprocess.Popen(command, **options)  # type: ignore[call-overload]
+            return subprocess.run(command, timeout=240, check=False, **options)
+        return subprocess.Popen(command, **options)
 
 
 @pytest.fixture

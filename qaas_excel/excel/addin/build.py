@@ -62,16 +62,16 @@ def _correct_copy_token_length() -> Iterator[None]:
 
     original = MsOvba.copytoken_help
 
-    def fixed(difference: int) -> dict:
+    def fixed(difference: int) -> dict[str, int]:
         help_ = original(difference)
         help_["maxLength"] = (0xFFFF >> help_["bitCount"]) + 3
         return help_
 
-    MsOvba.copytoken_help = staticmethod(fixed)
+    MsOvba.copytoken_help = staticmethod(fixed)  # type: ignore[method-assign]  # the library's bug fixed, here only
     try:
         yield
     finally:
-        MsOvba.copytoken_help = staticmethod(original)
+        MsOvba.copytoken_help = staticmethod(original)  # type: ignore[method-assign]  # as it was
 
 
 def compress(data: bytes) -> bytes:
@@ -96,9 +96,9 @@ def _project_stream_ends_as_excels() -> Iterator[None]:
     from ms_ovba.Views import project_ole_file
     from ms_ovba.Views.project import Project
 
-    class ExcelProject(Project):
+    class ExcelProject(Project):  # type: ignore[misc]  # ms-ovba is untyped: Project is Any
         def __str__(self) -> str:
-            return super().__str__() + "\r\n"
+            return str(super().__str__()) + "\r\n"
 
     project_ole_file.Project = ExcelProject
     try:
@@ -113,12 +113,13 @@ def _fixed_protection_seed() -> Iterator[None]:
     any seed is valid, so a fixed one makes the build reproducible."""
     from ms_ovba_crypto import ms_ovba_crypto
 
-    original = ms_ovba_crypto.random
-    ms_ovba_crypto.random = random.Random(20260101)
+    # its own `import random`, which the stubs it ships leave out
+    original = ms_ovba_crypto.random  # type: ignore[attr-defined]  # see above
+    ms_ovba_crypto.random = random.Random(20260101)  # type: ignore[attr-defined]  # see above
     try:
         yield
     finally:
-        ms_ovba_crypto.random = original
+        ms_ovba_crypto.random = original  # type: ignore[attr-defined]  # see above
 
 
 def _document_module(name: str) -> str:
@@ -178,9 +179,10 @@ def _vba_project_bin(modules: Sequence[Path], tmp: Path) -> bytes:
 def _base_workbook() -> dict[str, bytes]:
     wb = Workbook()
     wb.code_name = WORKBOOK_CODE_NAME
-    wb.active.title = "QaaS"
-    wb.active.sheet_properties.codeName = SHEET_CODE_NAME
-    wb.active["A1"] = "qaas-excel add-in: adds the QaaS tab to Excel."
+    sheet = wb.worksheets[0]  # the new workbook's one sheet
+    sheet.title = "QaaS"
+    sheet.sheet_properties.codeName = SHEET_CODE_NAME
+    sheet["A1"] = "qaas-excel add-in: adds the QaaS tab to Excel."
     buffer = io.BytesIO()
     wb.save(buffer)
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as z:

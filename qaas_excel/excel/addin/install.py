@@ -34,7 +34,9 @@ def startup_folder() -> Path:
     import xlwings as xw
 
     if xw.apps:
-        return Path(xw.apps.active.startup_path)
+        active = xw.apps.active
+        assert active is not None  # Excel runs: one of its instances is the active one
+        return Path(active.startup_path)
     with xw.App(visible=False) as app:
         return Path(app.startup_path)
 
