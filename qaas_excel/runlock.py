@@ -131,6 +131,7 @@ class LockFile:
                     fd = os.open(self.path, os.O_RDWR | _O_FLAGS)
                 except FileNotFoundError:
                     continue  # its holder just removed it
+            taken = False
             try:
                 if created:
                     self._share(fd)
@@ -147,9 +148,10 @@ class LockFile:
                     log.warning("Taking over the lock %s: %s ended without removing it.", self.path,
                                 describe_holder(left))
                 _write_fd(fd, info)
-            except BaseException:
-                os.close(fd)
-                raise
+                taken = True
+            finally:
+                if not taken:
+                    os.close(fd)
             self._fd = fd
             _hide(self.path)
             if self.heartbeat:

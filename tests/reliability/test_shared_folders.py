@@ -211,3 +211,16 @@ def test_a_lock_held_on_another_machine_stops_the_run_until_that_machine_has_bee
     result = cli("validate", str(demo_book), "--wait", "0")
     assert result.exit_code == 1, result.stderr
     assert not lock.exists()
+
+
+def test_waiting_for_a_lock_holds_no_file_open_per_look(demo_book: Path, qaas_home: Path) -> None:
+    from qaas_excel.runlock import BookBusyError, LockFile, held
+
+    lock = shared_lock_path(demo_book)
+    assert lock is not None
+    before = len(os.listdir("/proc/self/fd"))
+    with book_lock(demo_book, command="push"):
+        for _ in range(3):
+            with pytest.raises(BookBusyError), held(LockFile(lock), {}, wait=0.5, busy=str):
+                pass
+        assert len(os.listdir("/proc/self/fd")) <= before + 2  # the holder's own two locks, nothing per look
