@@ -198,6 +198,7 @@ class LockFile:
             return
         with contextlib.suppress(OSError):
             os.fchmod(fd, self._mode())
+        with contextlib.suppress(OSError):
             os.fchown(fd, -1, self.like.stat().st_gid)  # allowed when this user is in that group
 
     def _start_heartbeat(self) -> None:
