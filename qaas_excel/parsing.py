@@ -32,6 +32,7 @@ Error = tuple[str, str] | None  # (code, text)
 
 MAX_NUMBER = 1e15  # beyond this a float has no exact thousandths left
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 in Excel's 1900 date system
+EXCEL_EPOCH_1904 = date(1904, 1, 1)  # serial 0 = 1904-01-01 in Excel's 1904 date system (old Mac workbooks)
 FORMULA_ERRORS = ("#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA")
 _SPACES = re.compile(r"[\s\u00a0\u202f']+")
@@ -210,13 +211,19 @@ def decimal_places(value: Decimal | None) -> int:
 
 # --- dates ------------------------------------------------------------------------------------------
 
-def _serial_to_date(value: float) -> date | None:
-    if 1 <= value < 2958466:
-        return EXCEL_EPOCH + timedelta(days=int(value))
+def _epoch(date1904: bool) -> date:
+    return EXCEL_EPOCH_1904 if date1904 else EXCEL_EPOCH
+
+
+def _serial_to_date(value: float, date1904: bool = False) -> date | None:
+    """A date serial as the workbook's date system counts it (up to 9999-12-31)."""
+    epoch = _epoch(date1904)
+    if (0 if date1904 else 1) <= value <= (date(9999, 12, 31) - epoch).days:
+        return epoch + timedelta(days=int(value))
     return None
 
 
-def _to_date(value: Any) -> tuple[date | None, Error]:
+def _to_date(value: Any, date1904: bool = False) -> tuple[date | None, Error]:
     if (err := formula_error(value)) is not None:
         return None, err
     if isinstance(value, datetime):
@@ -226,7 +233,7 @@ def _to_date(value: Any) -> tuple[date | None, Error]:
     if isinstance(value, bool):
         return None, ("not-a-date", f"{value} is not a date")
     if isinstance(value, int | float):
-        d = _serial_to_date(float(value))
+        d = _serial_to_date(float(value), date1904)
         return (d, None) if d else (None, ("not-a-date", f"{value!r} is not a date"))
     text = str(value).strip()
     m = _GERMAN_DATE.match(text)
@@ -243,11 +250,12 @@ def _to_date(value: Any) -> tuple[date | None, Error]:
     return None, ("not-a-date", f"{text!r} is not a date: write it as 31.12.2024 or 2024-12-31")
 
 
-def parse_date(series: pd.Series) -> Parsed:
-    return _map_unique(series, _to_date)
+def parse_date(series: pd.Series, *, date1904: bool = False) -> Parsed:
+    """Dates; a number is a date serial of the workbook's date system (``date1904``: counted from 1904-01-01)."""
+    return _map_unique(series, (lambda v: _to_date(v, True)) if date1904 else _to_date)
 
 
-def _to_datetime(value: Any) -> tuple[datetime | None, Error]:
+def _to_datetime(value: Any, date1904: bool = False) -> tuple[datetime | None, Error]:
     """A point in time in UTC; a naive value is taken as UTC (the column says UTC)."""
     if (err := formula_error(value)) is not None:
         return None, err
@@ -268,17 +276,18 @@ def _to_datetime(value: Any) -> tuple[datetime | None, Error]:
             except ValueError:
                 return None, ("not-a-date", f"{text!r} is not a valid date and time")
             return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC), None
-    if isinstance(value, float) and not value.is_integer() and 1 <= value < 2958466:
-        base = datetime(1899, 12, 30, tzinfo=UTC)
-        return base + timedelta(days=value), None
-    d, err = _to_date(value)
+    if isinstance(value, float) and not value.is_integer() and _serial_to_date(value, date1904) is not None:
+        e = _epoch(date1904)
+        return datetime(e.year, e.month, e.day, tzinfo=UTC) + timedelta(days=value), None
+    d, err = _to_date(value, date1904)
     if err or d is None:  # a date, or why not
         return None, err
     return datetime(d.year, d.month, d.day, tzinfo=UTC), None
 
 
-def parse_datetime(series: pd.Series) -> Parsed:
-    return _map_unique(series, _to_datetime)
+def parse_datetime(series: pd.Series, *, date1904: bool = False) -> Parsed:
+    """Points in time in UTC; a number is a date serial of the workbook's date system."""
+    return _map_unique(series, (lambda v: _to_datetime(v, True)) if date1904 else _to_datetime)
 
 
 # --- text and ids -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -41,10 +41,12 @@ from qaas_excel.sync import (
     same_values,
     values_part,
 )
-from qaas_excel.validation import validate
+from qaas_excel.validation import ValidationResult, validate
 from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
-from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack
+from qaas_excel.workbook.mapping import HeaderNotFound
+from qaas_excel.workbook.report_sheet import SHEET as REPORT_SHEET
+from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name, column_letter
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
 
 if TYPE_CHECKING:
@@ -78,6 +80,10 @@ class RunReport:
     stats: dict[str, Any] = field(default_factory=dict)
     saved_to: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Sheets that look like operators or charge points but could not be read: {"sheet": name, "reason": why}.
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    # Sheet -> data rows hidden by a filter or by hand that were read and processed like the others.
+    hidden_rows: dict[str, list[int]] = field(default_factory=dict)
     stopped: str | None = None  # why a push stopped sending before the end: Ctrl-C, or the state folder's error
     state_error: bool = False  # ... that error: the journal or audit trail could not be written
 
@@ -97,7 +103,7 @@ class RunReport:
     @property
     def needs_attention(self) -> bool:
         return any(o.result in ATTENTION for s in self.sheets for o in s.outcomes) or any(
-            s.file_problems for s in self.sheets)
+            s.file_problems for s in self.sheets) or bool(self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,11 +115,13 @@ class RunReport:
             "sheets": [
                 {"sheet": s.sheet, "resource": s.resource, "counts": s.counts,
                  "problems": [p.to_dict() for p in s.file_problems],
-                 "rows": [{"row": o.row, "result": o.result.value, "message": o.message,
+                 "hidden_rows": self.hidden_rows.get(s.sheet, []),
+                 "rows": [{"sheet": s.sheet, "row": o.row, "result": o.result.value, "message": o.message,
                            "id": (o.record or {}).get("id"), "status": (o.record or {}).get("status"),
                            "problems": [p.to_dict() for p in o.problems]} for o in s.outcomes]}
                 for s in self.sheets
             ],
+            "skipped": self.skipped,
             "stats": self.stats,
             "notes": self.notes,
             "stopped": self.stopped,
@@ -122,8 +130,14 @@ class RunReport:
 
 # --- which sheets -----------------------------------------------------------------------------------
 
-def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[Resource, str]]:
-    """(resource, sheet) pairs, operators first: the named sheet, or every template sheet present."""
+def sheets_to_process(book: TableBook, sheet: str | None = None,
+                      report: RunReport | None = None) -> list[tuple[Resource, str]]:
+    """(resource, sheet) pairs, operators first: the named sheet, or every sheet that holds operators or charge
+    points (the template's, and copies such as "ChargePoints (2)" or any sheet whose header row has the columns).
+
+    A sheet that looks like one (by its name, or by a header row with some of the columns) but cannot be read is
+    left out, and ``report.skipped`` says which and why.
+    """
     names = book.sheet_names()
     if sheet is not None:
         if sheet not in names:
@@ -141,13 +155,53 @@ def sheets_to_process(book: TableBook, sheet: str | None = None) -> list[tuple[R
                 reasons.append(str(exc))
         raise WorkbookError(f"Sheet {sheet!r} of {book.name} holds neither operators nor charge points: "
                             + " / ".join(reasons), path=book.name, sheet=sheet)
-    found = [(r, r.sheet) for r in (OPERATOR, CHARGEPOINT) if r.sheet in names]
+    found: list[tuple[Resource, str]] = []
+    for name in names:
+        template = next((r for r in RESOURCES.values() if r.sheet == name), None)
+        if template is not None:
+            found.append((template, name))  # read as such; a broken one is an error of the run, as ever
+        elif name != REPORT_SHEET:
+            held, reason = _holds(book, name)
+            if held is not None:
+                found.append((held, name))
+            elif reason and report is not None:
+                report.skipped.append({"sheet": name, "reason": reason})
     if not found:
         raise WorkbookError(
             f"{book.name} has neither an {OPERATOR.sheet!r} nor a {CHARGEPOINT.sheet!r} sheet (sheets: "
             f"{', '.join(names)}); use --sheet NAME, or start from the template (`qaas-excel templates`).",
             path=book.name)
-    return found
+    return sorted(found, key=lambda pair: pair[0] is not OPERATOR)  # operators first, else in workbook order
+
+
+def _holds(book: TableBook, name: str) -> tuple[Resource | None, str | None]:
+    """(the resource a sheet other than the template's holds, None) or (None, why it looks like one but was not
+    read; None when it does not look like one at all)."""
+    readable: list[Resource] = []
+    reasons: list[str] = []
+    for resource in (OPERATOR, CHARGEPOINT):
+        try:
+            book.read(resource, name)
+            readable.append(resource)
+        except HeaderNotFound as exc:
+            if _named_like(resource, name):
+                reasons.append(str(exc))
+        except WorkbookError as exc:  # a header row with some of the columns, or a damaged sheet
+            reasons.append(str(exc))
+    if len(readable) == 1:
+        return readable[0], None
+    if readable:
+        return None, (f"{book.name}, sheet '{name}' has the columns of both operators and charge points; "
+                      "use --sheet to name what it holds.")
+    return None, " / ".join(reasons) or None
+
+
+def _named_like(resource: Resource, name: str) -> bool:
+    """"ChargePoints (2)", "chargepoints 2025", "Kopie von Operators": a name with the template sheet's in it."""
+    def squeeze(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    return squeeze(resource.sheet) in squeeze(name)
 
 
 # --- rows -------------------------------------------------------------------------------------------
@@ -162,13 +216,27 @@ class PreparedSheet:
     system: pd.DataFrame
 
 
+def validate_table(table: SheetTable, **kwargs: Any) -> ValidationResult:
+    """Check the rows of a sheet as read: ``validate`` with the sheet's names and date system, plus what the
+    reading found (merged ranges, formulas never calculated), which replaces the rules' findings on the cells it
+    makes unreadable. Every problem in a row's cell names that cell ("K2")."""
+    result = validate(table.resource, table.data, sheet=table.sheet, headers=table.headers,
+                      date1904=table.date1904, **kwargs)
+    problems = [p for p in result.problems if (p.row, p.field) not in table.unusable]
+    problems = [p if p.cell or p.row is None or p.field not in table.columns
+                else replace(p, cell=cell_name(int(p.row), table.columns[p.field])) for p in problems]
+    problems.extend(table.problems)
+    problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+    return ValidationResult(result.records, problems)
+
+
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
              operators: OperatorDirectory | None = None, table: SheetTable | None = None) -> PreparedSheet:
     table = table if table is not None else book.read(resource, sheet)
-    kwargs: dict[str, Any] = {"sheet": sheet, "headers": table.headers, "today": today}
+    kwargs: dict[str, Any] = {"today": today}
     if resource is CHARGEPOINT and operators is not None:
         kwargs.update(operator_refs=operators.references(), operator_ids=operators.ids())
-    result = validate(resource, table.data, **kwargs)
+    result = validate_table(table, **kwargs)
     rows = by_row(result.problems)
     file_problems = rows.pop(None, [])
     return PreparedSheet(resource, table, result.records, cast(dict[int, list[Problem]], rows),  # None popped
@@ -340,7 +408,8 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, row
 # --- commands ---------------------------------------------------------------------------------------
 
 def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: RunReport) -> None:
-    """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so."""
+    """Write a sheet's results; a sheet that had no system columns gets them, and the summary says so, as it
+    says what reading found: columns of the user's under our common headers, hidden rows that were included."""
     had = set(table.columns)
     book.write_back(table, only_changes(table, changes))
     added = [table.headers.get(k, k) for k in table.columns if k not in had and k != C.FINGERPRINT]
@@ -351,13 +420,32 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
         report.notes.append(f"{table.sheet}: the hidden fingerprint column was missing (removed by Excel's Document "
                             "Inspector?) and was added again; rows that differ from their record stay conflicts until "
                             "you decide.")
+    report.notes.extend(reading_notes(table))
+    if table.hidden_rows:
+        report.hidden_rows[table.sheet] = sorted(table.hidden_rows)
+
+
+def reading_notes(table: SheetTable) -> list[str]:
+    """What the summary says about how a sheet was read."""
+    notes = []
+    if table.theirs:
+        named = ", ".join(f"'{text}' (column {column_letter(col)})" for text, col in table.theirs.items())
+        ours = ", ".join(f"'{table.header(k)}'" for k in C.SYSTEM_KEYS if k in table.columns and k != C.FINGERPRINT)
+        notes.append(f"{table.sheet}: {named} {'is' if len(table.theirs) == 1 else 'are'} your own, not qaas-excel's "
+                     f"(not beside the QaaS columns): never read or written. The results are in {ours}.")
+    if table.hidden_rows:
+        rows = sorted(table.hidden_rows)
+        shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        notes.append(f"{table.sheet}: {len(rows)} hidden row{'s' if len(rows) > 1 else ''} (by a filter or by hand) "
+                     f"{'were' if len(rows) > 1 else 'was'} included like every other row: {shown}.")
+    return notes
 
 
 def validate_book(book: TableBook, *, sheet: str | None = None, today: date | None = None) -> RunReport:
     """Check every row locally (no network) and mark what is wrong in the workbook."""
     report = RunReport("validate", book.name)
     operators = OperatorDirectory()
-    targets = sheets_to_process(book, sheet)
+    targets = sheets_to_process(book, sheet, report)
     if any(r is CHARGEPOINT for r, _ in targets) and not any(r is OPERATOR for r, _ in targets) and \
             OPERATOR.sheet in book.sheet_names():
         operators.learn_sheet(book.read(OPERATOR, OPERATOR.sheet))  # charge points name operators of that sheet
@@ -403,7 +491,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     with guard:
         service_operators = client.list(OPERATOR)
         operators = OperatorDirectory(service_operators, dry_run=dry_run)
-        targets = sheets_to_process(book, sheet)
+        targets = sheets_to_process(book, sheet, report)
         tables = {name: book.read(resource, name) for resource, name in targets}
         claims = {name: _claims(table) for name, table in tables.items()}
         for resource, name in targets:
@@ -424,12 +512,19 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                                    stop=stop)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
+            claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
+                                 if o.record and o.record.get("id") is not None and o.result in LINKING})
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
     if stop.requested():
         report.stopped, report.state_error = stop.why(), stop.failure is not None
     report.stats = client.stats.to_dict()
     return report
+
+
+# Results after which a row is linked to its record (the record is that row's, for the sheets after it).
+LINKING = frozenset({Result.CREATED, Result.ADOPTED, Result.UPDATED, Result.UNCHANGED, Result.LOCKED,
+                     Result.DUPLICATE})
 
 
 def _claims(table: SheetTable) -> dict[int, str]:
@@ -513,7 +608,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
     record's than its QaaS ID's gets nothing of that record (``mismatch``), nor do two rows with one QaaS ID.
     """
     report = RunReport("pull", book.name)
-    targets = sheets_to_process(book, sheet)
+    targets = sheets_to_process(book, sheet, report)
     service_operators = client.list(OPERATOR)
     operators = OperatorDirectory(service_operators)
     tables = {name: book.read(resource, name) for resource, name in targets}

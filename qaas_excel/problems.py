@@ -29,6 +29,9 @@ class Problem:
     sheet: str | None = None
     value: Any = None  # the value found wrong (the cell's, or the one sent), when there is one
     label: str | None = None  # the column as the user named it (its header)
+    # The cell the problem is shown on, as Excel names it ("K2"): the field's cell in the row, or for a
+    # merged range the range's first cell (a note never goes on a cell the merge hides). None: not a cell's.
+    cell: str | None = None
 
     @property
     def message(self) -> str:
@@ -37,7 +40,7 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "code": self.code, "message": self.message, "note": self.note,
-                "value": self.value, "sheet": self.sheet}
+                "value": self.value, "sheet": self.sheet, "cell": self.cell}
 
 
 def count_by_code(problems: Iterable[Problem]) -> dict[str, int]:

@@ -32,12 +32,11 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
-from qaas_excel.pipeline import OperatorDirectory, run_on_file, sheets_to_process
+from qaas_excel.pipeline import OperatorDirectory, run_on_file, sheets_to_process, validate_table
 from qaas_excel.problems import by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import LOCK_WAIT_S
 from qaas_excel.sync import Periods, canonical_value, fingerprint, identity_mismatch, natural_key, reference_of
-from qaas_excel.validation import validate
 from qaas_excel.values import decimal_text, jsonable
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
 from qaas_excel.workbook.writeback import system_values
@@ -251,7 +250,7 @@ def rows_of(table: SheetTable, operator_refs: set[str] | None = None) -> list[di
 
     ``operator_refs``: the operator references a push could resolve (the service's, and the Operators sheet's).
     """
-    result = validate(CHARGEPOINT, table.data, sheet=table.sheet, headers=table.headers, operator_refs=operator_refs)
+    result = validate_table(table, operator_refs=operator_refs)
     problems = by_row(result.problems)
     system = system_values(table)
     out: list[dict[str, Any]] = []

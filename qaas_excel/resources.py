@@ -58,15 +58,23 @@ class Field:
     # For comparing values (no duplicates, no needless PATCH): spellings that mean the same.
     ignore_chars: str = ""
     case_insensitive: bool = False
+    # One vertical merged range may give this field's value to several rows, when every row it covers is the
+    # same thing (the resource's ``share_key``, e.g. one charge point over several periods). Never for amounts,
+    # periods, references or IDs: a merged value there would count once per row.
+    shareable: bool = False
     # Excel number format of the template column.
     number_format: str = "General"
     width: float = 16
     # How a column of cell values is read; None: the reader of the field's type.
     parser: Callable[[Any], parsing.Parsed] | None = dataclass_field(default=None, compare=False, repr=False)
 
-    def parse(self, cells: Any) -> parsing.Parsed:
-        """A column of raw cell values as typed values plus an error per cell."""
-        return (self.parser or _TYPE_PARSERS[self.type])(cells)
+    def parse(self, cells: Any, *, date1904: bool = False) -> parsing.Parsed:
+        """A column of raw cell values as typed values plus an error per cell; a date serial counts from 1904 in
+        a workbook that uses Excel's 1904 date system."""
+        parse = self.parser or _TYPE_PARSERS[self.type]
+        if self.type in (FieldType.DATE, FieldType.DATETIME):
+            return parse(cells, date1904=date1904)  # type: ignore[call-arg]
+        return parse(cells)
 
     @property
     def is_server(self) -> bool:
@@ -155,20 +163,20 @@ _CUSTOMER_REFERENCE = Field(
 )
 
 
-def _street(help_: str) -> Field:
+def _street(help_: str, *, shareable: bool = False) -> Field:
     return Field("street", FieldType.STR, "Street", help_, required=True, patchable=True,
-                 max_length=200, example="Baumstraße 1", number_format="@", width=26)
+                 max_length=200, example="Baumstraße 1", number_format="@", width=26, shareable=shareable)
 
 
-def _zip(help_: str) -> Field:
+def _zip(help_: str, *, shareable: bool = False) -> Field:
     return Field("zip_code", FieldType.STR, "Zip code", help_, required=True, patchable=True,
                  pattern=GERMAN_ZIP, pattern_help="five digits, e.g. 01067", example="85123",
-                 number_format="@", width=10, parser=parsing.parse_zip)
+                 number_format="@", width=10, parser=parsing.parse_zip, shareable=shareable)
 
 
-def _town(help_: str) -> Field:
+def _town(help_: str, *, shareable: bool = False) -> Field:
     return Field("town", FieldType.STR, "Town", help_, required=True, patchable=True,
-                 max_length=100, example="Ingolstadt", number_format="@", width=18)
+                 max_length=100, example="Ingolstadt", number_format="@", width=18, shareable=shareable)
 
 
 # --- rules across fields --------------------------------------------------------------------------
@@ -286,6 +294,9 @@ class Resource:
     identity: tuple[tuple[str, ...], ...] = ()
     identity_any: bool = True
     operator_field: str | None = None  # the field that names the record's operator
+    # Rows with the same value here describe one thing (one charge point): its ``shareable`` fields may be one
+    # vertical merged range over exactly such rows. None: no merged range in a data row is ever read.
+    share_key: str | None = None
     period: tuple[str, str] | None = None  # first and last day of the period a record covers
     quantity: str | None = None  # the field totals add up
     listing: tuple[str, ...] = ()  # the fields a table of records shows (worksheet functions)
@@ -376,6 +387,7 @@ CHARGEPOINT = Resource(
     natural_key=("evse_id", "period_start", "period_end"),  # one EVSE in one period
     identity=(("evse_id",), ("period_start", "period_end")),
     operator_field="chargepointoperator_id",
+    share_key="evse_id",
     period=("period_start", "period_end"),
     quantity="amount",
     listing=("id", "customer_reference", "chargepointoperator_id", "evse_id", "period_start", "period_end", "amount",
@@ -387,21 +399,22 @@ CHARGEPOINT = Resource(
         Field("chargepointoperator_id", FieldType.INT, "Operator",
               "The operator of this charge point: its QaaS ID, or its 'Your reference' from the "
               "Operators sheet (resolved when pushing; operators are pushed first).",
-              required=True, example=335, number_format="@", width=14, parser=parsing.parse_id_or_reference),
+              required=True, example=335, number_format="@", width=14, parser=parsing.parse_id_or_reference,
+              shareable=True),
         Field("evse_id", FieldType.STR, "EVSE ID",
               "EVSE ID in eMI3 form, e.g. DE*ABC*E1234567*1 (the * separators are optional).",
               required=True, max_length=41, pattern=EVSE_ID,
               pattern_help="eMI3 form such as DE*ABC*E1234567*1", example="DE*ABC*E1234567*1",
               ignore_chars="*", case_insensitive=True, number_format="@", width=22, parser=parsing.parse_evse),
-        _street("Street and house number where the charge point stands."),
-        _zip("German postal code (PLZ) where the charge point stands; keep leading zeros."),
-        _town("Town where the charge point stands."),
+        _street("Street and house number where the charge point stands.", shareable=True),
+        _zip("German postal code (PLZ) where the charge point stands; keep leading zeros.", shareable=True),
+        _town("Town where the charge point stands.", shareable=True),
         Field("commissioning_date", FieldType.DATE, "Commissioning date",
               "Date the charge point went into public service; not in the future.",
-              required=True, example="2021-05-17", number_format="dd.mm.yyyy", width=14),
+              required=True, example="2021-05-17", number_format="dd.mm.yyyy", width=14, shareable=True),
         Field("max_power_kw", FieldType.DECIMAL, "Max power (kW)",
               "Rated charging power in kW, greater than 0.", required=True, decimals=3, positive=True,
-              example=Decimal("22"), number_format="#,##0.0##", width=12),
+              example=Decimal("22"), number_format="#,##0.0##", width=12, shareable=True),
         Field("period_start", FieldType.DATE, "Period start",
               "First day of the period the energy was delivered in.", required=True,
               example="2024-01-01", number_format="dd.mm.yyyy", width=12),

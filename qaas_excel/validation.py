@@ -67,8 +67,11 @@ class _Collector:
 
 def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None,
              headers: dict[str, str] | None = None, operator_refs: set[str] | None = None,
-             operator_ids: set[int] | None = None, today: date | None = None) -> ValidationResult:
+             operator_ids: set[int] | None = None, today: date | None = None,
+             date1904: bool = False) -> ValidationResult:
     """Check every row; ``data`` holds raw cell values (index: Excel rows, columns: field names).
+
+    ``date1904``: the workbook counts date serials from 1904 (a date typed in a number format is read so).
 
     Charge points name their operator by QaaS ID or by reference: a reference must be in
     ``operator_refs`` (when given); an ID must be in ``operator_ids`` when that is given (None:
@@ -87,7 +90,7 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
                 out.problems.append(Problem(None, f.name, "missing-column",
                                             f"The required column '{f.header}' is missing.", sheet))
             continue
-        parsed = f.parse(data[f.name])
+        parsed = f.parse(data[f.name], date1904=date1904)
         records[f.name] = parsed.values
         failed[f.name] = parsed.failed
         bad = parsed.errors[parsed.failed]

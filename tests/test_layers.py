@@ -10,7 +10,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "qaas_excel"
 # module (or folder) -> what it must never import
 FORBIDDEN = {
-    "workbook": ("qaas_excel.sync", "qaas_excel.pipeline", "qaas_excel.api", "qaas_excel.cli", "qaas_excel.excel"),
+    "workbook": ("qaas_excel.sync", "qaas_excel.pipeline", "qaas_excel.api", "qaas_excel.cli", "qaas_excel.excel",
+                 "qaas_excel.office"),
+    "office": ("qaas_excel.cli",),  # a front end beside the CLI: both call the library, never each other
     "sync.py": ("qaas_excel.workbook", "qaas_excel.pipeline", "qaas_excel.cli", "qaas_excel.excel"),
     "outcomes.py": ("qaas_excel.sync", "qaas_excel.workbook", "qaas_excel.pipeline", "qaas_excel.api"),
     "pipeline.py": ("qaas_excel.cli", "qaas_excel.excel"),

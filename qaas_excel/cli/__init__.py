@@ -11,6 +11,7 @@ from qaas_excel.cli import (  # noqa: F401
     auth_cmds,
     doctor_cmds,
     finance_cmds,
+    office_cmds,
     pipeline_cmds,
     sandbox_cmds,
     workbook_cmds,

@@ -24,10 +24,36 @@ def build(out: Path = typer.Option(Path("."), "--out", help="Folder for qaas_exc
 
 @addin_app.command("install")
 @handle_errors
-def install() -> None:
-    """Install the add-in into Excel's startup folder and configure xlwings (Windows/macOS)."""
+def install(
+    office: bool = typer.Option(False, "--office", help="The Office add-in (Excel on Windows, macOS and the web) and "
+                                "its local companion, instead of the VBA add-in."),
+    port: int = typer.Option(None, help="--office: the companion's port on 127.0.0.1 (default 44355)."),
+    start_at_login: bool = typer.Option(True, "--start-at-login/--no-start-at-login",
+                                        help="--office: start the companion when you sign in to this computer."),
+) -> None:
+    """Install the add-in into Excel's startup folder and configure xlwings (Windows/macOS); with --office, the
+    Office add-in and its companion (per user, no admin rights)."""
+    if office:
+        from qaas_excel.cli.office_cmds import install_office
+
+        for line in install_office(port, start_at_login):
+            console.print(plain(line))
+        return
     from qaas_excel.excel.addin.install import install as run
 
     for line in run():
         console.print(plain(line))
     console.print("Restart Excel: the QaaS tab appears in the ribbon.")
+
+
+@addin_app.command("uninstall")
+@handle_errors
+def uninstall(office: bool = typer.Option(False, "--office", help="Remove the Office add-in and its companion.")
+              ) -> None:
+    """Remove the Office add-in: its sideloading, the start at login, and the companion's certificate (--office)."""
+    if not office:
+        raise typer.BadParameter("only the Office add-in is uninstalled here: add --office", param_hint="--office")
+    from qaas_excel.cli.office_cmds import uninstall_office
+
+    for line in uninstall_office():
+        console.print(plain(line))

@@ -33,6 +33,7 @@ from qaas_excel.cli._app import (
 )
 from qaas_excel.cli._render import dumps, plain, text
 from qaas_excel.interrupt import EXIT_INTERRUPTED, Stop, ctrl_c_stops
+from qaas_excel.outcomes import Outcome
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
 from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S
@@ -67,11 +68,13 @@ def print_summary(report: RunReport) -> None:
         for o in s.outcomes:
             if o.result in ATTENTION and shown < 10:
                 console.print(Text.assemble("  ", (f"{s.sheet} row {o.row} {o.result.value}:",
-                                                   RESULT_STYLE[o.result.value]), " ", o.message))
+                                                   RESULT_STYLE[o.result.value]), " ", _located(o)))
                 shown += 1
         rest = sum(1 for o in s.outcomes if o.result in ATTENTION) - shown
         if rest > 0:
             console.print(text("  ... and {} more in {}: see the Result and Message columns.", rest, s.sheet))
+    for skipped in report.skipped:
+        err_console.print(text("[red]Skipped sheet {}:[/] {}", skipped["sheet"], skipped["reason"]))
     for note in report.notes:
         console.print(plain(note))
     stats = report.stats
@@ -80,6 +83,13 @@ def print_summary(report: RunReport) -> None:
                       f"{stats.get('token_refreshes', 0)} token refreshes.")
     if report.saved_to:
         console.print(text("Saved: [bold]{}[/]", report.saved_to))
+
+
+def _located(outcome: Outcome) -> str:
+    """A row's message with the cell of each problem found in one: "Amount (kWh): ... (cell K5)"."""
+    if not any(p.cell for p in outcome.problems):
+        return outcome.message
+    return " | ".join(f"{p.message} (cell {p.cell})" if p.cell else p.message for p in outcome.problems)
 
 
 def exit_code(report: RunReport) -> int:

@@ -267,10 +267,15 @@ def new_workbook(book: xw.Book) -> Path:
     return target
 
 
+def help_text() -> str:
+    """What the QaaS tab's buttons do (the VBA ribbon's and the Office add-in's)."""
+    env = session.settings().get("env") or "production"
+    return ("QaaS tab:\n- Sign in once; later sessions refresh silently for 90 days.\n"
+            "- Validate checks every row and marks problems.\n- Push creates new rows, updates changed amounts, "
+            "skips unchanged ones and never creates duplicates.\n- Pull refreshes statuses.\n- Reconcile compares "
+            f"the workbook with the service.\n\nEnvironment: {env}. Data and logs: {state_dir()}")
+
+
 @excel_macro
 def show_help(book: xw.Book) -> None:
-    env = session.settings().get("env") or "production"
-    _alert(book, "QaaS tab:\n- Sign in once; later sessions refresh silently for 90 days.\n"
-                 "- Validate checks every row and marks problems.\n- Push creates new rows, updates changed amounts, "
-                 "skips unchanged ones and never creates duplicates.\n- Pull refreshes statuses.\n- Reconcile compares "
-                 f"the workbook with the service.\n\nEnvironment: {env}. Data and logs: {state_dir()}")
+    _alert(book, help_text())

@@ -6,6 +6,7 @@ columns anywhere in the table are kept untouched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qaas_excel.resources import Resource
@@ -60,12 +61,43 @@ def columns_for(resource: Resource) -> list[Column]:
     return cols
 
 
+# The header a run gives a system column it adds where the sheet already has a column of the user's under the
+# plain header ("Status", "Result", "Message"): unmistakably ours, and recognised as ours on the next run.
+OWN_HEADERS = {STATUS: "QaaS status", RESULT: "QaaS result", MESSAGE: "QaaS message"}
+
+
 def header_aliases(resource: Resource) -> dict[str, str]:
     """Normalised header text -> key, for workbooks made by hand (no _qaas sheet)."""
     out: dict[str, str] = {}
     for col in columns_for(resource):
         for text in (col.header, col.header.rstrip(" *"), col.key, col.key.replace("_", " ")):
             out[normalise_header(text)] = col.key
+        if col.key in OWN_HEADERS:
+            out[normalise_header(OWN_HEADERS[col.key])] = col.key
+    return out
+
+
+def added_header(col: Column, theirs: Iterable[str]) -> str:
+    """The header of a system column a run adds to a sheet: its own, or where a column of the user's already has
+    that header ("Status"), the unmistakable one ("QaaS status")."""
+    taken = {normalise_header(text) for text in theirs}
+    if col.key in OWN_HEADERS and normalise_header(col.header) in taken:
+        return OWN_HEADERS[col.key]
+    return col.header
+
+
+def distinct_headers(resource: Resource) -> set[str]:
+    """Normalised headers only a system column of ours has ("QaaS ID", "_qaas_fingerprint", "QaaS status", ...).
+
+    The others ("ID", "Status", "Result", "Message", the bare key names) are common words: a column under one
+    of them is ours only beside these, in one block (see ``mapping.locate``); otherwise it is the user's.
+    """
+    common = {normalise_header(key) for key in SYSTEM_KEYS}
+    out = {normalise_header(header) for key, header in OWN_HEADERS.items()
+           if key != STATUS or resource.has_status}
+    for col in columns_for(resource):
+        if col.system and normalise_header(col.header) not in common:
+            out.add(normalise_header(col.header))
     return out
 
 

@@ -7,7 +7,9 @@ shapes, form controls, cached formula values).
   ``.xls``, a CSV renamed to ``.xlsx``, a password-protected or a corrupt file gets a clear message, not a traceback.
 - Formulas count by their cached values (as Excel last computed them); a formula error such
   as ``#REF!`` comes through as that text, so validation can name it.
-- A merged range in the data rows gives its value to every cell it covers.
+- A merged range in the header row gives its value to every cell it covers; in the data rows it does not (see
+  ``mapping.sheet_table``): a cell a merge hides is empty, as Excel stores it.
+- A table's totals row is not data; rows hidden by a filter or by hand are, and are counted.
 - Saving is atomic (``xlsx_package.save_atomically``).
 """
 
@@ -22,6 +24,8 @@ import pandas as pd
 from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -29,7 +33,7 @@ from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
-from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack
+from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack, range_bounds
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -124,21 +128,42 @@ class OpenpyxlBook:
         # Formatting alone (a million styled empty rows) must not make us read a million rows.
         last = max((r for (r, _c), cell in ws._cells.items() if cell.value is not None), default=1)
         values = [list(r) for r in ws.iter_rows(min_row=1, max_row=last, values_only=True)]
-        self._resolve_formulas(ws, values)
-        self._fill_merged(ws, values)
-        layout = mapping.locate(values, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
-        data, last = mapping.rows_frame(values, layout)
-        return SheetTable(self.name, sheet, resource, layout.header_row, layout.columns, layout.headers, data,
-                          last_row=last)
+        uncalculated = self._resolve_formulas(ws, values)
+        head = [list(r) for r in values[:mapping.HEADER_SEARCH_ROWS]]
+        self._fill_merged(ws, head)  # a merged header reads as the user sees it; data rows never do
+        layout = mapping.locate(head, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
+        totals = self._totals_rows(ws, layout)
+        data, last = mapping.rows_frame(values, layout, skip=totals)
+        merged = [(m.min_row, m.min_col, m.max_row, m.max_col) for m in ws.merged_cells.ranges]
+        hidden = {r for r, dim in ws.row_dimensions.items() if dim.hidden}
+        return mapping.sheet_table(self.name, sheet, resource, layout, data, last, merged=merged,
+                                   uncalculated={rc for rc in uncalculated if rc[0] not in totals}, hidden=hidden,
+                                   date1904=self.wb.epoch == CALENDAR_MAC_1904)
 
-    def _resolve_formulas(self, ws: Worksheet, values: list[list[Any]]) -> None:
+    @staticmethod
+    def _totals_rows(ws: Worksheet, layout: mapping.Layout) -> set[int]:
+        """Rows of a table's totals row under our header: not data."""
+        out: set[int] = set()
+        for t in ws.tables.values():
+            count = t.totalsRowCount or 0
+            min_col, _min_row, max_col, max_row = range_bounds(t.ref)
+            if count and max_row > layout.header_row and any(min_col <= c <= max_col for c in layout.columns.values()):
+                out.update(range(max_row - count + 1, max_row + 1))
+        return out
+
+    def _resolve_formulas(self, ws: Worksheet, values: list[list[Any]]) -> set[tuple[int, int]]:
+        """Formulas by their cached values; returns (row, column) of those without one (never calculated)."""
         formula_cells = [(i, j) for i, row in enumerate(values) for j, v in enumerate(row)
                          if isinstance(v, str) and v.startswith("=")]
         if not formula_cells:
-            return
+            return set()
         cached = [list(r) for r in self._cached_values(ws.title).iter_rows(values_only=True)]
+        missing = set()
         for i, j in formula_cells:
             values[i][j] = cached[i][j] if i < len(cached) and j < len(cached[i]) else None
+            if values[i][j] is None:
+                missing.add((i + 1, j + 1))
+        return missing
 
     @staticmethod
     def _fill_merged(ws: Worksheet, values: list[list[Any]]) -> None:
@@ -184,10 +209,9 @@ class OpenpyxlBook:
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
         notes: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            mark_col = table.columns.get(p.field or "")
-            if mark_col is None or p.row is None:
-                continue
-            notes.setdefault((p.row, mark_col), []).append(p.message)
+            where = table.mark_cell(p)
+            if where is not None and p.message not in notes.setdefault(where, []):
+                notes[where].append(p.message)
         for (row, col), messages in notes.items():
             cell = ws.cell(row, col)
             cell.fill = problem_fill
@@ -205,14 +229,8 @@ class OpenpyxlBook:
         end = start + len(rows) - 1
         table.last_row = end
         for t in ws.tables.values():
-            ref = t.ref
-            from openpyxl.utils.cell import range_boundaries
-
-            min_col, min_row, max_col, max_row = range_boundaries(ref)
-            assert min_col is not None and max_col is not None and max_row is not None  # a table's ref: a range
-            if min_row == table.header_row and max_row < end:
-                from openpyxl.utils import get_column_letter
-
+            min_col, min_row, max_col, max_row = range_bounds(t.ref)
+            if min_row == table.header_row and max_row < end and not t.totalsRowCount:
                 t.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{end}"
                 if t.autoFilter is not None:
                     t.autoFilter.ref = t.ref

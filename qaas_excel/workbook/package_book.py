@@ -18,6 +18,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.utils.cell import get_column_letter
 
 from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_missing
@@ -38,6 +39,7 @@ from qaas_excel.workbook.table import (
     SheetTable,
     WorkbookError,
     WriteBack,
+    range_bounds,
 )
 from qaas_excel.workbook.xlsx_notes import Notes
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
@@ -163,22 +165,32 @@ class PackageBook:
         for r, c, v in ws.cells(shared, is_date, max_row=mapping.HEADER_SEARCH_ROWS):
             top[r][c] = v
         merged = ws.merged()
-        _fill_merged(top, merged)
+        _fill_merged(top, merged)  # a merged header reads as the user sees it; data rows never do
         head = _dense(top, max((max(row) for row in top.values()), default=1), rows=mapping.HEADER_SEARCH_ROWS)
         layout = mapping.locate(head, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
-        wanted = set(layout.columns.values()) | {c for _r1, c, _r2, _c2 in merged}
+        totals = {r for t in self._tables(self._sheets[sheet]) for r in t.totals_rows(layout)}
         rows: dict[int, dict[int, Any]] = defaultdict(dict)
-        for r, c, v in ws.cells(shared, is_date, columns=wanted):
+        for r, c, v in ws.cells(shared, is_date, columns=set(layout.columns.values())):
             if r > layout.header_row:
                 rows[r][c] = v
-        _fill_merged(rows, [m for m in merged if m[2] > layout.header_row])
-        data, last = mapping.rows_frame_sparse(rows, layout)
+        data, last = mapping.rows_frame_sparse(rows, layout, skip=totals)
         if len(data) > MAX_DATA_ROWS:
             raise WorkbookError(f"{self.name}, sheet '{sheet}': {len(data):,} rows (at most {MAX_DATA_ROWS:,} are "
                                 "accepted in one run). Split the rows over several workbooks.",
                                 path=self.name, sheet=sheet)
-        return SheetTable(self.name, sheet, resource, layout.header_row, layout.columns, layout.headers, data,
-                          last_row=last)
+        return mapping.sheet_table(self.name, sheet, resource, layout, data, last, merged=merged,
+                                   uncalculated={rc for rc in ws.uncalculated if rc[0] not in totals},
+                                   hidden=ws.hidden_rows(), date1904=self._date1904)
+
+    def _tables(self, sheet_part: str) -> list[_Table]:
+        """The Excel tables (list objects) of a sheet."""
+        out = []
+        for rel in self.pkg.related(sheet_part, "/table"):
+            if rel.part and self.pkg.has(rel.part):
+                table = _Table.parse(rel.part, self.pkg.read(rel.part))
+                if table is not None:
+                    out.append(table)
+        return out
 
     # -- writing -------------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
@@ -204,9 +216,9 @@ class PackageBook:
         ours = {cell for cell, author in authors.items() if author == NOTE_AUTHOR and cell[0] in touched}
         marks: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.field or "")
-            if col is not None and p.row is not None:
-                marks.setdefault((int(p.row), col), []).append(p.message)
+            cell = table.mark_cell(p)
+            if cell is not None and p.message not in marks.setdefault(cell, []):
+                marks[cell].append(p.message)
 
         # Formats change relative to each cell's own, which the sheet knows when it writes the cell.
         def fill(rgb: str) -> Any:
@@ -273,37 +285,33 @@ class PackageBook:
         cols: list[tuple[int, float | None, bool]] = []
         for i, col in enumerate(wanted):
             j = first + i
+            header = C.added_header(col, table.theirs)
             table.columns[col.key] = j
-            table.headers[col.key] = col.header
-            ops[table.header_row][j] = CellOp(set_value=True, value=col.header, style=style)
+            table.headers[col.key] = header
+            ops[table.header_row][j] = CellOp(set_value=True, value=header, style=style)
             cols.append((j, col.width, col.hidden))
         return cols
 
     def _grow_tables(self, sheet_part: str, table: SheetTable, last_row: int) -> None:
-        """An Excel table headed on our header row covers every row written and the system block."""
+        """An Excel table headed on our header row covers every row written and the system block; its autoFilter
+        range grows with it. A table with a totals row keeps its rows: rows a run adds go below the totals row."""
         last_col = max(table.columns.values())
-        for rel in self.pkg.related(sheet_part, "/table"):
-            if not rel.part or not self.pkg.has(rel.part):
-                continue
-            data = self.pkg.read(rel.part)
-            m = re.search(rb'<(\w+:)?table\b[^>]*\bref="([A-Z]+\d+:[A-Z]+\d+)"', data)
-            if m is None:
-                continue
-            min_col, min_row, max_col, max_row = range_boundaries(m.group(2).decode())
-            assert min_col is not None and max_col is not None and max_row is not None  # the pattern: a full range
+        for t in self._tables(sheet_part):
+            min_col, min_row, max_col, max_row = t.bounds
             if min_row != table.header_row or not (min_col <= min(table.columns.values()) <= max_col):
                 continue
-            new_max_row, new_max_col = max(max_row, last_row), max_col
+            data = t.data
+            new_max_row = max_row if t.totals else max(max_row, last_row)
+            new_max_col = max_col
             if last_col == max_col + sum(1 for c in table.columns.values() if c > max_col) and last_col > max_col:
                 new_max_col = last_col  # the system block we added sits right of the table: it joins it
-                data = _add_table_columns(data, m.group(1) or b"", [
+                data = _add_table_columns(data, t.prefix, [
                     table.headers[k] for k, c in sorted(table.columns.items(), key=lambda kc: kc[1]) if c > max_col])
             if (new_max_row, new_max_col) == (max_row, max_col):
                 continue
-            ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(new_max_col)}{new_max_row}".encode()
-            old = m.group(2)
-            data = data.replace(b'ref="' + old + b'"', b'ref="' + ref + b'"')
-            self.pkg.write(rel.part, data)
+            ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(new_max_col)}{new_max_row}"
+            data = _with_refs(data, t.prefix, t.ref, ref, t.totals)
+            self.pkg.write(t.part, data)
 
     def write_reconciliation(self, report: Any) -> None:
         """Add or replace the Reconciliation sheet as its own parts; no other part changes."""
@@ -358,6 +366,48 @@ def naming(path: Path, sheet: str | None = None) -> Iterator[None]:
         raise WorkbookError(f"{where}: {exc} The file is damaged or was not written by a spreadsheet program; "
                             "open it in Excel (which may repair it) and save it again.", path=str(path),
                             sheet=sheet) from None
+
+
+@dataclass
+class _Table:
+    """An Excel table part, as far as reading and growing need it."""
+
+    part: str
+    data: bytes
+    prefix: bytes  # the XML namespace prefix of its elements ("" or "x:")
+    ref: str  # "A1:R25": header, body and totals rows
+    bounds: tuple[int, int, int, int]  # (min column, min row, max column, max row)
+    totals: int  # totals rows at its bottom (totalsRowCount)
+
+    @classmethod
+    def parse(cls, part: str, data: bytes) -> _Table | None:
+        m = re.search(rb'<(\w+:)?table\b([^>]*)>', data)
+        if m is None:
+            return None
+        attrs = dict(re.findall(rb'([\w:]+)="([^"]*)"', m.group(2)))
+        ref = attrs.get(b"ref", b"").decode()
+        if not re.fullmatch(r"[A-Z]+\d+:[A-Z]+\d+", ref):
+            return None
+        totals = attrs.get(b"totalsRowCount", b"0")
+        return cls(part, data, m.group(1) or b"", ref, range_bounds(ref), int(totals) if totals.isdigit() else 0)
+
+    def totals_rows(self, layout: mapping.Layout) -> set[int]:
+        """The totals rows, when the table holds our columns below our header row."""
+        min_col, min_row, max_col, max_row = self.bounds
+        if not self.totals or max_row <= layout.header_row or \
+                not any(min_col <= c <= max_col for c in layout.columns.values()):
+            return set()
+        return set(range(max_row - self.totals + 1, max_row + 1))
+
+
+def _with_refs(data: bytes, p: bytes, old: str, new: str, totals: int) -> bytes:
+    """A table part with a new ``ref``; its autoFilter (which leaves the totals row out) follows it."""
+    data = re.sub(rb'(<' + re.escape(p) + rb'table\b[^>]*\bref=")' + old.encode() + rb'"',
+                  lambda m: m.group(1) + new.encode() + b'"', data, count=1)
+    min_col, min_row, max_col, max_row = range_bounds(new)
+    filtered = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row - totals}"
+    return re.sub(rb'(<' + re.escape(p) + rb'autoFilter\b[^>]*\bref=")[^"]*"',
+                  lambda m: m.group(1) + filtered.encode() + b'"', data, count=1)
 
 
 def _add_table_columns(data: bytes, p: bytes, headers: list[str]) -> bytes:

@@ -60,10 +60,62 @@ class SheetTable:
     # Index: Excel row numbers of the non-empty data rows, in sheet order.
     # Columns: the keys found; values: the cells' raw (cached) values, None where empty.
     data: pd.DataFrame
-    last_row: int  # last row of the table/used range; new rows go below it
+    last_row: int  # last row of the table/used range (or of a table's totals row); new rows go below it
+    # The workbook counts dates from 1904 (Excel for Mac's old default): date serials are read and written so.
+    date1904: bool = False
+    # Problems found while reading, before any rule: a merged range over a data row's columns, a formula Excel
+    # has not calculated yet. Each names its row, field and cell.
+    problems: list[Problem] = field(default_factory=list)
+    # (Excel row, key) of the cells those problems make unreadable: validation's own findings there give way.
+    unusable: set[tuple[int, str]] = field(default_factory=set)
+    # Data rows hidden by a filter or by hand: read and processed like every other row, counted in the summary.
+    hidden_rows: frozenset[int] = frozenset()
+    # Headers that look like ours ("ID", "Status", "Result", "Message") but are the user's own columns:
+    # header text -> column. They are never read or written; the run adds its own, unmistakable, column.
+    theirs: dict[str, int] = field(default_factory=dict)
 
     def header(self, key: str) -> str:
         return self.headers.get(key, key)
+
+    def mark_cell(self, problem: Problem) -> tuple[int, int] | None:
+        """(row, column) a problem's fill and note go on: its ``cell`` if it names one (a merged range's first
+        cell), else the field's cell in its row; None when it belongs to no cell of this sheet."""
+        if problem.cell:
+            return cell_position(problem.cell)
+        col = self.columns.get(problem.field or "")
+        if col is None or problem.row is None:
+            return None
+        return int(problem.row), col
+
+
+def column_letter(col: int) -> str:
+    """11 -> "K"."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col)
+
+
+def cell_name(row: int, col: int) -> str:
+    """(2, 11) -> "K2"."""
+    return f"{column_letter(col)}{row}"
+
+
+def range_bounds(ref: str) -> tuple[int, int, int, int]:
+    """"A1:R25" -> (1, 1, 18, 25): min column, min row, max column, max row."""
+    from openpyxl.utils.cell import range_boundaries
+
+    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    if min_col is None or min_row is None or max_col is None or max_row is None:
+        raise WorkbookError(f"{ref!r} is not a range of cells.")
+    return min_col, min_row, max_col, max_row
+
+
+def cell_position(name: str) -> tuple[int, int]:
+    """"K2" -> (2, 11)."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    letters, row = coordinate_from_string(name)
+    return row, column_index_from_string(letters)
 
 
 @dataclass

@@ -45,7 +45,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             v[C.SYNCED_AT] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
         values.append(v)
-        marks.extend(p for p in o.problems if p.row is not None and p.field)
+        marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
     frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
     results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)

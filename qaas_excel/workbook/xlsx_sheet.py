@@ -104,6 +104,9 @@ class Sheet:
     body: tuple[int, int] = (0, 0)  # sheetData content
     data_tag: tuple[int, int] = (0, 0)  # the <sheetData ...> start tag (or the whole self-closed element)
     replaced_formula: bool = False  # a cell the run wrote held a formula (the calculation chain must go)
+    # (row, column) of each formula read that has no cached value: the program that wrote the file never
+    # calculated it (Excel would have). ``cells()`` leaves them out, as empty.
+    uncalculated: set[tuple[int, int]] = field(default_factory=set)
     _column_styles: dict[int, int] = field(default_factory=dict, repr=False)
     _refs: bool | None = field(default=None, repr=False)
     _dates: dict[bytes, Any] = field(default_factory=dict, repr=False)
@@ -176,7 +179,9 @@ class Sheet:
                 if content is None or (columns is not None and col not in columns):
                     continue
                 value = self._value(attrs, content, shared, is_date)
-                if value is not None and value != "":
+                if value is _UNCALCULATED:
+                    self.uncalculated.add((row.number, col))
+                elif value is not None and value != "":
                     yield row.number, col, value
 
     @property
@@ -222,7 +227,9 @@ class Sheet:
             if columns is not None and col not in columns:
                 continue
             value = self._value(_head(head)[1], content, shared, is_date)
-            if value is not None and value != "":
+            if value is _UNCALCULATED:
+                self.uncalculated.add((int(number), col))
+            elif value is not None and value != "":
                 yield int(number), col, value
 
     def _cell_count(self, start: int, end: int) -> int:
@@ -261,6 +268,9 @@ class Sheet:
                     value = _text(simple.group(1))
                 else:
                     value = self._value({b"t": t or b"n", b"s": s or b"0"}, rest, shared, is_date)
+                    if value is _UNCALCULATED:
+                        self.uncalculated.add((int(number), col))
+                        continue
             else:
                 continue
             if value is not None and value != "":
@@ -296,8 +306,9 @@ class Sheet:
                 content = self._rph_re.sub(b"", content)
             return "".join(_text(m.group(1) or b"") for m in self._t_re.finditer(content))
         v = self._v_re.search(content)
-        if v is None:
-            return None  # a formula Excel never computed, or an empty cell with a format
+        if v is None or (t == b"n" and not v.group(1).strip()):
+            # a formula without a cached value (never calculated), or a cell with a format only
+            return _UNCALCULATED if b"<" + self.p + b"f" in content else None
         raw = v.group(1)
         if t == b"s":
             try:
@@ -320,6 +331,18 @@ class Sheet:
             for col, _attrs, _content, _s, _e in self.raw_cells(row):
                 last = max(last, col)
         return last
+
+    def hidden_rows(self) -> set[int]:
+        """Rows hidden by a filter or by hand (``<row hidden="1">``)."""
+        start, end = self.body
+        if self.data.find(b'hidden="', start, end) < 0:
+            return set()
+        out = set()
+        for m in re.compile(rb"<" + re.escape(self.p) + rb"row\b([^>]*)>").finditer(self.data, start, end):
+            attrs = dict(_ATTRS.findall(m.group(1)))
+            if attrs.get(b"hidden") in (b"1", b"true") and b"r" in attrs:
+                out.add(int(attrs[b"r"]))
+        return out
 
     def merged(self) -> list[tuple[int, int, int, int]]:
         """(min_row, min_col, max_row, max_col) of each merged range."""
@@ -552,6 +575,8 @@ class Sheet:
             return head[:m.start(1)] + new + head[m.end(1):]
         return head + b"<" + self.p + b"cols>" + new + b"</" + self.p + b"cols>"
 
+
+_UNCALCULATED = object()  # what ``Sheet._value`` gives for a formula without a cached value
 
 _STYLE_ATTR = re.compile(rb'(\ss=")\d+(")')
 _REF_ATTR_END = re.compile(rb'\sr="[A-Z]+\d+"')

@@ -154,10 +154,107 @@ class XlwingsBook:
                                 path=self.name, sheet=name)
         meta = mapping.read_meta(self._grid(self.book.sheets[mapping.META_SHEET])) \
             if mapping.META_SHEET in names else {}
-        values = self._grid(self.book.sheets[name])
+        ws = self.book.sheets[name]
+        values = self._grid(ws)
         layout = mapping.locate(values, resource, source=self.name, sheet=name, meta=meta.get(name))
-        data, last = mapping.rows_frame(values, layout)
-        return SheetTable(self.name, name, resource, layout.header_row, layout.columns, layout.headers, data, last)
+        totals = self._totals_rows(ws, layout)
+        data, last = mapping.rows_frame(values, layout, skip=totals)
+        first_data = layout.header_row + 1
+        return mapping.sheet_table(self.name, name, resource, layout, data, last,
+                                   merged=self._merged(ws, first_data, last, layout),
+                                   hidden=self._hidden_rows(ws, first_data, last, layout),
+                                   date1904=self.date1904)
+
+    @property
+    def date1904(self) -> bool:
+        """The book counts dates from 1904. The remote engine's JSON does not say (its Office.js client converts
+        date-formatted cells with the 1900 epoch itself): books there are read in the 1900 system."""
+        try:
+            if self.engine == "windows":
+                return bool(self.book.api.Date1904)
+            if self.engine == "mac":
+                return bool(self.book.api.date_1904.get())
+        except Exception:  # noqa: BLE001 - COM/AppleScript errors have no common type
+            log.debug("cannot tell the date system of %s", self.name, exc_info=True)
+        return False
+
+    def _totals_rows(self, ws: xw.Sheet, layout: mapping.Layout) -> set[int]:
+        """Rows of a table's totals row under our header (ListObject.ShowTotals; the remote engine's table list)."""
+        out: set[int] = set()
+        try:
+            tables = list(ws.tables)
+            self._op()
+            for t in tables:
+                if not t.show_totals:
+                    continue
+                area = t.totals_row_range
+                self._op()
+                if area is not None and area.row > layout.header_row and any(
+                        area.column <= c <= area.last_cell.column for c in layout.columns.values()):
+                    out.update(range(area.row, area.last_cell.row + 1))
+        except (AttributeError, NotImplementedError, KeyError):
+            log.debug("this engine cannot list tables; no totals row is known")
+        return out
+
+    def _hidden_rows(self, ws: xw.Sheet, first: int, last: int, layout: mapping.Layout) -> set[int]:
+        """Rows hidden by a filter or by hand (Windows: the visible cells' areas of one column; the remote engine
+        and macOS cannot tell synchronously: none are reported there)."""
+        if self.engine != "windows" or last < first:
+            return set()
+        try:
+            column = ws.range((first, min(layout.columns.values())), (last, min(layout.columns.values()))).api
+            self._op()
+            if column.EntireRow.Hidden is False:
+                return set()
+            hidden = set(range(first, last + 1))
+            try:
+                areas = column.SpecialCells(12).Areas  # xlCellTypeVisible
+            except Exception:  # noqa: BLE001 - "no cells were found": every row is hidden
+                return hidden
+            for area in areas:
+                self._op()
+                hidden.difference_update(range(area.Row, area.Row + area.Rows.Count))
+            return hidden
+        except Exception:  # noqa: BLE001 - reading goes on; the summary then names no hidden rows
+            log.debug("cannot tell hidden rows", exc_info=True)
+            return set()
+
+    def _merged(self, ws: xw.Sheet, first: int, last: int, layout: mapping.Layout) -> list[mapping.Merge]:
+        """Merged ranges over the data rows (Windows: Excel's Find by format, one call per merged area). The
+        remote engine cannot tell: there a cell a merge hides reads as empty, as everywhere, so a merged amount is
+        never counted twice; it is then "required" in the rows it hides rather than named as a merge."""
+        if self.engine != "windows" or last < first:
+            return []
+        try:
+            left, right = min(layout.columns.values()), max(layout.columns.values())
+            area = ws.range((first, left), (last, right)).api
+            self._op()
+            if area.MergeCells is False:
+                return []
+            app = self.book.app.api
+            app.FindFormat.Clear()
+            app.FindFormat.MergeCells = True
+            out: list[mapping.Merge] = []
+            seen: set[str] = set()
+            after = area.Cells(area.Rows.Count, area.Columns.Count)
+            for _ in range(10_000):
+                found = area.Find(What="", After=after, LookIn=_XL_FORMULAS, LookAt=_XL_PART,
+                                  SearchOrder=_XL_BY_ROWS, SearchDirection=1, SearchFormat=True)
+                self._op()
+                if found is None:
+                    break
+                merge = found.MergeArea
+                if merge.Address in seen:
+                    break
+                seen.add(merge.Address)
+                out.append((merge.Row, merge.Column, merge.Row + merge.Rows.Count - 1,
+                            merge.Column + merge.Columns.Count - 1))
+                after = merge.Cells(merge.Rows.Count, merge.Columns.Count)
+            app.FindFormat.Clear()
+            return out
+        except Exception:  # noqa: BLE001 - then hidden cells read as empty, which is safe
+            log.debug("cannot list merged ranges", exc_info=True)
+            return []
 
     # -- writing -----------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
@@ -179,12 +276,12 @@ class XlwingsBook:
         self._op()
         first = used.column + used.shape[1]
         header = ws.range((table.header_row, first), (table.header_row, first + len(wanted) - 1))
-        header.value = [[c.header for c in wanted]]
+        header.value = [[C.added_header(c, table.theirs) for c in wanted]]
         header.color = "#" + SYSTEM_HEADER_FILL
         self._op(2)
         for i, col in enumerate(wanted):
             table.columns[col.key] = first + i
-            table.headers[col.key] = col.header
+            table.headers[col.key] = C.added_header(col, table.theirs)
             if col.hidden:
                 try:
                     ws.range((table.header_row, first + i)).api.EntireColumn.Hidden = True
@@ -285,9 +382,9 @@ class XlwingsBook:
         unless the user has one there."""
         messages: dict[tuple[int, int], list[str]] = {}
         for p in changes.marks:
-            col = table.columns.get(p.field or "")
-            if col is not None and p.row is not None:
-                messages.setdefault((int(p.row), col), []).append(p.message)
+            cell = table.mark_cell(p)
+            if cell is not None and p.message not in messages.setdefault(cell, []):
+                messages[cell].append(p.message)
         by_column: dict[int, list[int]] = defaultdict(list)
         for row, col in messages:
             by_column[col].append(row)
@@ -325,12 +422,13 @@ class XlwingsBook:
 
     def _grow_tables(self, ws: xw.Sheet, header_row: int, end: int) -> None:
         """An Excel table headed on our header row is extended over the appended rows (Excel does not do
-        that for values written by a program)."""
+        that for values written by a program; its filter grows with it). A table with a totals row keeps its
+        rows: the appended ones are below its totals row."""
         try:
             for t in ws.tables:
                 area = t.range
                 self._op()
-                if area.row == header_row and area.last_cell.row < end:
+                if area.row == header_row and area.last_cell.row < end and not t.show_totals:
                     t.resize(ws.range((header_row, area.column), (end, area.last_cell.column)))
                     self._op()
         except (AttributeError, NotImplementedError):

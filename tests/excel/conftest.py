@@ -19,10 +19,28 @@ def book_json(path: Path, notes: dict[str, list[str]] | None = None) -> dict:
         rows = [[_plain(v) for v in row] for row in ws.iter_rows(values_only=True)] or [[None]]
         width = max(len(r) for r in rows)
         sheets.append({"name": ws.title, "values": [r + [None] * (width - len(r)) for r in rows], "pictures": [],
-                       "tables": [], "notes": [{"address": a} for a in (notes or {}).get(ws.title, [])],
+                       "tables": [_table(t) for t in ws.tables.values()],
+                       "notes": [{"address": a} for a in (notes or {}).get(ws.title, [])],
                        "notes_supported": True})
     return {"client": "Office.js", "version": xw.__version__,
             "book": {"name": path.name, "active_sheet_index": 1, "selection": "A1"}, "names": [], "sheets": sheets}
+
+
+def _table(t) -> dict:
+    """A table as the Office.js client describes it (xlwings' xlwings.ts: addresses without the sheet)."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.cell import range_boundaries
+
+    c1, r1, c2, r2 = range_boundaries(t.ref)
+    totals = t.totalsRowCount or 0
+
+    def rows(first: int, last: int) -> str:
+        return f"{get_column_letter(c1)}{first}:{get_column_letter(c2)}{last}"
+
+    return {"name": t.displayName, "range_address": t.ref, "header_row_range_address": rows(r1, r1),
+            "data_body_range_address": rows(r1 + 1, r2 - totals),
+            "total_row_range_address": rows(r2, r2) if totals else None, "show_headers": True,
+            "show_totals": bool(totals), "table_style": "TableStyleMedium2", "show_autofilter": True}
 
 
 def _plain(value):

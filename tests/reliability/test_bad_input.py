@@ -100,7 +100,7 @@ CASES = [
     ("unknown operator", lambda p: book_with(p, chargepointoperator_id="NOPE"), 1, "neither a QaaS operator ID"),
     ("operator id as float text", lambda p: book_with(p, chargepointoperator_id="335.5"), 1, "Operator"),
     ("million formatted empty rows", None, 0, "valid"),
-    ("merged cells", None, 0, "valid"),
+    ("merged cells", None, 1, "is merged over rows 2–3"),  # two charge points: a merge is never shared
 ]
 
 

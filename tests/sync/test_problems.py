@@ -36,7 +36,8 @@ def test_the_message_is_rendered_from_the_column_and_the_note() -> None:
     p = Problem(4, "amount", "not-positive", "0 must be greater than 0", "ChargePoints", Decimal(0), "Menge")
     assert p.message == "Menge: 0 must be greater than 0"
     assert p.to_dict() == {"row": 4, "field": "amount", "code": "not-positive", "message": p.message,
-                           "note": "0 must be greater than 0", "value": Decimal(0), "sheet": "ChargePoints"}
+                           "note": "0 must be greater than 0", "value": Decimal(0), "sheet": "ChargePoints",
+                           "cell": None}
     assert Problem(None, None, "missing-column", "The column is missing.").message == "The column is missing."
 
 

@@ -94,14 +94,18 @@ def test_formulas_count_by_their_cached_values(tmp_path: Path) -> None:
     assert table.data.at[2, "town"] == "#REF!"
 
 
-def test_merged_cells_give_their_value_to_every_row(tmp_path: Path) -> None:
+def test_a_merged_cell_is_never_read_as_each_rows_value_but_named_as_a_problem_of_every_row(tmp_path: Path) -> None:
     path = hand_made(tmp_path / "ops.xlsx", [["A-1", "X", "Weg 1", "01067", "Dresden", None],
                                              ["A-2", "Y", "Weg 2", "01067", None, None]])
     wb = openpyxl.load_workbook(path)
     wb.active.merge_cells("E2:E3")
     wb.save(path)
     table = OpenpyxlBook.open(path).read(OPERATOR)
-    assert list(table.data["town"]) == ["Dresden", "Dresden"]
+    assert list(table.data["town"]) == ["Dresden", None]  # the hidden cell holds nothing, as in Excel
+    assert [(p.row, p.field, p.code, p.cell) for p in table.problems] == [
+        (2, "town", "merged-cells", "E2"), (3, "town", "merged-cells", "E2")]
+    assert "E2:E3 is merged over rows 2–3" in table.problems[1].message
+    assert table.unusable == {(2, "town"), (3, "town")}
 
 
 @pytest.mark.parametrize(("content", "words"), [
