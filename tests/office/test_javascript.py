@@ -20,7 +20,7 @@ def test_the_add_ins_javascript_unit_tests_pass():
     assert node
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "office" / "js").glob("*.test.js"))
     assert len(files) >= 3
-    done = subprocess.run([node, "--test", "--test-reporter=tap", *files], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          check=False)
+    done = subprocess.run([node, "--test", "--test-reporter=tap", *files], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout and "# pass " in done.stdout
