@@ -21,6 +21,7 @@ from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.api.errors import IncompleteListError
 from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
+from qaas_excel.interrupt import Stop
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row
@@ -87,6 +88,8 @@ class RunReport:
     hidden_rows: dict[str, list[int]] = field(default_factory=dict)
     incomplete: list[IncompleteListError] = field(default_factory=list)  # lists not read whole: nothing created
     kept_intents: list[JournalEntry] = field(default_factory=list)  # lost creates not yet found: kept in the journal
+    stopped: str | None = None  # why a push stopped sending before the end: Ctrl-C, or the state folder's error
+    state_error: bool = False  # ... that error: the journal or audit trail could not be written
 
     @property
     def counts(self) -> dict[str, int]:
@@ -127,6 +130,7 @@ class RunReport:
             "notes": self.notes,
             "incomplete_lists": [{"message": str(e), "reason": e.reason, "pages": e.pages, "records": len(e.records),
                                   "transient": e.transient} for e in self.incomplete],
+            "stopped": self.stopped,
         }
 
 
@@ -474,7 +478,7 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
               progress: Progress | None = None, only_rows: set[int] | None = None,
-              overwrite: Collection[int] = ()) -> RunReport:
+              overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     """Create, update or skip every row; write id, status, result and message back into each.
 
     Operators first, so charge points can name an operator by its reference from the Operators sheet.
@@ -488,6 +492,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     is there twice (a run on another machine at the same moment) is reported as ``duplicate``.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
+    stop = stop if stop is not None else Stop()
 
     def waiting(who: str) -> None:
         log.warning("Waiting for another push of this account to finish creating records: %s", who)
@@ -502,6 +507,9 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
         tables = {name: book.read(resource, name) for resource, name in targets}
         claims = {name: _claims(table) for name, table in tables.items()}
         for resource, name in targets:
+            if stop.requested():
+                report.notes.append(f"{name} was not pushed: {stop.why()}.")
+                continue
             service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
                                    else whole_list(client, CHARGEPOINT))
             claimed: dict[int, str] = {}
@@ -514,7 +522,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 rows = [r for r in rows if r.row in only_rows]
             outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
                                    progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes,
-                                   incomplete=incomplete)
+                                   incomplete=incomplete, stop=stop)
             if incomplete is not None:  # no create was sent for this sheet; the rows say why
                 report.incomplete.append(incomplete)
                 report.notes.append(f"{name}: nothing was created: {incomplete}")
@@ -525,6 +533,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    if stop.requested():
+        report.stopped, report.state_error = stop.why(), stop.failure is not None
     report.stats = client.stats.to_dict()
     return report
 
@@ -543,7 +553,8 @@ def _claims(table: SheetTable) -> dict[int, str]:
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
                 claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
-                notes: list[str] | None = None, incomplete: IncompleteListError | None = None) -> list[Outcome]:
+                notes: list[str] | None = None, incomplete: IncompleteListError | None = None,
+                stop: Stop | None = None) -> list[Outcome]:
     """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
     records the service now holds twice.
 
@@ -562,7 +573,7 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
             progress(name, 0, total)
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                            headers=prep.table.headers, progress=tick)
+                            headers=prep.table.headers, progress=tick, stop=stop)
         outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
     outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
                 if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
@@ -771,37 +782,47 @@ R = TypeVar("R")
 
 
 def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
-                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S) -> R:
+                output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S,
+                sends: bool = True) -> R:
     """One run on a workbook file, the same for every command and front end.
 
     Holds the workbook's run lock from before it is read until its results are saved, so two runs never
     work on the same rows at once; checks that the results will be savable before ``work`` sends anything;
     saves atomically; and, for a push (``settle_journal``), clears the journal only after a good save.
+    A file that is not a workbook is refused before any lock file is made for it; a lock that cannot be
+    taken stops a run that ``sends`` anything before it starts.
     """
     path = Path(path)
-    with book_lock(path, command=command, wait=wait):
+    from qaas_excel.workbook.openpyxl_book import check_file
+
+    check_file(path)
+    with book_lock(path, command=command, wait=wait, required=sends):
         book = open_book(path)
-        book.check_writable(output)
-        journal = default_journal(path)
-        report = work(book, journal)
-        save_results(book, report, output=output, journal=journal if settle_journal else None)
+        try:
+            book.check_writable(output)
+            journal = default_journal(path)
+            report = work(book, journal)
+            save_results(book, report, output=output, journal=journal if settle_journal else None)
+        finally:
+            book.close()
         return report
 
 
 def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | None = None,
                   wait: float = LOCK_WAIT_S) -> RunReport:
-    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait)
+    return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait,
+                       sends=False)
 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, output: Path | None = None, progress: Progress | None = None,
-              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = ()) -> RunReport:
+              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     if overwrite and sheet is None:
         raise WorkbookError("--overwrite names rows of one sheet: say which with --sheet NAME.", path=str(path))
 
     def work(book: TableBook, journal: Journal) -> RunReport:
         return push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
-                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite)
+                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite, stop=stop)
 
     return run_on_file(path, "push --dry-run" if dry_run else "push", work, output=output,
                        settle_journal=not dry_run, wait=wait)

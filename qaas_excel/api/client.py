@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -38,6 +39,7 @@ from qaas_excel.api.auth import TokenProvider
 from qaas_excel.api.http import VerifyingSession, describe_proxy_error
 from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
+from qaas_excel.jsonl import StateWriteError
 from qaas_excel.resources import Resource, decode_record, encode_record
 from qaas_excel.values import decimal_text
 
@@ -309,7 +311,9 @@ class QaasClient:
         record = result.record if isinstance(result, Created) else result
         outcome = ("adopted (already existed)" if isinstance(result, Created) and result.adopted
                    else "created" if method == "POST" else "updated")
-        self.audit.finish(entry, ok=True, outcome=outcome, record_id=record.get("id"))
+        # the answer counts even when the trail cannot take it: the trail remembers and lets no further write leave
+        with contextlib.suppress(StateWriteError):
+            self.audit.finish(entry, ok=True, outcome=outcome, record_id=record.get("id"))
         return result
 
     def update(self, resource: Resource, record_id: int, changes: dict[str, Any], *,
