@@ -13,6 +13,15 @@ functions keep working with our names::
 
     [environments.production.contract.statuses]
     in_review = { patch = false }                     # a status we did not know; may a row in it be changed?
+
+    [environments.production.contract.paging]         # lists paged by query parameters alone (no next links)
+    page = "page"                                     # the page number parameter (or: offset = "offset")
+    size = "page_size"                                # the page size parameter (with offset: e.g. "limit")
+    page_size = 100                                   # records asked for per page
+
+Next links (Django REST framework's ``next``, a ``Link`` header, OData's ``@odata.nextLink``) need no
+block: the client follows them wherever they are. Create and list may share a path (``POST`` and ``GET
+/v2/operators``); no two operations may have the same method and path.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ from typing import Any
 
 from qaas_excel.resources import RESOURCES, STATUS_HELP, Resource
 
-SECTIONS = ("paths", "fields", "statuses")
+SECTIONS = ("paths", "fields", "statuses", "paging")
+PAGING_KEYS = ("page", "offset", "size", "page_size")
+MAX_PAGE_SIZE = 10_000
 _STATUS_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 
@@ -43,15 +54,39 @@ class StatusRule:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """A service that pages its lists by query parameters alone: a page number (1, 2, ...) or an offset
+    (0, 100, ...), and optionally a page size. The client asks page after page until one comes back empty."""
+
+    page: str | None = None  # the page number parameter
+    offset: str | None = None  # or the offset parameter
+    size: str | None = None  # the page size parameter (limit), if the service takes one
+    page_size: int = 100
+
+    def params(self, pages_read: int, records_read: int) -> dict[str, int]:
+        """The query parameters of the next page."""
+        out = {self.page: pages_read + 1} if self.page else {self.offset or "offset": records_read}
+        if self.size:
+            out[self.size] = self.page_size
+        return out
+
+    def describe(self) -> str:
+        moving = f"?{self.page}=1, 2, ..." if self.page else f"?{self.offset}=0, {self.page_size}, ..."
+        return moving + (f" with {self.size}={self.page_size}" if self.size else "")
+
+
+@dataclass(frozen=True)
 class Contract:
-    """Our names -> the service's: paths, field names per resource, and statuses we did not know."""
+    """Our names -> the service's: paths, field names per resource, statuses we did not know, and paging by
+    query parameters."""
 
     paths: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     statuses: Mapping[str, StatusRule] = field(default_factory=dict)
+    paging: Paging | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.paths or any(self.fields.values()) or self.statuses)
+        return bool(self.paths or any(self.fields.values()) or self.statuses or self.paging)
 
     # -- paths -------------------------------------------------------------------------------------
     def path(self, ours: str) -> str:
@@ -95,6 +130,14 @@ class Contract:
                 extra = f", help = {_quote(rule.help)}" if rule.help else ""
                 out.append(f"{_key(name)} = {{ patch = {'true' if rule.patch else 'false'}{extra} }}")
             out.append("")
+        if self.paging:
+            out.append(f"[{prefix}.paging]")
+            for key in PAGING_KEYS[:3]:
+                value = getattr(self.paging, key)
+                if value:
+                    out.append(f"{key} = {_quote(value)}")
+            out.append(f"page_size = {self.paging.page_size}")
+            out.append("")
         return "\n".join(out)
 
 
@@ -126,7 +169,8 @@ def parse(data: Any, *, where: str = "contract", text: str | None = None, table:
     paths = _paths(data.get("paths", {}), fail)
     fields = _fields(data.get("fields", {}), fail)
     statuses = _statuses(data.get("statuses", {}), fail)
-    return Contract(paths, fields, statuses)
+    paging = _paging(data["paging"], fail) if "paging" in data else None
+    return Contract(paths, fields, statuses, paging)
 
 
 def load_file(path: Path) -> Contract:
@@ -150,6 +194,12 @@ def _our_paths() -> dict[str, Resource]:
     return {p: r for r in RESOURCES.values() for p in (r.create_path, r.list_path, r.item_path)}
 
 
+def operations() -> list[tuple[str, str]]:
+    """(method, our path) of every request the tool makes."""
+    return [op for r in RESOURCES.values()
+            for op in (("POST", r.create_path), ("GET", r.list_path), ("GET", r.item_path), ("PATCH", r.item_path))]
+
+
 def _paths(data: Any, fail: Any) -> dict[str, str]:
     if not isinstance(data, Mapping):
         raise fail("paths must be a table of our path = the service's path", "paths")
@@ -166,13 +216,13 @@ def _paths(data: Any, fail: Any) -> dict[str, str]:
             raise fail(f"the service's path for {ours} must hold {{id}} exactly where ours does"
                        if "{id}" in ours else f"{ours} takes no {{...}} part", "paths", ours)
         out[ours] = theirs
-    # two of our operations may share a path (GET and PATCH of an item): theirs must not collide otherwise
-    seen: dict[str, str] = {}
-    for ours in known:
-        theirs = out.get(ours, ours)
-        if theirs in seen and known[seen[theirs]] is known[ours] and seen[theirs] != ours:
-            raise fail(f"{ours} and {seen[theirs]} cannot both be {theirs}", "paths", ours)
-        seen.setdefault(theirs, ours)
+    # paths may be shared (POST and GET /v2/operators, GET and PATCH of an item); a method and path may not
+    seen: dict[tuple[str, str], str] = {}
+    for method, ours in operations():
+        theirs = re.sub(r"\{id\}", "{}", out.get(ours, ours))
+        other = seen.setdefault((method, theirs), ours)
+        if other != ours:
+            raise fail(f"{ours} and {other} cannot both be {method} {out.get(ours, ours)}", "paths", ours)
     return out
 
 
@@ -226,6 +276,26 @@ def _statuses(data: Any, fail: Any) -> dict[str, StatusRule]:
     return out
 
 
+def _paging(data: Any, fail: Any) -> Paging:
+    if not isinstance(data, Mapping):
+        raise fail("paging must be a table: page (or offset), size, page_size", "paging")
+    unknown = [k for k in data if k not in PAGING_KEYS]
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r} in paging (known: {', '.join(PAGING_KEYS)})", "paging", unknown[0])
+    for key in PAGING_KEYS[:3]:
+        if key in data and (not isinstance(data[key], str) or not _FIELD_NAME.match(data[key].lstrip("$"))):
+            raise fail(f"paging.{key} must be the name of a query parameter", "paging", key)
+    if ("page" in data) == ("offset" in data):
+        raise fail("paging needs either page (a page number parameter) or offset (an offset parameter)", "paging")
+    if "offset" in data and "size" not in data:
+        raise fail("paging by offset needs size: the parameter that says how many records a page holds (e.g. "
+                   "limit)", "paging")
+    page_size = data.get("page_size", 100)
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise fail(f"paging.page_size must be a whole number from 1 to {MAX_PAGE_SIZE}", "paging", "page_size")
+    return Paging(data.get("page"), data.get("offset"), data.get("size"), page_size)
+
+
 def line_of(text: str | None, keys: Iterable[str]) -> int | None:
     """The 1-based line in TOML ``text`` where the dotted key path ``keys`` is set, or its closest table."""
     wanted = tuple(keys)
@@ -273,7 +343,10 @@ def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 def apply_to_document(document: dict[str, Any], contract: Contract) -> dict[str, Any]:
     """Our OpenAPI document as a service that differs by ``contract`` would write it."""
     doc = copy.deepcopy(document)
-    doc["paths"] = {contract.path(p): item for p, item in doc["paths"].items()}
+    moved: dict[str, dict[str, Any]] = {}
+    for p, item in doc["paths"].items():  # create and list may share a path: their methods join one item
+        moved.setdefault(contract.path(p), {}).update(item)
+    doc["paths"] = moved
     names = {"operator": "ChargePointOperator", "chargepoint": "ChargePoint"}
     for resource_name, renames in contract.fields.items():
         base = names[resource_name]

@@ -31,9 +31,10 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from qaas_excel import __version__, openapi, openapi_diff
+from qaas_excel.api import errors, paging
 from qaas_excel.api.http import VerifyingSession, proxy_for
 from qaas_excel.config import API_SCOPE_NAME, Environment, ca_file_problem, setting_file_problems, state_dir
-from qaas_excel.contract import Contract, StatusRule, apply_to_document
+from qaas_excel.contract import Contract, Paging, StatusRule, apply_to_document
 
 STEP_TIMEOUT_S = 4.0  # each network step (DNS, TCP, TLS, one HTTP request)
 DISCOVERY_BUDGET_STEPS = 5  # looking for the OpenAPI document takes at most this many steps' time
@@ -563,8 +564,10 @@ def check_access(ctx: Context) -> list[CheckResult]:
                      "run doctor again later", blocks=Blocks.NETWORK)]
     code = answer.status_code
     if code in (200, 204):
-        count = len(answer.json()) if code == 200 and answer.content.strip() else 0
-        return [ok("access", title, f"{code}: the service knows this account ({count} operators)", status=code)]
+        first = _first_page(answer)
+        shown = "" if first is None else (f" ({len(first.items)} operators" + (" on the first page)" if (
+            first.next_link or first.style != "list") else ")"))
+        return [ok("access", title, f"{code}: the service knows this account{shown}", status=code)]
     if code == 401:
         return [fail("access", title, "401: the service refused the token",
                      "the sign-in is not accepted (expired, or issued for another application)",
@@ -581,6 +584,15 @@ def check_access(ctx: Context) -> list[CheckResult]:
                      "see the contract check below", status=code)]
     return [fail("access", title, f"{code}: unexpected answer", "the service may be down or the address wrong",
                  "check base_url in config.toml; run doctor again later", blocks=Blocks.NETWORK, status=code)]
+
+
+def _first_page(answer: requests.Response) -> paging.ParsedPage | None:
+    """One list answer as the client reads it (None when it is not a list at all)."""
+    try:
+        body = answer.json() if answer.status_code == 200 and answer.content.strip() else None
+        return paging.parse_page(paging.Page(answer.url, answer.status_code, body, answer.headers))
+    except (ValueError, errors.QaasError):
+        return None
 
 
 # --- contract -------------------------------------------------------------------------------------------
@@ -639,6 +651,81 @@ def check_contract(ctx: Context) -> list[CheckResult]:
     return [warn("contract", title, summary, "none of them stops a push", **details)]
 
 
+# --- lists: are they paged, and does the tool read them whole? ------------------------------------------
+
+ROUND_SIZES = frozenset({10, 20, 25, 30, 50, 100, 200, 250, 500, 1000})
+
+
+def declared_paging(document: dict[str, Any], contract: Contract) -> dict[str, openapi_diff.Operation]:
+    """The service's list operations (by resource name) as its document declares them."""
+    _differences, matches = openapi_diff.compare(apply_to_document(openapi.document(), contract), document,
+                                                 paths=contract.paths)
+    return {m.resource.name: op for m in matches if (op := m.operations.get("list")) is not None}
+
+
+def check_lists(ctx: Context) -> list[CheckResult]:
+    from qaas_excel.resources import OPERATOR
+
+    path = ctx.env.contract.path(OPERATOR.list_path)
+    title = "Lists (paging)"
+    rule = ctx.env.contract.paging
+    declared = declared_paging(ctx.document, ctx.env.contract) if ctx.document else {}
+    params = {name: paging.paging_parameters(op.query) for name, op in declared.items()}
+    envelopes = {name: op.envelope for name, op in declared.items() if op.envelope}
+    details: dict[str, Any] = {"declared_parameters": {k: v for k, v in params.items() if v},
+                               "declared_envelopes": envelopes,
+                               "contract_paging": rule.describe() if rule else None}
+    if not ctx.host_reached(ctx.env.base_url) or ctx.token is None:
+        return [warn("lists", title, "not checked: " + ("the API host cannot be reached" if ctx.token or not
+                     ctx.host_reached(ctx.env.base_url) else ctx.signin_error or "not signed in"), **details)]
+    try:
+        answer = _api_get(ctx, path)
+    except requests.RequestException as exc:
+        return [warn("lists", title, f"not checked: GET {path} got no answer ({type(exc).__name__})", **details)]
+    if answer.status_code not in (200, 204):
+        return [warn("lists", title, f"not checked: GET {path} answered {answer.status_code}", **details)]
+    first = _first_page(answer)
+    if first is None:
+        return [fail("lists", title, f"GET {path} did not answer with a list the tool can read",
+                     "the service's lists have a form the tool does not know",
+                     "pass `qaas-excel doctor --json` to the qaas-excel maintainers", **details)]
+    details.update(first_page={"records": len(first.items), "style": first.style, "next_link": first.next_link,
+                               "count": first.count})
+    in_params = sorted({p for names in params.values() for p in names})
+    if first.more_hint:
+        return [fail("lists", title, f"the service pages its lists in a way the tool cannot follow ({first.more_hint})",
+                     "without a next link the tool cannot read a list whole, so it creates nothing",
+                     "pass `qaas-excel doctor --json` to the qaas-excel maintainers", **details)]
+    if first.next_link and paging.same_origin_url(first.next_link, answer.url, ctx.env.base_url) is None:
+        return [fail("lists", title, f"the service's next links lead to another address ({first.next_link})",
+                     "the tool does not send your sign-in to another host, so it cannot read lists whole",
+                     "ask QaaS to make the next links point to the service's own address", **details)]
+    if first.next_link or first.style in ("drf", "odata", "envelope") or first.count is not None:
+        how = {"drf": "Django REST framework pages", "odata": "OData pages", "link": "Link headers"}.get(
+            first.style, "pages with next links")
+        count = f", {first.count} in all" if first.count is not None else ""
+        return [ok("lists", title, f"the service pages its lists ({how}: {len(first.items)} operators on the first "
+                   f"page{count}); the tool follows every page to the end", **details)]
+    if rule is not None:
+        return [ok("lists", title, f"the lists come in pages by {rule.describe()} (config.toml); the tool asks page "
+                   "after page until one comes back empty", **details)]
+    if in_params and not envelopes:
+        return [fail("lists", title, f"the service's document declares paging parameters ({', '.join(in_params)}) "
+                     "and its answers carry no next link: the tool would read only the first page",
+                     "a push would then create again every record on a later page (a quota claimed twice); the "
+                     "tool creates nothing until it knows how to read the lists whole",
+                     f"`qaas-excel doctor --env {ctx.env.name} --suggest` shows the [paging] block (--apply writes "
+                     "it)", **details)]
+    size = len(first.items)
+    if size in ROUND_SIZES:
+        return [warn("lists", title, f"one answer holds the list ({size} operators, exactly a round number)",
+                     "a service that cuts its lists silently at that size would look like this",
+                     "ask QaaS whether their lists are complete or paged; `qaas-excel operators` shows them",
+                     **details)]
+    return [ok("lists", title, f"the service does not page its lists (one answer, {size} operators; no paging "
+               "declared); the tool reads them whole", **details)]
+
+
 CHECKS: tuple[Check, ...] = (
     Check("installation", check_installation),
     Check("network", check_network),
@@ -646,6 +733,7 @@ CHECKS: tuple[Check, ...] = (
     Check("sign-in", check_signin),
     Check("access", check_access),
     Check("contract", check_contract),
+    Check("lists", check_lists),
 )
 
 
@@ -714,7 +802,7 @@ class Suggestion:
 
 def suggest(env: Environment, document: dict[str, Any]) -> Suggestion:
     """Renamed fields, moved paths and unknown statuses (kept from the current contract, else no PATCH)."""
-    differences, _ = openapi_diff.compare(openapi.document(), document)
+    differences, matches = openapi_diff.compare(openapi.document(), document)
     paths: dict[str, str] = {}
     fields: dict[str, dict[str, str]] = {}
     statuses: dict[str, StatusRule] = {}
@@ -727,4 +815,16 @@ def suggest(env: Environment, document: dict[str, Any]) -> Suggestion:
             known = env.contract.statuses.get(str(d.theirs))
             statuses[str(d.theirs)] = known or StatusRule(False, "not known to qaas-excel: set patch = true if "
                                                                  "QaaS allows changes in this status")
-    return Suggestion(Contract(paths, fields, statuses), [d for d in differences if d.kind not in FIXABLE])
+    return Suggestion(Contract(paths, fields, statuses, env.contract.paging or _suggested_paging(matches)),
+                      [d for d in differences if d.kind not in FIXABLE])
+
+
+def _suggested_paging(matches: list[openapi_diff.ResourceMatch]) -> Paging | None:
+    """Lists the document declares paged by parameters alone (a bare list, no envelope with next links)."""
+    for match in matches:
+        op = match.operations.get("list")
+        if op is not None and not op.envelope:
+            rule = paging.rule_from_parameters(op.query)
+            if rule is not None:
+                return rule
+    return None

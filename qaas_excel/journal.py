@@ -10,7 +10,9 @@ created again. After the workbook was saved the journal is cleared.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +81,16 @@ class Journal:
                     done[e.row] = e
         return done, open_intents
 
-    def clear(self) -> None:
-        """After the workbook holds every result: start afresh."""
-        self.path.unlink(missing_ok=True)
+    def clear(self, keep: Iterable[JournalEntry] = ()) -> None:
+        """After the workbook holds every result: start afresh, keeping ``keep`` (creates whose outcome is
+        still unknown: a list that could not be read whole did not show their records)."""
+        kept = list(keep)
+        if not kept:
+            self.path.unlink(missing_ok=True)
+            return
+        fresh = self.path.with_name(self.path.name + ".new")
+        fresh.unlink(missing_ok=True)
+        for entry in kept:
+            data = {k: v for k, v in entry.__dict__.items() if v is not None}
+            append_line(fresh, data)
+        os.replace(fresh, self.path)

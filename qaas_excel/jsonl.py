@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,17 +13,73 @@ from typing import Any
 from qaas_excel.config import private_dir
 from qaas_excel.values import json_default
 
+# What one sent write adds to the state folder, with room to spare: two journal lines (about 0.3 KB each) and two audit
+# entries (about 0.8 KB each).
+BYTES_PER_WRITE = 4096
+SPARE_BYTES = 2**20
+
+
+class StateWriteError(OSError):
+    """The state folder (journal, audit trail, locks) could not be written: full, read-only or gone."""
+
+    def __init__(self, path: Path, exc: OSError | None = None, *, reason: str | None = None) -> None:
+        self.path, self.folder = path, path.parent
+        reason = reason or (exc.strerror if exc is not None else None) or str(exc)
+        super().__init__(exc.errno if exc is not None else errno.ENOSPC,
+                         f"cannot write {path.name} in the state folder {path.parent} ({reason}). "
+                         "Free space there or make it writable (QAAS_HOME moves it)")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def free_space_problem(paths: list[Path], writes: int) -> StateWriteError | None:
+    """Before sending ``writes`` requests: is there room for their journal lines and audit entries? (Cheap: one
+    statvfs per folder.) A folder that cannot be asked is not judged here; its first write will tell."""
+    need: dict[int, tuple[Path, int]] = {}
+    for path in paths:
+        try:
+            folder = path.parent if path.parent.exists() else path.parent.parent
+            device = folder.stat().st_dev
+        except OSError:
+            continue
+        first, total = need.get(device, (path, 0))
+        need[device] = (first, total + writes * BYTES_PER_WRITE // 2)
+    for path, total in need.values():
+        try:
+            free = shutil.disk_usage(path.parent if path.parent.exists() else path.parent.parent).free
+        except OSError:
+            continue
+        if free < total + SPARE_BYTES:
+            return StateWriteError(path, reason=f"{free / 2**20:,.1f} MB free, {(total + SPARE_BYTES) / 2**20:,.1f} "
+                                                f"MB needed for the journal and audit trail of {writes:,} writes")
+    return None
+
 
 def append_line(path: Path, data: dict[str, Any]) -> None:
-    """One record, flushed to disk before returning; the file is created readable by its owner only."""
-    private_dir(path.parent)
+    """One record, flushed to disk before returning; the file is created readable by its owner only. A record that
+    does not fit (a full disk) is taken out again, so the file never ends in half a line: ``StateWriteError``."""
     line = (json.dumps(data, ensure_ascii=False, default=json_default) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                written = os.write(fd, line)
+            except OSError:
+                os.ftruncate(fd, start)
+                raise
+            if written != len(line):
+                os.ftruncate(fd, start)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except StateWriteError:
+        raise
+    except OSError as exc:
+        raise StateWriteError(path, exc) from None
 
 
 def read_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
+from qaas_excel.api.paging import ITEM_KEYS
 from qaas_excel.resources import RESOURCES, Resource
 
 # Where frameworks that serve Swagger UI keep it (pages) and their documents, tried after the API page itself.
@@ -174,6 +175,8 @@ class Operation:
     request: str | None = None  # schema key of the body
     response: str | None = None  # schema key of the answer (list items for a list)
     is_list: bool = False
+    envelope: str | None = None  # a list inside an object: the key that holds it ("results", "value", ...)
+    query: tuple[str, ...] = ()  # the query parameters it declares
 
 
 @dataclass
@@ -348,15 +351,19 @@ def normalise(document: dict[str, Any]) -> ApiModel:
             full = base + path
             answer = resolver.deref(_answer_schema(op)) if _answer_schema(op) is not None else None
             is_list = bool(answer and answer.get("type") == "array")
-            if answer and not is_list and isinstance((answer.get("properties") or {}).get("results"), dict):
-                results = resolver.deref(answer["properties"]["results"])  # a paginated list
-                if results.get("type") == "array":
-                    answer, is_list = results, True
+            envelope = None
+            for key in ITEM_KEYS:  # a paged list: DRF's results, OData's value, ...
+                if answer and not is_list and isinstance((answer.get("properties") or {}).get(key), dict):
+                    results = resolver.deref(answer["properties"][key])
+                    if results.get("type") == "array":
+                        answer, is_list, envelope = results, True, key
             raw_answer = answer.get("items") if is_list and answer else _answer_schema(op)
+            parameters = [resolver.deref(p) for p in [*(item.get("parameters") or []), *(op.get("parameters") or [])]]
             operations[(method.upper(), path_shape(full))] = Operation(
                 method=method.upper(), path=full,
                 request=keep(_body_schema(op), f"{method} {full} body"),
-                response=keep(raw_answer, f"{method} {full} answer"), is_list=is_list)
+                response=keep(raw_answer, f"{method} {full} answer"), is_list=is_list, envelope=envelope,
+                query=tuple(str(p["name"]) for p in parameters if p.get("in") == "query" and p.get("name")))
     return ApiModel(operations, schemas)
 
 
@@ -568,7 +575,7 @@ def _compare_one(resource: Resource, name: str, ours: FieldSpec, theirs: FieldSp
         out.append(Difference(kind, severity, message, resource=resource.name, field=name, ours=mine, theirs=other))
 
     if not _kinds_compatible(ours.kind, theirs.kind):
-        diff("type", FAIL if we_send else WARN,
+        diff("type", FAIL if we_send or name == "id" else WARN,  # rows are linked to records by whole-number ids
              f"The service has {where} as {_KIND_WORDS.get(theirs.kind, theirs.kind)}; "
              f"the tool has it as {_KIND_WORDS.get(ours.kind, ours.kind)}.", ours.kind, theirs.kind)
     elif ours.kind == "decimal" and theirs.kind == "number":

@@ -19,7 +19,10 @@ import pandas as pd
 
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
-from qaas_excel.journal import Journal
+from qaas_excel.api.errors import IncompleteListError
+from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
+from qaas_excel.interrupt import Stop
+from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row, column_labels
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource, is_editable_status
@@ -83,6 +86,10 @@ class RunReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     # Sheet -> data rows hidden by a filter or by hand that were read and processed like the others.
     hidden_rows: dict[str, list[int]] = field(default_factory=dict)
+    incomplete: list[IncompleteListError] = field(default_factory=list)  # lists not read whole: nothing created
+    kept_intents: list[JournalEntry] = field(default_factory=list)  # lost creates not yet found: kept in the journal
+    stopped: str | None = None  # why a push stopped sending before the end: Ctrl-C, or the state folder's error
+    state_error: bool = False  # ... that error: the journal or audit trail could not be written
 
     @property
     def counts(self) -> dict[str, int]:
@@ -121,6 +128,9 @@ class RunReport:
             "skipped": self.skipped,
             "stats": self.stats,
             "notes": self.notes,
+            "incomplete_lists": [{"message": str(e), "reason": e.reason, "pages": e.pages, "records": len(e.records),
+                                  "transient": e.transient} for e in self.incomplete],
+            "stopped": self.stopped,
         }
 
 
@@ -247,9 +257,11 @@ class OperatorDirectory:
     operator that would be created resolves to its reference itself, so its charge points plan as they would.
     """
 
-    def __init__(self, service: list[dict[str, Any]] | None = None, *, dry_run: bool = False) -> None:
+    def __init__(self, service: list[dict[str, Any]] | None = None, *, dry_run: bool = False,
+                 incomplete: IncompleteListError | None = None) -> None:
         self.dry_run = dry_run
-        self._service_ids: set[int] | None = None if service is None else {op["id"] for op in service}
+        self.incomplete = incomplete  # the service's operators were not all read: what is not known is not judged
+        self._service_ids: set[int] | None = None if service is None or incomplete else {op["id"] for op in service}
         self._ids: dict[str, int | str] = {}
         self._rows: dict[str, int] = {}  # reference -> its row on the Operators sheet
         self._sheet_read = False
@@ -262,7 +274,7 @@ class OperatorDirectory:
 
     def references(self) -> set[str] | None:
         """References a charge point may name (None when neither the service nor a sheet told any)."""
-        if self._service_ids is None and not self._sheet_read:
+        if (self._service_ids is None and not self._sheet_read) or self.incomplete:
             return None
         return set(self._ids) | set(self._rows)
 
@@ -306,6 +318,10 @@ class OperatorDirectory:
             values[field] = op_id
             return None
         where = f" (Operators sheet row {self._rows[ref.strip()]})" if ref.strip() in self._rows else ""
+        if self.incomplete:
+            return Problem(row, field, "operator-not-pushed",
+                           f"operator {ref!r} was not among the operators read{where}: {self.incomplete}",
+                           table.sheet, ref, table.header(field))
         return Problem(row, field, "operator-not-pushed",
                        f"operator {ref!r} is not on the service yet{where}; push it first.", table.sheet, ref,
                        column_labels(table.headers, table.columns).get(field, table.header(field)))
@@ -462,7 +478,7 @@ def validate_book(book: TableBook, *, sheet: str | None = None, today: date | No
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, journal: Journal | None = None, today: date | None = None,
               progress: Progress | None = None, only_rows: set[int] | None = None,
-              overwrite: Collection[int] = ()) -> RunReport:
+              overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     """Create, update or skip every row; write id, status, result and message back into each.
 
     Operators first, so charge points can name an operator by its reference from the Operators sheet.
@@ -476,6 +492,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     is there twice (a run on another machine at the same moment) is reported as ``duplicate``.
     """
     report = RunReport("push", book.name, dry_run=dry_run)
+    stop = stop if stop is not None else Stop()
 
     def waiting(who: str) -> None:
         log.warning("Waiting for another push of this account to finish creating records: %s", who)
@@ -484,13 +501,17 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     guard = nullcontext() if dry_run else account_lock(
         client.env.name + "|" + client.env.base_url, client.account, command=f"push {book.name}", on_wait=waiting)
     with guard:
-        service_operators = client.list(OPERATOR)
-        operators = OperatorDirectory(service_operators, dry_run=dry_run)
+        service_operators, operators_incomplete = whole_list(client, OPERATOR)
+        operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
         targets = sheets_to_process(book, sheet, report)
         tables = {name: book.read(resource, name) for resource, name in targets}
         claims = {name: _claims(table) for name, table in tables.items()}
         for resource, name in targets:
-            service = service_operators if resource is OPERATOR else client.list(CHARGEPOINT)
+            if stop.requested():
+                report.notes.append(f"{name} was not pushed: {stop.why()}.")
+                continue
+            service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
+                                   else whole_list(client, CHARGEPOINT))
             claimed: dict[int, str] = {}
             for other, other_resource in ((n, r) for r, n in targets if n != name):
                 if other_resource is resource:
@@ -500,13 +521,20 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             if only_rows is not None:
                 rows = [r for r in rows if r.row in only_rows]
             outcomes = _push_sheet(client, prep, rows, service, dry_run=dry_run, journal=journal, workers=workers,
-                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes)
+                                   progress=progress, claimed=claimed, overwrite=overwrite, notes=report.notes,
+                                   incomplete=incomplete, stop=stop)
+            if incomplete is not None:  # no create was sent for this sheet; the rows say why
+                report.incomplete.append(incomplete)
+                report.notes.append(f"{name}: nothing was created: {incomplete}")
+                report.kept_intents += unresolved_creates(journal, name, outcomes)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
             claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+    if stop.requested():
+        report.stopped, report.state_error = stop.why(), stop.failure is not None
     report.stats = client.stats.to_dict()
     return report
 
@@ -525,12 +553,18 @@ def _claims(table: SheetTable) -> dict[int, str]:
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,
                 dry_run: bool, journal: Journal | None, workers: int, progress: Progress | None,
                 claimed: dict[int, str] | None = None, overwrite: Collection[int] = (),
-                notes: list[str] | None = None) -> list[Outcome]:
+                notes: list[str] | None = None, incomplete: IncompleteListError | None = None,
+                stop: Stop | None = None) -> list[Outcome]:
     """One sheet: recover an interrupted run, plan every row, send what the plan says, in that order; then look for
-    records the service now holds twice."""
+    records the service now holds twice.
+
+    ``incomplete``: the service's list could not be read whole (``service`` is what was read): no creates."""
     resource, name = prep.resource, prep.table.sheet
     recovered = _replay_journal(journal, name, resource, rows, service)
     plan = plan_rows(resource, rows, service, claimed=claimed, overwrite=overwrite, sheet=name)
+    held: set[int] = set()
+    if incomplete is not None:
+        plan, held = hold_creates(resource, plan, rows, service, incomplete)
     if dry_run:
         outcomes = [_dry_outcome(p) for p in plan]
     else:
@@ -539,10 +573,11 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
             progress(name, 0, total)
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
-                            headers=column_labels(prep.table.headers, prep.table.columns), progress=tick)
+                            headers=column_labels(prep.table.headers, prep.table.columns), progress=tick, stop=stop)
         outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
-    return [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
-            if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
+    outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
+                if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
+    return mark_transient(outcomes, held, incomplete) if incomplete is not None else outcomes
 
 
 def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], notes: list[str]) -> list[Outcome]:
@@ -598,12 +633,16 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
     """
     report = RunReport("pull", book.name)
     targets = sheets_to_process(book, sheet, report)
-    service_operators = client.list(OPERATOR)
-    operators = OperatorDirectory(service_operators)
+    service_operators, operators_incomplete = whole_list(client, OPERATOR)
+    operators = OperatorDirectory(service_operators, incomplete=operators_incomplete)
     tables = {name: book.read(resource, name) for resource, name in targets}
     claims = {name: _claims(table) for name, table in tables.items()}
     for resource, name in targets:
-        service = service_operators if resource is OPERATOR else client.list(resource)
+        service, incomplete = ((service_operators, operators_incomplete) if resource is OPERATOR
+                               else whole_list(client, resource))
+        if incomplete is not None:
+            report.incomplete.append(incomplete)
+            report.notes.append(f"{name}: {incomplete}" + (" No rows were added." if add_missing else ""))
         prep = _prepare(book, resource, name, today=None, operators=operators, table=tables[name])
         rows = _row_states(prep, operators)
         claimed: dict[int, str] = {}
@@ -611,8 +650,10 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
             if other != name and r_other is resource:
                 claimed.update(claims[other])
         outcomes = _pull_rows(resource, rows, service, claimed, sheet=name)
+        if incomplete is not None:
+            outcomes = not_pulled(outcomes, rows, service, incomplete)
         append = None
-        if add_missing:
+        if add_missing and incomplete is None:
             seen = {r.record_id for r in rows} | set(claimed)
             missing = [r for r in service if r["id"] not in seen]
             if missing:
@@ -728,7 +769,7 @@ def save_results(book: TableBook, report: Any, *, output: Path | None = None, jo
         raise SaveFailed(f"{exc}{kept}", report, path=exc.path) from None
     report.saved_to = str(saved) if saved else None
     if journal is not None and (saved is not None or untouched):
-        journal.clear()
+        journal.clear(keep=getattr(report, "kept_intents", ()))  # lost creates an incomplete list could not find
 
 
 def open_book(path: Path) -> PackageBook:
@@ -743,34 +784,41 @@ R = TypeVar("R")
 
 def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Journal], R], *,
                 output: Path | None = None, settle_journal: bool = False, wait: float = LOCK_WAIT_S,
-                marks_only: bool = False) -> R:
+                sends: bool = True) -> R:
     """One run on a workbook file, the same for every command and front end.
 
     Holds the workbook's run lock from before it is read until its results are saved, so two runs never
     work on the same rows at once; checks that the results will be savable before ``work`` sends anything;
     saves atomically; and, for a push (``settle_journal``), clears the journal only after a good save.
-    ``marks_only``: the run sends nothing (validate), so a workbook it cannot save is still checked, and the
-    report says that its cells could not be marked.
+    A file that is not a workbook is refused before any lock file is made for it; a lock that cannot be
+    taken stops a run that ``sends`` anything before it starts. A run that sends nothing (validate) checks a
+    workbook it cannot save all the same, and its report says that the cells could not be marked.
     """
     path = Path(path)
-    with book_lock(path, command=command, wait=wait):
+    from qaas_excel.workbook.openpyxl_book import check_file
+
+    check_file(path)
+    with book_lock(path, command=command, wait=wait, required=sends):
         book = open_book(path)
         try:
-            book.check_writable(output)
-        except WorkbookError as exc:
-            if not marks_only:
-                raise
-            report = work(book, default_journal(path))
-            report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
-            return report
-        journal = default_journal(path)
-        report = work(book, journal)
-        try:
-            save_results(book, report, output=output, journal=journal if settle_journal else None)
-        except SaveFailed as exc:
-            if not marks_only:
-                raise
-            report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
+            try:
+                book.check_writable(output)
+            except WorkbookError as exc:
+                if sends:
+                    raise
+                report = work(book, default_journal(path))
+                report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
+                return report
+            journal = default_journal(path)
+            report = work(book, journal)
+            try:
+                save_results(book, report, output=output, journal=journal if settle_journal else None)
+            except SaveFailed as exc:
+                if sends:
+                    raise
+                report.notes.append(_not_marked(exc))  # type: ignore[attr-defined]
+        finally:
+            book.close()
         return report
 
 
@@ -781,18 +829,18 @@ def _not_marked(exc: WorkbookError) -> str:
 def validate_file(path: Path | str, *, sheet: str | None = None, output: Path | None = None,
                   wait: float = LOCK_WAIT_S) -> RunReport:
     return run_on_file(path, "validate", lambda book, _j: validate_book(book, sheet=sheet), output=output, wait=wait,
-                       marks_only=True)
+                       sends=False)
 
 
 def push_file(path: Path | str, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
               dry_run: bool = False, output: Path | None = None, progress: Progress | None = None,
-              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = ()) -> RunReport:
+              wait: float = LOCK_WAIT_S, overwrite: Collection[int] = (), stop: Stop | None = None) -> RunReport:
     if overwrite and sheet is None:
         raise WorkbookError("--overwrite names rows of one sheet: say which with --sheet NAME.", path=str(path))
 
     def work(book: TableBook, journal: Journal) -> RunReport:
         return push_book(book, client, sheet=sheet, workers=workers, dry_run=dry_run,
-                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite)
+                         journal=None if dry_run else journal, progress=progress, overwrite=overwrite, stop=stop)
 
     return run_on_file(path, "push --dry-run" if dry_run else "push", work, output=output,
                        settle_journal=not dry_run, wait=wait)

@@ -34,7 +34,9 @@ from typing import Any
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.formatting import german_number
+from qaas_excel.interrupt import Stop
 from qaas_excel.journal import Journal, JournalEntry
+from qaas_excel.jsonl import StateWriteError, free_space_problem
 from qaas_excel.outcomes import Outcome
 from qaas_excel.problems import Problem, from_rejection
 from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
@@ -603,15 +605,29 @@ def _failure_message(resource: Resource, exc: errors.QaasError, headers: dict[st
 
 def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, sheet: str,
              journal: Journal | None = None, workers: int = 4, headers: dict[str, str] | None = None,
-             progress: Callable[[int], None] | None = None) -> list[Outcome]:
-    """Send the creates and updates concurrently (bounded pool); everything else is already decided."""
+             progress: Callable[[int], None] | None = None, stop: Stop | None = None) -> list[Outcome]:
+    """Send the creates and updates concurrently (bounded pool); everything else is already decided.
+
+    No request leaves once ``stop`` is requested (Ctrl-C) or once the journal or the audit trail could not be
+    written (``stop.failure``): an answer that cannot be journaled is followed by no other request. Those rows are
+    ``failed`` with "Not sent"; the requests already on their way are waited for.
+    """
     headers = headers or {f.name: f.header for f in resource.fields}
+    stop = stop if stop is not None else Stop()
     outcomes: dict[int, Outcome] = {}
     todo = [p for p in plan if p.action is not Action.NONE]
     for p in plan:
         if p.action is Action.NONE:
             outcomes[p.row] = Outcome(p.row, p.result or Result.UNCHANGED, p.message, p.record, p.fingerprint,
                                       p.problems)
+    if todo and not stop.requested():
+        audit = getattr(client, "audit", None)
+        short = free_space_problem([p for p in (journal.path if journal else None, audit.path if audit else None)
+                                    if p], len(todo))
+        if short is not None:
+            if not stop.sending:
+                raise short  # this run has sent nothing: it ends here, the workbook as it was
+            stop.fail(short)
 
     gave_up = threading.Event()  # the service stopped answering: the rows not yet sent are left for the next push
     streak = [0]  # transient failures in a row, across the workers
@@ -623,14 +639,24 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
             if streak[0] >= GIVE_UP_AFTER:
                 gave_up.set()
 
+    def journaled(entry: JournalEntry) -> None:
+        if journal:
+            try:
+                journal.append(entry)
+            except StateWriteError as exc:
+                stop.fail(exc)
+
     def send(p: Planned) -> Outcome:
+        if stop.requested():
+            return Outcome(p.row, Result.FAILED, f"Not sent: {stop.why()}. Push again to send it; nothing is created "
+                           "twice.")
         if gave_up.is_set():
             return Outcome(p.row, Result.FAILED, "Not sent: the service stopped answering during this push "
                            "(the rows before this one failed). Push again later; nothing is created twice.",
                            transient=True)
-        if journal:
-            journal.append(JournalEntry("intent", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
-                                        p.record_id))
+        journaled(JournalEntry("intent", sheet, p.row, p.fingerprint or "", p.reference, p.action.value, p.record_id))
+        if stop.failure is not None:  # the intent is not on disk: this request must not leave
+            return Outcome(p.row, Result.FAILED, f"Not sent: {stop.why()}. Push again to send it.")
         try:
             if p.action is Action.CREATE:
                 created = client.create(resource, p.payload)
@@ -645,29 +671,44 @@ def run_plan(client: QaasClient, resource: Resource, plan: list[Planned], *, she
                 result, msg = Result.UPDATED, "Updated: " + p.message + "."
         except errors.SignInRequired:
             raise
+        except StateWriteError as exc:  # the audit trail's "sending" entry could not be written: nothing left
+            stop.fail(exc)
+            return Outcome(p.row, Result.FAILED, f"Not sent: {stop.why()}. Push again to send it.")
         except errors.QaasError as exc:
             count(isinstance(exc, errors.TransientError))
-            if journal:
-                journal.append(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference,
-                                            p.action.value, p.record_id, message=str(exc)))
+            journaled(JournalEntry("failed", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
+                                   p.record_id, message=str(exc)))
             return Outcome(p.row, Result.FAILED, _failure_message(resource, exc, headers),
                            problems=_service_problems(resource, p.row, exc, headers, sheet, p.payload),
                            transient=isinstance(exc, errors.TransientError))
         count(False)
-        if journal:
-            journal.append(JournalEntry("done", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
-                                        record.get("id"), record.get("status"), _iso(record.get("last_updated")),
-                                        result.value, msg))
+        journaled(JournalEntry("done", sheet, p.row, p.fingerprint or "", p.reference, p.action.value,
+                               record.get("id"), record.get("status"), _iso(record.get("last_updated")),
+                               result.value, msg))
         return Outcome(p.row, result, msg, record, p.fingerprint)
 
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qaas-push") as pool:
+    if todo and not stop.requested():
+        stop.sending = True
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qaas-push")
+        try:
             futures = [pool.submit(send, p) for p in todo]
             for fut in as_completed(futures):
                 outcome = fut.result()
                 outcomes[outcome.row] = outcome
                 if progress:
                     progress(1)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting; what is on its way is journaled by its worker
+            stop.request()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        except BaseException:
+            stop.request()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+    for p in todo:
+        if p.row not in outcomes:  # stopped before the pool was started
+            outcomes[p.row] = Outcome(p.row, Result.FAILED, f"Not sent: {stop.why()}. Push again to send it.")
     return [outcomes[p.row] for p in plan]
 
 

@@ -19,15 +19,47 @@ def qaas_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+PAGED = "drf:4"  # the paged sandbox the key end-to-end tests also run against (marker ``both_sandboxes``)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--paged-sandbox", default=None, metavar="STYLE:N",
+                     help="every sandbox pages its lists: drf, link or odata, N records a page (e.g. drf:3)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_sandboxes(paging): run against a plain and a paged sandbox "
+                            f"(paging STYLE:N, default {PAGED})")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("both_sandboxes")
+    if marker is not None and "sandbox_paging" in metafunc.fixturenames:
+        metafunc.parametrize("sandbox_paging", ["plain", marker.args[0] if marker.args else PAGED], indirect=True)
+
+
 @pytest.fixture
-def sandbox(qaas_home: Path, request: pytest.FixtureRequest) -> Iterator:
+def sandbox_paging(request: pytest.FixtureRequest):
+    """How the sandbox pages its lists: None (one answer holds the list), or a SandboxPaging."""
+    from qaas_excel.sandbox.paging import SandboxPaging
+
+    spec = getattr(request, "param", None) or request.config.getoption("--paged-sandbox")
+    if not spec or spec == "plain":
+        return None
+    style, _, size = str(spec).partition(":")
+    return SandboxPaging(style, int(size or 4))
+
+
+@pytest.fixture
+def sandbox(qaas_home: Path, request: pytest.FixtureRequest, sandbox_paging) -> Iterator:
     """A real HTTPS sandbox on 127.0.0.1 (ephemeral port, temp SQLite, auto-approved sign-in).
 
-    Options via ``@pytest.mark.parametrize("sandbox", [{"token_lifetime": 3}], indirect=True)``.
+    Options via ``@pytest.mark.parametrize("sandbox", [{"token_lifetime": 3}], indirect=True)``; it pages its
+    lists when ``sandbox_paging`` says so (``--paged-sandbox STYLE:N``, or the marker ``both_sandboxes``).
     """
     from qaas_excel.sandbox.server import SandboxServer
 
-    options = {"auto_approve": True, **getattr(request, "param", {})}
+    options = {"auto_approve": True, "paging": sandbox_paging, **getattr(request, "param", {})}
     server = SandboxServer(qaas_home, port=0, db_path=qaas_home / "sandbox.sqlite3", **options)
     server.start()
     try:

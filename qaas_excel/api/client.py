@@ -7,10 +7,13 @@
   POST sent again. A 429 means "not processed", so a POST is retried after Retry-After.
 - On a 401 the token is refreshed silently once and the request repeated once; a second 401
   becomes ``SignInRequired``.
+- A list is read whole, following the service's paging to the end (``api/paging.py``), or not at all:
+  ``IncompleteListError`` says why, and nothing may be created against it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -31,17 +34,21 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from qaas_excel.api import errors
+from qaas_excel.api import errors, paging
 from qaas_excel.api.auth import TokenProvider
 from qaas_excel.api.http import VerifyingSession, describe_proxy_error
 from qaas_excel.audit import AuditLog
 from qaas_excel.config import Environment
+from qaas_excel.jsonl import StateWriteError
 from qaas_excel.resources import Resource, decode_record, encode_record
 from qaas_excel.values import decimal_text
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# A page of a list is a plain read: one that failed (500) is asked again too, so one bad page does not leave the
+# whole list unread (and a push without its creates).
+LIST_RETRY_STATUSES = RETRY_STATUSES | {500}
 MAX_RETRY_AFTER_S = 120.0
 
 
@@ -90,12 +97,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def _is_retryable(exc: BaseException, statuses: frozenset[int] = RETRY_STATUSES) -> bool:
     if isinstance(exc, errors.ProxyFailedError):
         return False  # a wrong proxy setting does not heal by waiting
     if isinstance(exc, errors.RateLimitedError | errors.UnreachableError):
         return True
-    return isinstance(exc, errors.ServerError) and exc.status in RETRY_STATUSES
+    return isinstance(exc, errors.ServerError) and exc.status in statuses
 
 
 class QaasClient:
@@ -103,7 +110,8 @@ class QaasClient:
 
     def __init__(self, env: Environment, tokens: TokenProvider, *, session: VerifyingSession | None = None,
                  max_attempts: int = 6, max_wait_s: float = 30.0, give_up_after_s: float = 300.0,
-                 pool_size: int = 16, audit: AuditLog | None = None) -> None:
+                 pool_size: int = 16, audit: AuditLog | None = None, max_pages: int = paging.MAX_PAGES,
+                 max_records: int = paging.MAX_RECORDS) -> None:
         self.env = env
         self.tokens = tokens
         self.audit = audit
@@ -113,6 +121,7 @@ class QaasClient:
         self.max_attempts = max_attempts
         self.max_wait_s = max_wait_s
         self.give_up_after_s = give_up_after_s
+        self.max_pages, self.max_records = max_pages, max_records  # bounds of one list read
 
     def close(self) -> None:
         self.session.close()
@@ -125,9 +134,11 @@ class QaasClient:
 
     # -- one request --------------------------------------------------------------------------------
     def _send_once(self, method: str, path: str, route: str, *, params: dict[str, Any] | None = None,
-                   body: dict[str, Any] | None = None) -> requests.Response:
-        """One HTTP exchange, with one silent token refresh on 401; errors mapped by meaning."""
-        url = self.env.base_url + path
+                   body: dict[str, Any] | None = None, url: str | None = None) -> requests.Response:
+        """One HTTP exchange, with one silent token refresh on 401; errors mapped by meaning.
+
+        ``url``: a whole URL on the service's host instead of ``path`` (a list's next link)."""
+        url = url or self.env.base_url + path
         data = json.dumps(body, default=_json_default, ensure_ascii=False).encode() if body is not None else None
         refreshed = False
         while True:
@@ -190,10 +201,11 @@ class QaasClient:
         )
 
     def request(self, method: str, path: str, *, route: str | None = None, params: dict[str, Any] | None = None,
-                body: dict[str, Any] | None = None) -> requests.Response:
+                body: dict[str, Any] | None = None, url: str | None = None,
+                retry_statuses: frozenset[int] = RETRY_STATUSES) -> requests.Response:
         """An idempotent request (GET, PATCH of absolute values), retried when that is safe."""
-        return self._retrying(_is_retryable)(
-            self._send_once, method, path, route or path, params=params, body=body)
+        return self._retrying(lambda exc: _is_retryable(exc, retry_statuses))(
+            self._send_once, method, path, route or path, params=params, body=body, url=url)
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
@@ -208,25 +220,57 @@ class QaasClient:
 
     # -- resources ----------------------------------------------------------------------------------
     def list(self, resource: Resource, **filters: Any) -> list[dict[str, Any]]:
-        """All records of the account (204 = none), optionally filtered."""
+        """All records of the account (204 = none), optionally filtered: the whole list, every page of it.
+
+        Raises ``IncompleteListError`` (with what was read) when it cannot be read whole.
+        """
+        return [self._record(resource, item) for item in self.read_list(resource, **filters).items]
+
+    def read_list(self, resource: Resource, *, lookup: bool = False, **filters: Any) -> paging.ListRead:
+        """The whole list as it came (the service's field names), with how it was paged.
+
+        ``lookup``: read on when the list changes meanwhile (see ``paging.read_whole``)."""
         unknown = set(filters) - set(resource.list_filters)
         if unknown:
             raise ValueError(f"{resource.name} lists cannot be filtered by {sorted(unknown)}")
         contract = self.env.contract
-        params = {contract.name(resource, k): v for k, v in filters.items() if v is not None} or None
-        data = self._json(self.request("GET", contract.path(resource.list_path), route=resource.list_path,
-                                       params=params))
-        if data is None:
-            return []
-        if isinstance(data, dict):  # tolerate a paged/enveloped answer
-            data = data.get("results") or data.get("items") or data.get("value") or []
-        if not isinstance(data, list):
-            raise errors.UnexpectedResponseError(f"Expected a list from GET {resource.list_path}.")
-        return [self._record(resource, item) for item in data if isinstance(item, dict)]
+        params = {contract.name(resource, k): v for k, v in filters.items() if v is not None}
+        path, route = contract.path(resource.list_path), resource.list_path
+
+        def page(response: requests.Response) -> paging.Page:
+            return paging.Page(response.url, response.status_code, self._json(response), response.headers)
+
+        def first(extra: dict[str, Any] | None) -> paging.Page:
+            return page(self.request("GET", path, route=route, params={**params, **(extra or {})} or None,
+                                     retry_statuses=LIST_RETRY_STATUSES))
+
+        def follow(url: str) -> paging.Page:
+            return page(self.request("GET", path, route=route, url=url, retry_statuses=LIST_RETRY_STATUSES))
+
+        def incomplete(reason: str, pages: int, items: list[dict[str, Any]],
+                       cause: errors.QaasError | None) -> errors.IncompleteListError:
+            records = [self._record(resource, item) for item in items]
+            read = f"read {len(records)} on {pages} page{'s' if pages != 1 else ''}" if pages else "nothing kept"
+            return errors.IncompleteListError(
+                f"The service's list of {resource.title}s could not be read whole: {reason} ({read}).",
+                reason=reason, pages=pages, records=records, cause=cause, method="GET", url=self.env.base_url + path)
+
+        return paging.read_whole(first, follow, base_url=self.env.base_url, paging=contract.paging,
+                                 id_key=contract.name(resource, "id"), max_pages=self.max_pages,
+                                 max_records=self.max_records, on_incomplete=incomplete, lookup=lookup)
 
     def _record(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
         """A record from the service in our field names (the environment's contract renames)."""
-        return decode_record(resource, self.env.contract.from_wire(resource, body))
+        record = decode_record(resource, self.env.contract.from_wire(resource, body))
+        record_id = record.get("id")
+        if record_id is not None and (not isinstance(record_id, int) or isinstance(record_id, bool)):
+            # the workbook, the journal and the planner link rows by whole-number ids: a text id would leave a pushed
+            # row looking unpushed, and the next push could create its record again
+            raise errors.UnexpectedResponseError(
+                f"The service's {resource.title} ids are not whole numbers ({str(record_id)[:40]!r}); this release "
+                "of qaas-excel links rows to records by whole-number QaaS IDs only, so it stops here rather than risk "
+                "a record created twice (see 'Record ids' in the README).")
+        return record
 
     def _body(self, resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
         return self.env.contract.to_wire(resource, encode_record(resource, values))
@@ -267,7 +311,9 @@ class QaasClient:
         record = result.record if isinstance(result, Created) else result
         outcome = ("adopted (already existed)" if isinstance(result, Created) and result.adopted
                    else "created" if method == "POST" else "updated")
-        self.audit.finish(entry, ok=True, outcome=outcome, record_id=record.get("id"))
+        # the answer counts even when the trail cannot take it: the trail remembers and lets no further write leave
+        with contextlib.suppress(StateWriteError):
+            self.audit.finish(entry, ok=True, outcome=outcome, record_id=record.get("id"))
         return result
 
     def update(self, resource: Resource, record_id: int, changes: dict[str, Any], *,
@@ -290,10 +336,24 @@ class QaasClient:
                              changes={k: {"old": (before or {}).get(k), "new": v} for k, v in changes.items()})
 
     def find_by_reference(self, resource: Resource, reference: str) -> dict[str, Any] | None:
-        for record in self.list(resource):
-            if str(record.get("customer_reference") or "") == reference:
-                return record
-        return None
+        """The record with this reference; a list not read whole that does not hold it says nothing: that raises.
+
+        Other creates of the same push may change the list while it is read: what is found is there all the same."""
+        def unknown(why: str) -> errors.OutcomeUnknownError:
+            return errors.OutcomeUnknownError(
+                f"Whether the {resource.title} with reference {reference!r} was created could not be found out "
+                f"({why}); it was not sent again. Push again later: it is looked up first, never created twice.",
+                method="GET", url=self.env.base_url + self.env.contract.path(resource.list_path))
+
+        try:
+            read = self.read_list(resource, lookup=True)
+            records, changed = [self._record(resource, item) for item in read.items], read.changed
+        except errors.IncompleteListError as exc:
+            records, changed = exc.records, str(exc)
+        found = next((r for r in records if str(r.get("customer_reference") or "") == reference), None)
+        if found is None and changed:
+            raise unknown(f"the list of {resource.title}s changed while it was read: {changed}")
+        return found
 
     def find_or_create(self, resource: Resource, values: dict[str, Any]) -> Created:
         """The record with ``values``' reference when the service has one (``adopted``: nothing is sent), else

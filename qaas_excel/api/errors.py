@@ -104,6 +104,28 @@ class UnexpectedResponseError(QaasError):
     """An answer the contract does not foresee (a status code or a body we cannot read)."""
 
 
+class IncompleteListError(QaasError):
+    """A list of the service could not be read whole: a later page failed, a declared count did not match,
+    the page or record limit was hit, a next link repeated or led elsewhere, or the service said there is more
+    without saying where.
+
+    Nothing may be created against such a list (a record on a page not read would be created twice). ``reason``
+    says why in words, ``pages`` how many pages were read, ``records`` what was read (our field names), ``cause``
+    the error of the page that failed, if one did.
+    """
+
+    def __init__(self, message: str, *, reason: str, pages: int, records: list[dict[str, Any]] | None = None,
+                 cause: QaasError | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.reason, self.pages, self.cause = reason, pages, cause
+        self.records: list[dict[str, Any]] = list(records or [])
+
+    @property
+    def transient(self) -> bool:
+        """The service failed or could not be reached on a page: reading again later may work (exit code 4)."""
+        return isinstance(self.cause, TransientError)
+
+
 # --- error bodies ---------------------------------------------------------------------------------
 
 NON_FIELD_KEYS = frozenset({"non_field_errors", "__all__", "", "detail", "message", "error", "title"})

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from qaas_excel.cli._render import text
+from qaas_excel.interrupt import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from qaas_excel.api.client import QaasClient
@@ -23,7 +24,10 @@ EXIT_ROWS = 1  # some rows invalid / failed / conflict / locked-but-changed; rec
 EXIT_USAGE = 2  # usage error, unreadable or unwritable file, bad configuration
 EXIT_SIGNIN = 3  # sign-in needed or failed, access denied
 EXIT_UNREACHABLE = 4  # the service could not be reached or kept failing
-EXIT_BUSY = 5  # another run is working on the same workbook
+EXIT_BUSY = 5  # another run is working on the same workbook (or its lock cannot be taken)
+EXIT_INCOMPLETE = 6  # a list of the service could not be read whole (not for want of the service): nothing created
+EXIT_STATE = 7  # the state folder (journal, audit trail) cannot be written: full or read-only; sending stopped
+# EXIT_INTERRUPTED = 130: Ctrl-C (qaas_excel.interrupt)
 EXIT_BUG = 70  # EX_SOFTWARE: an error we did not foresee, please report it
 
 app = typer.Typer(
@@ -44,15 +48,20 @@ def exit_code_for(exc: BaseException) -> int | None:
     """Map a library error to the documented exit code; None if it is not one of ours."""
     from qaas_excel.api import errors
     from qaas_excel.config import ConfigError
+    from qaas_excel.jsonl import StateWriteError
     from qaas_excel.runlock import BookBusyError
     from qaas_excel.workbook.table import WorkbookError
 
     if isinstance(exc, errors.SignInRequired | errors.ForbiddenError | errors.UnauthorizedError):
         return EXIT_SIGNIN
+    if isinstance(exc, errors.IncompleteListError):
+        return EXIT_UNREACHABLE if exc.transient else EXIT_INCOMPLETE
     if isinstance(exc, errors.TransientError):
         return EXIT_UNREACHABLE
     if isinstance(exc, BookBusyError):
         return EXIT_BUSY
+    if isinstance(exc, StateWriteError):
+        return EXIT_STATE
     if isinstance(exc, ConfigError | WorkbookError):
         return EXIT_USAGE
     if isinstance(exc, errors.QaasError):
@@ -64,6 +73,7 @@ def error_code(exc: BaseException) -> str:
     """A stable name for what went wrong, for scripts reading ``--json`` (the exit code says how bad)."""
     from qaas_excel.api import errors
     from qaas_excel.config import ConfigError
+    from qaas_excel.jsonl import StateWriteError
     from qaas_excel.pipeline import SaveFailed
     from qaas_excel.runlock import BookBusyError
     from qaas_excel.workbook.table import WorkbookError
@@ -71,6 +81,7 @@ def error_code(exc: BaseException) -> str:
     kinds: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
         (KeyboardInterrupt, "interrupted"), (typer.TyperException, "usage"),
         (SaveFailed, "save-failed"), (WorkbookError, "workbook"), (ConfigError, "config"), (BookBusyError, "busy"),
+        (StateWriteError, "state-not-writable"), (errors.IncompleteListError, "incomplete-list"),
         (errors.SignInRequired, "sign-in-required"), (errors.UnauthorizedError, "sign-in-rejected"),
         (errors.ForbiddenError, "access-denied"), (errors.ProxyFailedError, "proxy-failed"),
         (errors.UnreachableError, "unreachable"), (errors.RateLimitedError, "rate-limited"),
@@ -138,9 +149,9 @@ def handle_errors(func: F) -> F:
             raise
         except KeyboardInterrupt as exc:
             if as_json:
-                print_error_json(exc, 130, "Interrupted.")
+                print_error_json(exc, EXIT_INTERRUPTED, "Interrupted.")
             err_console.print("[yellow]Interrupted.[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             code = exit_code_for(exc)
             if code is None:

@@ -74,10 +74,23 @@ def reconcile(book_path: Path = BookArg, sheet: str = SheetOption, env: str = En
 @app.command()
 @handle_errors
 def audit(since: datetime = typer.Option(None, help="Only entries from this date/time (UTC) on."),
-          as_json: bool = JsonOption, csv: Path = typer.Option(None, "--csv", help="Write them as CSV.")) -> None:
+          as_json: bool = JsonOption, csv: Path = typer.Option(None, "--csv", help="Write them as CSV."),
+          prune_before: datetime = typer.Option(
+              None, "--prune-before", metavar="DATE",
+              help="Remove the writes sent before this date/time (UTC) from the trail (export them with --csv "
+                   "first if you must keep them); the trail grows by about 1.6 KB per write.")) -> None:
     """Every write (POST/PATCH) the tool sent, before and after, with old and new values."""
-    from qaas_excel.audit import AuditLog, to_csv
+    from qaas_excel.audit import AuditLog, prune, to_csv
 
+    if prune_before is not None:
+        pruned = prune(prune_before)
+        result = {"removed": pruned.removed, "kept": pruned.kept, "freed_bytes": pruned.freed_bytes}
+        if as_json:
+            print(dumps(result))
+        else:
+            console.print(text("Removed {} entries from before {} ({:,.1f} MB freed); {} kept.", pruned.removed,
+                               prune_before.isoformat(sep=" "), pruned.freed_bytes / 2**20, pruned.kept))
+        return
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     entries = AuditLog().entries(since)

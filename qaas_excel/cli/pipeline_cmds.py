@@ -16,8 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from qaas_excel.cli._app import (
+    EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_ROWS,
+    EXIT_STATE,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     AccountOption,
@@ -32,6 +34,7 @@ from qaas_excel.cli._app import (
     report_error,
 )
 from qaas_excel.cli._render import dumps, plain, text
+from qaas_excel.interrupt import EXIT_INTERRUPTED, Stop, ctrl_c_stops
 from qaas_excel.outcomes import Outcome
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
 from qaas_excel.results import ATTENTION, Result
@@ -92,9 +95,15 @@ def _located(outcome: Outcome) -> str:
 
 
 def exit_code(report: RunReport) -> int:
-    """4 when rows failed only for want of the service (run again later) wins over 1 (look at the rows)."""
-    if report.service_unreachable:
+    """A push that stopped sending (7: its state folder, 130: Ctrl-C) says so first; then 4 when rows failed only
+    for want of the service (run again later) wins over 6 (a list could not be read whole: nothing was created) and
+    over 1 (look at the rows)."""
+    if report.stopped:
+        return EXIT_STATE if report.state_error else EXIT_INTERRUPTED
+    if report.service_unreachable or any(e.transient for e in report.incomplete):
         return EXIT_UNREACHABLE
+    if report.incomplete:
+        return EXIT_INCOMPLETE
     return EXIT_ROWS if report.needs_attention else EXIT_OK
 
 
@@ -103,7 +112,22 @@ def _exit(report: RunReport, as_json: bool) -> None:
         print(dumps(report.to_dict()))
     else:
         print_summary(report)
+    say_stopped(report)
     raise typer.Exit(exit_code(report))
+
+
+def say_stopped(report: RunReport) -> None:
+    """A push that stopped sending: why, how many records it created, and where its results are."""
+    if not report.stopped:
+        return
+    counts = report.counts
+    not_sent = sum(1 for s in report.sheets for o in s.outcomes if o.message.startswith("Not sent: the push"))
+    where = (f"saved in {report.saved_to}" if report.saved_to else
+             "kept in the journal: the next push writes them into the workbook")
+    report_error("[red]Stopped:[/]" if report.state_error else "[yellow]Interrupted:[/]",
+                 f"{report.stopped[0].upper()}{report.stopped[1:]}. {counts.get('created', 0)} record(s) created, "
+                 f"{counts.get('updated', 0)} updated before it stopped, their results {where}; {not_sent} row(s) not "
+                 "sent: push again to send them (nothing is created twice).")
 
 
 def parse_rows(text: str) -> set[int]:
@@ -142,19 +166,22 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
 
 @contextmanager
 def reporting_save_failure(as_json: bool = False) -> Iterator[None]:
-    """A run whose results could not be saved: say why, show what it did (a push's rows were sent), exit 2.
-
-    With ``--json`` the error document carries the run's report instead of the table."""
+    """A run whose results could not be saved: say why, show what it did (a push's rows were sent), exit 2 (or a
+    stopped push's code). With ``--json`` the error document carries the run's report instead of the table."""
     try:
         yield
     except SaveFailed as exc:
+        report = exc.report
+        pushed = isinstance(report, RunReport) and report.command == "push" and not report.dry_run
+        code = exit_code(report) if pushed and report.stopped else EXIT_USAGE
         if as_json:
-            print_error_json(exc, EXIT_USAGE)
+            print_error_json(exc, code)
         report_error("[red]Error:[/]", exc)  # the message says "Could not save ..." and why
-        if not as_json and isinstance(exc.report, RunReport) and exc.report.command == "push" \
-                and not exc.report.dry_run:
-            print_summary(exc.report)
-        raise typer.Exit(EXIT_USAGE) from None
+        if pushed:
+            if not as_json:
+                print_summary(report)
+            say_stopped(report)
+        raise typer.Exit(code) from None
 
 
 @app.command("validate")
@@ -180,9 +207,9 @@ def push_cmd(book_path: Path = BookArg, sheet: str = SheetOption, env: str = Env
     """Create new rows, update changed ones, skip unchanged ones; write the outcome into every row."""
     rows = parse_rows(overwrite) if overwrite else ()
     with open_client(env, account, pool_size=workers) as client, progress_bar(not as_json) as progress, \
-            reporting_save_failure(as_json):
+            reporting_save_failure(as_json), ctrl_c_stops(Stop()) as stop:
         report = push_file(book_path, client, sheet=sheet, workers=workers, dry_run=dry_run, output=output,
-                           progress=progress, wait=wait, overwrite=rows)
+                           progress=progress, wait=wait, overwrite=rows, stop=stop)
     _exit(report, as_json)
 
 

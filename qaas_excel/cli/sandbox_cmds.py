@@ -58,21 +58,31 @@ def serve(
     seed_demo_data: bool = typer.Option(False, "--seed-demo-data", help="Start with sample records."),
     contract: Path = typer.Option(None, "--contract", help="TOML file with a [contract] block: serve a service "
                                   "whose paths, field names and statuses differ from the tool's assumptions."),
+    page_size: int = typer.Option(None, "--page-size", min=1, help="Page the lists: at most this many records per "
+                                  "answer (default: one answer holds the whole list)."),
+    paging: str = typer.Option("drf", "--paging", help="How lists are paged with --page-size: drf (count/next/"
+                               "results), link (Link header), odata (@odata.nextLink), offset (?limit=&offset= "
+                               "declared in the OpenAPI document only)."),
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C."""
     from qaas_excel.contract import NO_CONTRACT, load_file
+    from qaas_excel.sandbox.paging import STYLES, SandboxPaging
     from qaas_excel.sandbox.server import SandboxServer
 
+    if paging not in STYLES:
+        raise typer.BadParameter(f"{paging!r} is not one of {', '.join(STYLES)}", param_hint="--paging")
     home = state_dir()
     variant = load_file(contract) if contract else NO_CONTRACT
+    pages = SandboxPaging(paging, page_size) if page_size else None
     server = SandboxServer(home, port=port, db_path=db, auto_approve=auto_approve, token_lifetime=token_lifetime,
                            latency_ms=latency_ms, fail_rate=fail_rate, retry_after=retry_after, seed=seed,
-                           seed_demo_data=seed_demo_data, contract=variant)
+                           seed_demo_data=seed_demo_data, contract=variant, paging=pages)
 
     def ready(s: SandboxServer) -> None:
         print(f"QaaS sandbox ready at {s.base_url} (sign-in {s.authority}, CA {s.ca_file}); "
               f"use --env sandbox with QAAS_HOME={home}"
-              + (f"; it plays a service whose contract differs as {contract} says" if contract else ""), flush=True)
+              + (f"; it plays a service whose contract differs as {contract} says" if contract else "")
+              + (f"; its lists come in {pages.describe()}" if pages else ""), flush=True)
 
     try:
         server.serve_forever(on_ready=ready)

@@ -75,6 +75,8 @@ def _guard(func: Any) -> Any:
             return "Access denied: this account is not a QaaS customer"
         except errors.UnreachableError:
             return "QaaS not reachable"
+        except errors.IncompleteListError as exc:  # never a partial list or a total of some of the records
+            return f"QaaS list incomplete: {exc.reason}"
         except errors.QaasError as exc:
             return f"QaaS error: {exc}"
         except (ValueError, TypeError) as exc:

@@ -32,6 +32,8 @@ from qaas_excel.resources import (
 )
 from qaas_excel.sandbox import USERS
 from qaas_excel.sandbox.identity import Identity, TokenError
+from qaas_excel.sandbox.paging import SandboxPaging
+from qaas_excel.sandbox.paging import answer as paged_answer
 from qaas_excel.sandbox.store import Store
 from qaas_excel.values import UTC_FORMAT, utc_now_text, utc_text
 
@@ -165,9 +167,11 @@ def next_stamp(previous: str | None) -> str:
 
 
 class Api:
-    def __init__(self, store: Store, identity: Identity, contract: Contract = NO_CONTRACT) -> None:
+    def __init__(self, store: Store, identity: Identity, contract: Contract = NO_CONTRACT,
+                 paging: SandboxPaging | None = None) -> None:
         self.store, self.identity = store, identity
         self.contract = contract  # a variant service: its paths, field names and statuses on the wire
+        self.paging = paging  # a service that pages its lists
 
     def out(self, resource: Resource, record: dict[str, Any], status_code: int = 200) -> JSONResponse:
         return JSONResponse(self.contract.to_wire(resource, record), status_code=status_code)
@@ -247,7 +251,10 @@ class Api:
                 value, error = _parse(resource.field(name), wanted)
                 # a value the field cannot hold (?chargepointoperator_id=abc) matches nothing: 204, as the FAQ has it
                 records = [r for r in records if error is None and r.get(name) == value]
-        return JSONResponse([self.contract.to_wire(resource, r) for r in records]) if records else empty(204)
+        if not records:
+            return empty(204)
+        wire = [self.contract.to_wire(resource, r) for r in records]
+        return paged_answer(self.paging, wire, request) if self.paging else JSONResponse(wire)
 
     def get(self, resource: Resource, record_id: int | None, request: Request) -> Response:
         account = self.account(request)
@@ -290,9 +297,10 @@ def _record_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def router(store: Store, identity: Identity, contract: Contract = NO_CONTRACT) -> APIRouter:
+def router(store: Store, identity: Identity, contract: Contract = NO_CONTRACT,
+           paging: SandboxPaging | None = None) -> APIRouter:
     """The API routes of every resource in resources.py (paths from there, nothing hard-coded)."""
-    api = Api(store, identity, contract)
+    api = Api(store, identity, contract, paging)
     r = APIRouter()
 
     def routes(resource: Resource) -> None:

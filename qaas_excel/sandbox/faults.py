@@ -8,7 +8,8 @@ Faults apply to API routes only (never to sign-in or admin routes):
   ``retry_after`` seconds), ``"drop-before"`` (the connection is cut and the request never processed),
   ``"drop-after"`` (processed and committed, then the connection is cut before the answer's body);
 - ``fail_next``: a queue of faults for the next API requests, before any dice; an entry may name its
-  route (``"503@POST /chargepoint"``); it may also hold ``"400"`` or ``"422"`` (a canned refusal).
+  route (``"503@POST /chargepoint"``) and query parameters the request must have (``"503@GET /chargepoints?page=3"``,
+  one page of a paged list); it may also hold ``"400"`` or ``"422"`` (a canned refusal).
 
 Stats count every request but admin ones under ``"METHOD /route-template"`` (``"PATCH /chargepoint/{id}"``,
 ``"POST /{tenant}/oauth2/v2.0/token"``), and injected faults by kind.
@@ -26,6 +27,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from qaas_excel.sandbox.api import is_api_path
 
@@ -70,12 +72,15 @@ class FaultSettings:
         with self._lock:
             self.fail_next.clear()
 
-    def next_fault(self, route: str) -> str | None:
-        """The next queued fault (``"503"``, or ``"422@POST /chargepoint"`` for one route only), else the dice."""
+    def next_fault(self, route: str, query: str = "") -> str | None:
+        """The next queued fault (``"503"``, or ``"422@POST /chargepoint"`` for one route only, or
+        ``"503@GET /chargepoints?page=3"`` for a request with these query parameters), else the dice."""
+        asked = set(parse_qsl(query, keep_blank_values=True))
         with self._lock:
             for i, entry in enumerate(self.fail_next):
                 kind, _, target = entry.partition("@")
-                if not target or target == route:
+                target_route, _, target_query = target.partition("?")
+                if not target or (target_route == route and set(parse_qsl(target_query)) <= asked):
                     del self.fail_next[i]
                     return kind
             if self.fail_rate and self.rng.random() < self.fail_rate:
@@ -160,7 +165,7 @@ class FaultMiddleware:
         s = self.settings
         if s.latency_ms:
             await asyncio.sleep(s.latency_ms / 1000)
-        kind = s.next_fault(f"{scope['method']} {route_of(path)}")
+        kind = s.next_fault(f"{scope['method']} {route_of(path)}", scope.get("query_string", b"").decode("latin-1"))
         if kind is None:
             await self.app(scope, receive, send)
             return

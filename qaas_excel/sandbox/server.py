@@ -2,7 +2,7 @@
 
 ``SandboxServer(home, *, port=8765, db_path=None, auto_approve=False, token_lifetime=3600, latency_ms=0,
 fail_rate=0.0, seed_demo_data=False, seed=None, retry_after=1.0, openapi_transform=None,
-contract=NO_CONTRACT)``:
+contract=NO_CONTRACT, paging=None)``:
 
 - ``start()`` returns the server once it accepts HTTPS connections (uvicorn in a background thread) and
   writes ``<home>/sandbox.json`` (base_url, authority, client_id, ca_file, admin_token); ``stop()``
@@ -37,6 +37,8 @@ from qaas_excel.contract import NO_CONTRACT, Contract, apply_to_document
 from qaas_excel.sandbox import HOST, admin, api, docs, identity
 from qaas_excel.sandbox.demo_data import seed_records
 from qaas_excel.sandbox.faults import DropLogFilter, FaultMiddleware, FaultSettings, Stats
+from qaas_excel.sandbox.paging import SandboxPaging
+from qaas_excel.sandbox.paging import apply_to_document as paged_document
 from qaas_excel.sandbox.store import Store
 from qaas_excel.sandbox.tls import CA_FILE, make_certificates
 
@@ -50,7 +52,7 @@ class SandboxServer:
                  token_lifetime: int = 3600, latency_ms: int = 0, fail_rate: float = 0.0,
                  seed_demo_data: bool = False, seed: int | None = None, retry_after: float = 1.0,
                  openapi_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                 contract: Contract = NO_CONTRACT) -> None:
+                 contract: Contract = NO_CONTRACT, paging: SandboxPaging | None = None) -> None:
         self.home = Path(home)
         private_dir(self.home)
         self.store = Store(db_path or self.home / "sandbox.sqlite3")
@@ -61,6 +63,7 @@ class SandboxServer:
         self.admin_token = secrets.token_urlsafe(24)
         self.openapi_transform = openapi_transform  # tests: serve a document that differs from ours
         self.contract = contract  # play a service whose paths, field names and statuses differ from ours
+        self.paging = paging  # play a service that pages its lists
         self._requested_port = port
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -107,13 +110,15 @@ class SandboxServer:
                           exception_handlers={StarletteHTTPException: _empty_error, Exception: _empty_500})
         fastapi.include_router(identity.router(self.identity))
         fastapi.include_router(docs.router(self.identity, self._document))
-        fastapi.include_router(api.router(self.store, self.identity, self.contract))
+        fastapi.include_router(api.router(self.store, self.identity, self.contract, self.paging))
         fastapi.include_router(admin.router(self.store, self.identity, self.stats, self.faults, self.admin_token))
         return FaultMiddleware(fastapi, self.faults, self.stats, api.api_path_test(self.contract))
 
     def _document(self, document: dict[str, Any]) -> dict[str, Any]:
         """The OpenAPI document this sandbox serves: ours, as its contract changes it."""
         document = apply_to_document(document, self.contract)
+        if self.paging:
+            document = paged_document(document, self.paging)
         return self.openapi_transform(document) if self.openapi_transform else document
 
     def _bind(self) -> None:

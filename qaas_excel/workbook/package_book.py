@@ -341,7 +341,18 @@ class PackageBook:
         if not self.pkg.changed and output is None:
             return None  # nothing to write: the file stays exactly as it is
         check_writable(self.path, output)
-        return save_atomically(self.pkg.write_to, target, keep_backup=output is None or Path(output).exists())
+        if output is None and self.pkg.replaced():  # never over what another program saved meanwhile
+            raise WorkbookError(f"{self.name} was saved by another program while this run worked on it (Excel, or a "
+                                "copy from a sync client); it was left as that program saved it.", path=str(self.path))
+
+        def write(tmp: Path) -> None:
+            self.pkg.write_to(tmp)
+            self.pkg.close()  # before the workbook is replaced (Windows replaces no open file)
+
+        return save_atomically(write, target, keep_backup=output is None or Path(output).exists())
+
+    def close(self) -> None:
+        self.pkg.close()
 
     def _remove_calc_chain(self) -> None:
         """A formula we replaced may be listed in the calculation chain; Excel rebuilds a missing one."""

@@ -38,7 +38,10 @@ def put_report_sheet(book: PackageBook, report: Any) -> None:
         path = Path(tmp) / "report.xlsx"
         wb.save(path)
         src = Package.open(path)
-        _transplant(book, src)
+        try:
+            _transplant(book, src)
+        finally:
+            src.close()
 
 
 def _transplant(book: PackageBook, src: Package) -> None:

@@ -13,21 +13,26 @@ never writes one).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import posixpath
 import re
 import shutil
 import stat
 import tempfile
+import weakref
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
 from qaas_excel.workbook.table import WorkbookError
+
+log = logging.getLogger(__name__)
 
 # Sane limits for a workbook of charge point rows (stated in the README).
 MAX_PART_BYTES = 256 * 2**20  # one part, uncompressed (a 200,000-row sheet is about 120 MiB)
@@ -81,27 +86,79 @@ def relative_target(source_part: str, part: str) -> str:
 
 
 class Package:
-    """The parts of one workbook file; ``save`` writes a new file with the changed ones replaced."""
+    """The parts of one workbook file; ``save`` writes a new file with the changed ones replaced.
 
-    def __init__(self, path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    Every part is read through the one handle opened with the package: a file that another program replaces
+    meanwhile (Excel or a colleague's run saving, a sync client) is still read whole, as it was when opened.
+    """
+
+    def __init__(self, path: Path, infos: list[zipfile.ZipInfo], source: zipfile.ZipFile | None = None,
+                 identity: tuple[int, ...] | None = None) -> None:
         self.path = path
         self._infos = {i.filename: i for i in infos}
         self._order = [i.filename for i in infos]
         self._cache: dict[str, bytes] = {}
         self._changed: dict[str, bytes] = {}
         self._removed: set[str] = set()
+        self._source = source
+        self._identity = identity
+        self._closer = weakref.finalize(self, _close_zip, source) if source is not None else None
 
     # -- opening -------------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path) -> Package:
         try:
-            with zipfile.ZipFile(path) as z:
-                infos = z.infolist()
+            f: BinaryIO = open(path, "rb")  # noqa: SIM115 - held by the package until it is closed
+        except OSError:
+            raise WorkbookError(f"{path.name} cannot be read.", path=str(path)) from None
+        try:
+            source = zipfile.ZipFile(f)
+            infos = source.infolist()
         except (zipfile.BadZipFile, OSError, EOFError):
+            f.close()
             raise WorkbookError(f"{path.name} is damaged (not a readable .xlsx archive). Restore it from a backup, "
                                 "or open it in Excel, which may offer to repair it.", path=str(path)) from None
-        check_limits(path, infos)
-        return cls(path, infos)
+        try:
+            check_limits(path, infos)
+        except WorkbookError:
+            _close_zip(source)
+            raise
+        return cls(path, infos, source, _identity(os.fstat(f.fileno())))
+
+    def close(self) -> None:
+        """Let go of the file (before it is replaced: Windows replaces no file that is open)."""
+        if self._closer is not None:
+            self._closer()
+        self._source = None
+
+    def replaced(self) -> bool:
+        """Is the file on disk no longer the one this package was read from (saved meanwhile by another program)?"""
+        try:
+            return self._identity is not None and _identity(os.stat(self.path)) != self._identity
+        except OSError:
+            return True
+
+    def _zip(self) -> zipfile.ZipFile:
+        """The open archive; after ``close``, the file again, if it is still the one that was opened."""
+        if self._source is not None:
+            return self._source
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - held by the package until it is closed
+        except OSError as exc:
+            raise WorkbookError(f"{self.path.name} cannot be read ({exc.strerror or exc}).",
+                                path=str(self.path)) from None
+        if self._identity is not None and _identity(os.fstat(f.fileno())) != self._identity:
+            f.close()
+            raise WorkbookError(f"{self.path.name} was replaced by another program while this run used it (saved in "
+                                "Excel, or by a colleague); nothing was written. Run again.", path=str(self.path))
+        try:
+            self._source = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, OSError, EOFError):
+            f.close()
+            raise WorkbookError(f"{self.path.name} is damaged (not a readable .xlsx archive).",
+                                path=str(self.path)) from None
+        self._closer = weakref.finalize(self, _close_zip, self._source)
+        return self._source
 
     # -- parts ---------------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -119,8 +176,7 @@ class Package:
         data = self._cache.get(part)
         if data is None:
             try:
-                with zipfile.ZipFile(self.path) as z:
-                    data = z.read(self._infos[part])
+                data = self._zip().read(self._infos[part])
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise WorkbookError(f"{self.path.name}: the part {part} cannot be read ({exc}); the file is "
                                     "damaged.", path=str(self.path)) from None
@@ -235,7 +291,8 @@ class Package:
     # -- saving --------------------------------------------------------------------------------------
     def write_to(self, target: Path) -> None:
         """Write the package to ``target`` (a new file): unchanged parts carried over with their metadata."""
-        with zipfile.ZipFile(self.path) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        src = self._zip()
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
             for name in self._order:
                 if name in self._removed:
                     continue
@@ -251,6 +308,17 @@ class Package:
                     out = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     out.compress_type = zipfile.ZIP_DEFLATED
                     dst.writestr(out, data)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _close_zip(source: zipfile.ZipFile) -> None:
+    fp = source.fp
+    source.close()
+    if fp is not None:
+        fp.close()
 
 
 def check_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
@@ -297,15 +365,21 @@ def backup_path(path: Path) -> Path:
 def save_atomically(write: Callable[[Path], object], target: Path, *, keep_backup: bool = True) -> Path:
     """Write a new file beside ``target`` and rename it over the target: the old or the new file, never half.
 
-    A symlinked workbook is written through the link (the link stays a link); the file keeps its mode, so
-    colleagues on a shared folder keep their access; the previous version is kept as ``<name>.backup.xlsx``.
+    A symlinked workbook is written through the link (the link stays a link); the file keeps its mode and group, so
+    colleagues on a shared folder keep their access; the previous version is kept as ``<name>.backup.xlsx``, made
+    anew (never written into, so a backup another OS user made does not stop the save). The new file is written
+    under a ``~$`` name, as Office writes its own, which sync clients leave alone until it is renamed.
     """
     real = Path(os.path.realpath(target))
     folder = real.parent
     if not folder.is_dir():
         raise WorkbookError(f"Cannot save {target}: the folder {folder} does not exist.", path=str(target))
-    mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else _default_mode()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{real.stem}.", suffix=real.suffix or ".xlsx", dir=folder)
+    before = real.stat() if real.exists() else None
+    mode = stat.S_IMODE(before.st_mode) if before is not None else _default_mode()
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f"~${real.stem}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _save_error(target, exc) from None
     tmp = Path(tmp_name)
     try:
         os.close(fd)
@@ -313,17 +387,44 @@ def save_atomically(write: Callable[[Path], object], target: Path, *, keep_backu
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        if keep_backup and real.exists():
-            shutil.copy2(real, backup_path(real))
+        if before is not None and os.name != "nt":
+            try:
+                os.chown(tmp, -1, before.st_gid)  # allowed when this user is in the workbook's group
+            except OSError:
+                log.debug("could not give %s the group of %s", tmp, real)
+        if keep_backup and before is not None:
+            _keep_backup(real)
         os.replace(tmp, real)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise WorkbookError(f"Could not save {target}: {why_not_saved(exc, target)} The workbook is unchanged.",
-                            path=str(target)) from None
+        raise _save_error(target, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _keep_backup(real: Path) -> None:
+    """The current file becomes ``NAME.backup.xlsx``: a hard link (or a copy) under a new name, renamed over the old
+    backup. A backup that cannot be made does not stop the save; it is said."""
+    backup = backup_path(real)
+    staged = real.with_name(f"~${real.stem}.{os.getpid()}.backup.tmp")
+    try:
+        staged.unlink(missing_ok=True)
+        try:
+            os.link(real, staged)
+        except OSError:
+            shutil.copy2(real, staged)
+        os.replace(staged, backup)
+    except OSError as exc:
+        staged.unlink(missing_ok=True)
+        log.warning("Saved %s without keeping the previous version as %s (%s).", real.name, backup.name,
+                    exc.strerror or exc)
+
+
+def _save_error(target: Path, exc: OSError) -> WorkbookError:
+    return WorkbookError(f"Could not save {target}: {why_not_saved(exc, target)} The workbook is unchanged.",
+                         path=str(target))
 
 
 def _default_mode() -> int:
@@ -346,10 +447,6 @@ def why_not_saved(exc: OSError, target: Path) -> str:
         return f"the disk is read-only ({reason}). Save the result elsewhere with --output OTHER.xlsx."
     if real.exists() and not os.access(real, os.W_OK):
         return f"the file is read-only ({reason}). Allow changes to it, or save elsewhere with --output OTHER.xlsx."
-    backup = backup_path(real)
-    if backup.exists() and not os.access(backup, os.W_OK):
-        return (f"its backup copy {backup.name} cannot be replaced ({reason}; made by another user?). Remove or "
-                "rename that copy, or save elsewhere with --output OTHER.xlsx.")
     if not os.access(folder, os.W_OK):
         return (f"the folder {folder} is read-only for you ({reason}). Save the result elsewhere with "
                 "--output OTHER.xlsx.")

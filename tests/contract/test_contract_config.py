@@ -107,3 +107,50 @@ def test_the_document_a_variant_serves_carries_its_paths_names_and_statuses() ->
 def test_parse_errors_without_the_file_still_say_what_is_wrong() -> None:
     with pytest.raises(ContractError, match="statuses must be a table"):
         parse({"statuses": ["draft"]})
+
+
+SHARED = """[contract.paths]
+"/chargepointoperator" = "/v2/operators"
+"/chargepointoperators" = "/v2/operators"
+"/chargepointoperator/{id}" = "/v2/operators/{id}"
+"""
+
+
+def test_create_and_list_may_share_one_path_and_the_document_keeps_both_methods() -> None:
+    contract = parse(tomllib.loads(SHARED)["contract"], text=SHARED)
+    assert contract.path("/chargepointoperator") == contract.path("/chargepointoperators") == "/v2/operators"
+    from qaas_excel import openapi
+
+    document = apply_to_document(openapi.document(), contract)
+    assert set(document["paths"]["/v2/operators"]) == {"post", "get"}
+    assert set(document["paths"]["/v2/operators/{id}"]) == {"get", "patch"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('"/chargepointoperators" = "/v2/things"\n"/chargepoints" = "/v2/things"',
+     "/chargepoints and /chargepointoperators cannot both be GET /v2/things"),
+    ('"/chargepointoperator/{id}" = "/v2/x/{id}"\n"/chargepoint/{id}" = "/v2/x/{id}"',
+     "/chargepoint/{id} and /chargepointoperator/{id} cannot both be GET /v2/x/{id}"),
+])
+def test_one_method_and_path_for_two_operations_is_refused_naming_the_line(text: str, message: str) -> None:
+    block = "[contract.paths]\n" + text + "\n"
+    with pytest.raises(ContractError, match="line 3: " + message.replace("{", r"\{").replace("}", r"\}")):
+        parse(tomllib.loads(block)["contract"], text=block)
+
+
+def test_paging_by_parameters_is_checked_and_written_back() -> None:
+    from qaas_excel.contract import Paging
+
+    text = '[contract.paging]\noffset = "$skip"\nsize = "$top"\npage_size = 50\n'
+    contract = parse(tomllib.loads(text)["contract"], text=text)
+    assert contract.paging == Paging(offset="$skip", size="$top", page_size=50)
+    assert contract.paging.params(2, 100) == {"$skip": 100, "$top": 50}
+    again = contract.to_toml("contract")
+    assert parse(tomllib.loads(again)["contract"]) == contract
+    for bad, message in [('page = "page"\noffset = "offset"', "either page"),
+                         ('offset = "offset"', "needs size"),
+                         ('page = "page"\npage_size = 0', "page_size must be a whole number"),
+                         ('page = "page"\nlimit = 3', "unknown key 'limit'")]:
+        block = "[contract.paging]\n" + bad + "\n"
+        with pytest.raises(ContractError, match=message):
+            parse(tomllib.loads(block)["contract"], text=block)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
@@ -20,6 +21,7 @@ def reconcile(book: Path) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
+@pytest.mark.both_sandboxes
 def test_every_verdict_with_exact_totals_and_a_sheet_with_a_chart(sandbox, signed_in, demo_book: Path) -> None:
     runner.invoke(app, ["push", str(demo_book), "--env", "sandbox"], catch_exceptions=False)
     code, report = reconcile(demo_book)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from qaas_excel.cli import app
 from qaas_excel.cli.pipeline_cmds import exit_code
 from qaas_excel.pipeline import push_file
-from qaas_excel.runlock import book_lock, lock_paths
+from qaas_excel.runlock import book_lock, lock_path, read_holder, shared_lock_path
 from tests.reliability.conftest import many_rows
 
 runner = CliRunner()
@@ -145,7 +145,8 @@ def test_a_run_that_finds_the_workbook_busy_says_who_holds_it_and_exits_5(sandbo
                                                                           qaas_home: Path) -> None:
     before = demo_book.read_bytes()
     with book_lock(demo_book, command="push"):
-        holder = json.loads(lock_paths(demo_book)[1].read_text())
+        holder = read_holder(lock_path(demo_book))
+        assert holder == read_holder(shared_lock_path(demo_book))
         for command in (["push", str(demo_book), "--env", "sandbox"], ["validate", str(demo_book)],
                         ["pull", str(demo_book), "--env", "sandbox"],
                         ["reconcile", str(demo_book), "--env", "sandbox"]):
@@ -155,7 +156,7 @@ def test_a_run_that_finds_the_workbook_busy_says_who_holds_it_and_exits_5(sandbo
             assert holder["host"] in result.stderr and "since" in result.stderr
     assert demo_book.read_bytes() == before
     assert sandbox.admin.records("chargepoint") == []
-    assert not lock_paths(demo_book)[1].exists()  # the holder's note goes with the lock
+    assert not lock_path(demo_book).exists()  # the lock and its holder's note go when the run ends
     assert cli("validate", str(demo_book), "--wait", "0").exit_code == 1  # free again: the demo has invalid rows
 
 
@@ -193,9 +194,9 @@ def test_a_service_that_dies_mid_push_is_reported_unreachable(sandbox, signed_in
 
 def test_a_colleague_with_another_state_folder_is_held_off_by_the_lock_beside_the_workbook(
         sandbox, signed_in, demo_book: Path, tmp_path: Path, monkeypatch) -> None:
-    before = sorted(p.name for p in demo_book.parent.iterdir())
     colleague = tmp_path / "colleague-home"  # another machine or user: its own state folder and journal
     colleague.mkdir()
+    before = sorted(p.name for p in demo_book.parent.iterdir())
     monkeypatch.setenv("QAAS_HOME", str(colleague))
     with book_lock(demo_book, command="push"):
         monkeypatch.undo()  # back to this user's state folder
@@ -203,6 +204,4 @@ def test_a_colleague_with_another_state_folder_is_held_off_by_the_lock_beside_th
         assert result.exit_code == 5 and "busy" in result.stderr
     assert cli("validate", str(demo_book), "--wait", "0").exit_code == 1
     after = sorted(p.name for p in demo_book.parent.iterdir() if not p.name.startswith("demo.backup"))
-    assert [n for n in after if "qaas-lock" in n] == [".demo.xlsx.qaas-lock"]  # hidden, empty; no holder left
-    assert (demo_book.parent / ".demo.xlsx.qaas-lock").stat().st_size == 0
-    assert set(before) <= set(after)
+    assert after == before  # no lock file stays beside the workbook

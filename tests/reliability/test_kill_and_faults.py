@@ -63,6 +63,7 @@ def kill_while_creating(sandbox, book: Path, home: Path, n: int, delay: float) -
     return alive and proc.returncode == -signal.SIGKILL and len(sandbox.admin.records("chargepoint")) < n
 
 
+@pytest.mark.both_sandboxes("drf:50")  # a paged service: the records of earlier runs fill ten pages
 @pytest.mark.parametrize("sandbox", [{"auto_approve": True, "latency_ms": 20}], indirect=True)
 def test_push_killed_at_random_points_ends_with_exactly_one_record_per_row(sandbox, signed_in, qaas_home: Path,
                                                                           tmp_path: Path) -> None:
@@ -83,6 +84,7 @@ def test_push_killed_at_random_points_ends_with_exactly_one_record_per_row(sandb
     assert sum(counts.values()) == n + 1
 
 
+@pytest.mark.both_sandboxes("drf:10")  # faults on list pages too: retried, and a lost create's look-up reads them all
 @pytest.mark.parametrize("sandbox", [{"auto_approve": True, "fail_rate": 0.1, "retry_after": 0, "seed": 7}],
                          indirect=True)
 def test_push_through_ten_percent_faults_syncs_every_row_without_duplicates(sandbox, signed_in, qaas_home: Path,

@@ -38,6 +38,7 @@ def test_empty_list_is_204_with_empty_body_and_an_empty_list_for_the_client(sand
     assert client.list(OPERATOR) == [] and client.list(CHARGEPOINT) == []
 
 
+@pytest.mark.parametrize("sandbox_paging", ["plain"], indirect=True)  # the unpaged wire form, whatever --paged-sandbox
 def test_create_is_201_with_the_record_and_list_is_200(sandbox, client) -> None:
     answer = raw(sandbox, client, "POST", "/chargepointoperator", json=OPERATOR_VALUES)
     assert answer.status_code == 201

@@ -243,3 +243,21 @@ def test_a_damaged_package_gets_a_message_naming_the_file(demo_book: Path, tmp_p
     result = cli("validate", str(broken))
     assert result.exit_code == 2, result.stderr
     assert "broken.xlsx" in result.stderr and said in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_workbook_replaced_while_a_run_reads_it_is_read_whole_and_not_overwritten(demo_book: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Excel (or another program) saves by writing a new file and renaming it over the workbook: a run that opened
+    the workbook before keeps reading the file it opened, never a mix of both, and does not save over the new one."""
+    expected = {r: OpenpyxlBook.open(demo_book).read(r).data for r in (OPERATOR, CHARGEPOINT)}
+    book = PackageBook.open(demo_book)
+    other = write_template(tmp_path / "other.xlsx")
+    os.replace(other, demo_book)
+    theirs = demo_book.read_bytes()
+    for resource in (OPERATOR, CHARGEPOINT):  # the parts not yet read come from the file as it was opened
+        pd.testing.assert_frame_equal(book.read(resource).data, expected[resource])
+    validate_book(book)
+    with pytest.raises(WorkbookError, match="saved by another program while this run worked on it"):
+        book.save()
+    assert demo_book.read_bytes() == theirs
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("~$")]
