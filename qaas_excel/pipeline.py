@@ -30,6 +30,7 @@ from qaas_excel.results import ATTENTION, Result
 from qaas_excel.runlock import LOCK_WAIT_S, account_lock, book_lock
 from qaas_excel.sync import (
     Action,
+    Place,
     Planned,
     RowState,
     describe_sides,
@@ -234,6 +235,20 @@ def validate_table(table: SheetTable, **kwargs: Any) -> ValidationResult:
     problems.extend(table.problems)
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return ValidationResult(result.records, problems)
+
+
+def placer(table: SheetTable) -> Place:
+    """Where a problem found after reading (planning, the service, a pull) is shown: its column named as validation
+    names it ("column K (Amount (kWh))"), on its cell."""
+    labels = column_labels(table.headers, table.columns)
+
+    def place(p: Problem) -> Problem:
+        if p.field is None:
+            return p
+        col = table.columns.get(p.field)
+        return replace(p, label=p.label or labels.get(p.field) or table.resource.field(p.field).header,
+                       cell=p.cell or (cell_name(int(p.row), col) if p.row is not None and col else None))
+    return place
 
 
 def _prepare(book: TableBook, resource: Resource, sheet: str, *, today: date | None,
@@ -561,7 +576,8 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
     ``incomplete``: the service's list could not be read whole (``service`` is what was read): no creates."""
     resource, name = prep.resource, prep.table.sheet
     recovered = _replay_journal(journal, name, resource, rows, service)
-    plan = plan_rows(resource, rows, service, claimed=claimed, overwrite=overwrite, sheet=name)
+    place = placer(prep.table)
+    plan = plan_rows(resource, rows, service, claimed=claimed, overwrite=overwrite, sheet=name, place=place)
     held: set[int] = set()
     if incomplete is not None:
         plan, held = hold_creates(resource, plan, rows, service, incomplete)
@@ -574,13 +590,14 @@ def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], s
         tick = (lambda n: progress(name, n, total)) if progress else None
         outcomes = run_plan(client, resource, plan, sheet=name, journal=journal, workers=workers,
                             headers=column_labels(prep.table.headers, prep.table.columns), progress=tick, stop=stop)
-        outcomes = _twins(client, resource, outcomes, notes if notes is not None else [])
+        outcomes = _twins(client, resource, outcomes, notes if notes is not None else [], place)
     outcomes = [Outcome(o.row, recovered[o.row].result, recovered[o.row].message, o.record, o.fingerprint)
                 if o.result is Result.UNCHANGED and o.row in recovered else o for o in outcomes]
     return mark_transient(outcomes, held, incomplete) if incomplete is not None else outcomes
 
 
-def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], notes: list[str]) -> list[Outcome]:
+def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], notes: list[str],
+           place: Place) -> list[Outcome]:
     """After creating: is any new record on the service twice (a run on another machine, or one this machine's lock
     could not see, created it at the same moment)? Such a row says so, loudly, with both record IDs."""
     created = {o.row: o.record for o in outcomes if o.result is Result.CREATED and o.record is not None}
@@ -609,7 +626,7 @@ def _twins(client: QaasClient, resource: Resource, outcomes: list[Outcome], note
                 f"{identity_text(resource, o.record)}. Another run (a copy of this workbook, or another machine) "
                 "created it at the same moment, and the kWh is now claimed twice. Ask QaaS to remove one of records "
                 f"{rec_id}, {others} before it is sent to the UBA; this row stays linked to {rec_id}.")
-        problem = Problem(o.row, "id", "twin-on-service", note, None, rec_id, resource.field("id").header)
+        problem = place(Problem(o.row, "id", "twin-on-service", note, None, rec_id))
         out.append(Outcome(o.row, Result.DUPLICATE, problem.message, o.record, o.fingerprint, [problem]))
     return out
 
@@ -649,7 +666,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
         for r_other, other in targets:
             if other != name and r_other is resource:
                 claimed.update(claims[other])
-        outcomes = _pull_rows(resource, rows, service, claimed, sheet=name)
+        outcomes = _pull_rows(resource, rows, service, claimed, sheet=name, place=placer(prep.table))
         if incomplete is not None:
             outcomes = not_pulled(outcomes, rows, service, incomplete)
         append = None
@@ -668,7 +685,7 @@ def pull_book(book: TableBook, client: QaasClient, *, sheet: str | None = None,
 
 
 def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str, Any]], claimed: dict[int, str], *,
-               sheet: str) -> list[Outcome]:
+               sheet: str, place: Place) -> list[Outcome]:
     by_id = {r["id"]: r for r in service}
     linked = [r for r in rows if r.record_id is not None]
     owners: dict[int, list[int]] = {}
@@ -687,9 +704,9 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
         others = [row for row in owners[rec_id] if row != r.row]
         if others or rec_id in claimed:
             elsewhere = f"row {others[0]}" if others else claimed[rec_id]
-            problem = Problem(r.row, "id", "record-claimed-twice", f"QaaS ID {rec_id} is also the QaaS ID of "
-                              f"{elsewhere}: two rows cannot be one record; nothing was pulled into either.", sheet,
-                              rec_id, resource.field("id").header)
+            problem = place(Problem(r.row, "id", "record-claimed-twice", f"QaaS ID {rec_id} is also the QaaS ID of "
+                                    f"{elsewhere}: two rows cannot be one record; nothing was pulled into either.",
+                                    sheet, rec_id))
             outcomes.append(Outcome(r.row, Result.INVALID, problem.message, problems=[problem]))
             continue
         status = f"Status: {record.get('status') or 'ok'}."
@@ -699,11 +716,12 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
         fp, service_fp, stored = fingerprint(resource, r.values), fingerprint(resource, record), r.stored_fingerprint
         wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
         if wrong:
-            problem = Problem(r.row, "id", "row-record-mismatch",
-                              f"the data of this row no longer belongs to record {rec_id}: its {' and '.join(wrong)} "
-                              f"differ from the record's ({identity_text(resource, record)}). Were rows sorted without "
-                              "their QaaS columns? Nothing of that record was written into this row.", sheet, rec_id,
-                              resource.field("id").header)
+            theirs = identity_text(resource, record)
+            problem = place(Problem(r.row, "id", "row-record-mismatch",
+                                    f"the data of this row no longer belongs to record {rec_id}: its "
+                                    f"{' and '.join(wrong)} differ from the record's ({theirs}). Were rows sorted "
+                                    "without their QaaS columns? Nothing of that record was written into this row.",
+                                    sheet, rec_id))
             outcomes.append(Outcome(r.row, Result.MISMATCH, problem.message, {"id": rec_id}, problems=[problem]))
             continue
         sides = describe_sides(resource, differences(resource, r.values, record))

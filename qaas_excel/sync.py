@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -376,14 +376,16 @@ def _key_words(resource: Resource, names: tuple[str, ...]) -> list[str]:
 
 def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[str, Any]], *,
               claimed: Mapping[int, str] | None = None, overwrite: Collection[int] = (),
-              sheet: str | None = None) -> list[Planned]:
+              sheet: str | None = None, place: Place | None = None) -> list[Planned]:
     """Decide per row what to do, from the rows (an interrupted run already replayed into them, see
     ``pipeline._replay_journal``) and the service's records (one list call).
 
     ``claimed``: records that rows of other sheets of this run are linked to (id -> "Sheet row 7"): no row here
     may be linked to them or create them again. ``overwrite``: rows whose values the user decided should replace
-    the service's where they conflict (never over a frozen record, never onto another record).
+    the service's where they conflict (never over a frozen record, never onto another record). ``place`` puts a
+    problem found here where the user looks (its column's letter and header, its cell).
     """
+    place = place or _by_header(resource)
     rows = list(rows)
     claimed = claimed or {}
     by_id = {r["id"]: r for r in service if r.get("id") is not None}
@@ -411,23 +413,23 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
             continue
         fp = fingerprint(resource, r.values)
         if r.record_id is None:
-            planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet))
+            planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place))
             continue
         others = [row for row in owners[r.record_id] if row != r.row]
         if others or r.record_id in claimed:
             elsewhere = f"row {others[0]}" if others else claimed[r.record_id]
             note = (f"QaaS ID {r.record_id} is also the QaaS ID of {elsewhere}: two rows cannot be one record. "
                     "Nothing was sent for either; keep the ID on the row that is this record, clear it on the other.")
-            planned.append(_invalid(resource, r, "id", "record-claimed-twice", note, sheet, r.record_id))
+            planned.append(_invalid(r, "id", "record-claimed-twice", note, sheet, r.record_id, place))
             continue
         twin = pushed_as.get(values_part(fp))
         if twin is not None and twin.row != r.row and not same_values(fp, r.stored_fingerprint):
-            planned.append(_mismatch(resource, r, by_id.get(r.record_id), sheet,
+            planned.append(_mismatch(resource, r, by_id.get(r.record_id), sheet, place,
                                      f"this row holds exactly the values last pushed as record {twin.record_id} "
                                      f"(the QaaS ID of row {twin.row})"))
             continue
         planned.append(_plan_existing(resource, r, fp, by_id.get(r.record_id), overwrite=r.row in overwrite,
-                                      sheet=sheet))
+                                      sheet=sheet, place=place))
     return planned
 
 
@@ -435,13 +437,24 @@ def _problem_summary(problems: list[Problem]) -> str:
     return " | ".join(p.message for p in problems)
 
 
-def _invalid(resource: Resource, r: RowState, field_name: str, code: str, note: str, sheet: str | None,
-             value: Any) -> Planned:
-    problem = Problem(r.row, field_name, code, note, sheet, value, resource.field(field_name).header)
+Place = Callable[[Problem], Problem]
+
+
+def _by_header(resource: Resource) -> Place:
+    """Without a sheet's column map: a problem names its column by the template's header."""
+    def place(p: Problem) -> Problem:
+        return p if p.label or p.field is None else replace(p, label=resource.field(p.field).header)
+    return place
+
+
+def _invalid(r: RowState, field_name: str, code: str, note: str, sheet: str | None, value: Any,
+             place: Place) -> Planned:
+    problem = place(Problem(r.row, field_name, code, note, sheet, value))
     return Planned(r.row, Action.NONE, Result.INVALID, problem.message, record_id=r.record_id, problems=[problem])
 
 
-def _mismatch(resource: Resource, r: RowState, record: dict[str, Any] | None, sheet: str | None, why: str) -> Planned:
+def _mismatch(resource: Resource, r: RowState, record: dict[str, Any] | None, sheet: str | None, place: Place,
+              why: str) -> Planned:
     """The row's data is another record's than the one its QaaS ID names: nothing is sent, nothing is written into
     the record's columns (its status, last update) either."""
     theirs = f" (the service's record {r.record_id} is {identity_text(resource, record)})" if record else ""
@@ -449,20 +462,20 @@ def _mismatch(resource: Resource, r: RowState, record: dict[str, Any] | None, sh
             "without their QaaS columns? Nothing was sent. Put the rows back beside their QaaS IDs (undo the sort); "
             "if this row is another record, clear its QaaS ID so it is matched or created on its own; if you changed "
             "it on purpose, restore it: a record keeps what it is about once it exists.")
-    problem = Problem(r.row, "id", "row-record-mismatch", note, sheet, r.record_id, resource.field("id").header)
+    problem = place(Problem(r.row, "id", "row-record-mismatch", note, sheet, r.record_id))
     return Planned(r.row, Action.NONE, Result.MISMATCH, problem.message, record_id=r.record_id,
                    record={"id": r.record_id}, problems=[problem])
 
 
 def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, periods: Periods, taken: dict[int, int],
-              where: Callable[[int], str], sheet: str | None) -> Planned:
+              where: Callable[[int], str], sheet: str | None, place: Place) -> Planned:
     match, how = matches.find(r, fp)
     if match is not None:
         if match["id"] in taken:
-            return _invalid(resource, r, "id", "record-claimed-twice",
+            return _invalid(r, "id", "record-claimed-twice",
                             f"row {taken[match['id']]} and this row both are record {match['id']} on the service "
                             f"(found by {how}); nothing was sent for this row. Two rows cannot be one record.",
-                            sheet, None)
+                            sheet, None, place)
         taken[match["id"]] = r.row
         diffs = differences(resource, r.values, match)
         if not diffs:
@@ -483,15 +496,15 @@ def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, perio
                            + (f", linked to {w}" if (w := where(rec["id"])) else "") + ")" for rec in clash[:3])
         more = f" and {len(clash) - 3} more" if len(clash) > 3 else ""
         what = " and ".join(_key_words(resource, periods.what)) or "record"
-        return _invalid(resource, r, first, "overlap-on-service",
+        return _invalid(r, first, "overlap-on-service",
                         f"the period {period_text(resource, r.values)} overlaps what the service already holds for "
                         f"the same {what}: {listed}{more}. A kWh may be claimed once; nothing was sent.",
-                        sheet, r.values.get(first))
+                        sheet, r.values.get(first), place)
     return Planned(r.row, Action.CREATE, payload=dict(r.values), fingerprint=fp, reference=r.reference)
 
 
 def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None, *,
-                   overwrite: bool = False, sheet: str | None = None) -> Planned:
+                   overwrite: bool = False, sheet: str | None = None, place: Place | None = None) -> Planned:
     if record is None:
         return Planned(r.row, Action.NONE, Result.FAILED,
                        f"QaaS ID {r.record_id} is not on the service (deleted, or it belongs to another "
@@ -500,7 +513,8 @@ def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, A
     stored = r.stored_fingerprint or None
     wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
     if wrong:
-        return _mismatch(resource, r, record, sheet, f"its {' and '.join(wrong)} differ from the record's")
+        return _mismatch(resource, r, record, sheet, place or _by_header(resource),
+                         f"its {' and '.join(wrong)} differ from the record's")
     hint = OVERWRITE_HINT.format(row=r.row)
     if stored is None:
         if same_values(fp, service_fp):

@@ -171,7 +171,11 @@ def test_operators_sorted_without_their_qaas_columns_are_never_patched(sandbox, 
     assert sandbox.admin.requests("PATCH /chargepointoperator/{id}") == 0
     assert {r["id"]: r for r in sandbox.admin.records("operator")} == before
     ws = openpyxl.load_workbook(book)[OPS]
-    assert ws.cell(2, _cols(ws)["QaaS ID"]).comment is not None  # the ID cell is marked, with a note
+    id_col = _cols(ws)["QaaS ID"]
+    assert ws.cell(2, id_col).comment is not None  # the ID cell is marked, with a note
+    letter = openpyxl.utils.get_column_letter(id_col)
+    assert results[2]["problems"][0]["cell"] == f"{letter}2"
+    assert results[2]["message"].startswith(f"column {letter} (QaaS ID): the data of this row")
 
 
 def test_swapped_qaas_ids_of_charge_points_are_neither_unchanged_nor_pulled(sandbox, signed_in,
