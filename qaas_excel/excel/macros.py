@@ -174,11 +174,13 @@ def validate(book: xw.Book) -> RunReport:
     return report
 
 
-def _push(book: xw.Book, *, sheet: str | None = None, only_rows: set[int] | None = None) -> RunReport:
+def _push(book: xw.Book, *, sheet: str | None = None, only_rows: set[int] | None = None,
+          overwrite: set[int] | None = None) -> RunReport:
     with _locked(book, "push"):
         xb = _xlbook(book)
         journal = _journal(book)
-        report = push_book(xb, session.client(), sheet=sheet, journal=journal, only_rows=only_rows)
+        report = push_book(xb, session.client(), sheet=sheet, journal=journal, only_rows=only_rows,
+                           overwrite=overwrite or ())
         save_results(xb, report, journal=journal)  # the journal is cleared once the file holds every result
     _alert(book, summary_text(report), mode="critical" if report.needs_attention else "info")
     return report
@@ -192,16 +194,38 @@ def push(book: xw.Book) -> RunReport:
 @excel_macro
 def push_selected(book: xw.Book, rows: set[int] | None = None, sheet: str | None = None) -> RunReport | None:
     """Push only the rows of the current selection on the active sheet."""
+    sheet, rows = _selection(book, rows, sheet)
+    if not rows:
+        _alert(book, "Select the rows to push first.")
+        return None
+    return _push(book, sheet=sheet, only_rows=rows)
+
+
+@excel_macro
+def overwrite_selected(book: xw.Book, rows: set[int] | None = None, sheet: str | None = None) -> RunReport | None:
+    """Push the selected rows, their values replacing the service's where both changed (the user's decision over a
+    conflict, as ``push --overwrite ROWS`` on the command line); asks first."""
+    sheet, rows = _selection(book, rows, sheet)
+    if not rows:
+        _alert(book, "Select the rows whose values should replace the service's first.")
+        return None
+    answer = _alert(book, f"Send the values of the {len(rows)} selected row(s) of '{sheet}' over the service's where "
+                          "both changed since the last push? A record sent to the UBA is never changed.",
+                    buttons="yes_no")
+    if str(answer).lower() != "yes":
+        return None
+    return _push(book, sheet=sheet, only_rows=rows, overwrite=rows)
+
+
+def _selection(book: xw.Book, rows: set[int] | None, sheet: str | None) -> tuple[str, set[int]]:
+    """(the sheet, its selected rows): given, or the active selection's."""
     if rows is None or sheet is None:
         # None when a chart or shape is selected: then an "Unexpected error" box (AttributeError), kept as it was
         selection: xw.Range = book.app.selection  # type: ignore[assignment]  # see above
         sheet = selection.sheet.name
         rows = {cell_row for area in selection.api.Areas for cell_row in _rows_of_area(area)} \
             if sys.platform == "win32" else set(range(selection.row, selection.row + selection.rows.count))
-    if not rows:
-        _alert(book, "Select the rows to push first.")
-        return None
-    return _push(book, sheet=sheet, only_rows=rows)
+    return sheet, rows
 
 
 def _rows_of_area(area: Any) -> Iterator[int]:

@@ -33,6 +33,9 @@ BUTTONS = (
            "Create new rows, update changed ones, skip unchanged ones."),
     Button("qaasPushSelected", "Push selected rows", "data", "ExportSharePointList", "QaasPushSelected",
            "push_selected", "Push only the selected rows of the active sheet."),
+    Button("qaasOverwriteSelected", "Overwrite with selected", "data", "FileSaveAs", "QaasOverwriteSelected",
+           "overwrite_selected", "Your decision over a conflict: send the selected rows' values where they and the "
+           "service both changed. Never over a frozen record, never onto another record."),
     Button("qaasPull", "Pull statuses", "data", "Refresh", "QaasPull", "pull",
            "Refresh status and last update of pushed rows."),
     Button("qaasReconcile", "Reconcile", "data", "ReviewCompareMenu", "QaasReconcile", "reconcile",

@@ -37,7 +37,8 @@ HELP_PAGE = "help.html"
 ICON_SIZES = (16, 32, 80)
 # A glyph per ribbon button (by the Python macro it runs), drawn on the group's colour.
 GLYPHS = {"sign_in": "I", "sign_out": "O", "choose_environment": "E", "validate": "V", "push": "P",
-          "push_selected": "S", "pull": "U", "reconcile": "R", "new_workbook": "N", "show_help": "?"}
+          "push_selected": "S", "overwrite_selected": "W", "pull": "U", "reconcile": "R", "new_workbook": "N",
+          "show_help": "?"}
 GROUP_COLOURS = {"account": (0x44, 0x72, 0xC4), "data": (0x37, 0x86, 0x4B), "workbook": (0x7F, 0x60, 0x84),
                  "help": (0x59, 0x59, 0x59)}
 # Functions whose result spills (a table): their docstring says so.

@@ -32,8 +32,9 @@ from qaas_excel.workbook.table import WorkbookError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("validate", "push", "push_selected", "pull", "reconcile")
-PUSHES = ("push", "push_selected")
+COMMANDS = ("validate", "push", "push_selected", "overwrite_selected", "pull", "reconcile")
+PUSHES = ("push", "push_selected", "overwrite_selected")
+SELECTED = ("push_selected", "overwrite_selected")  # the rows of the selection only
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls")
 MAX_SELECTED_ROWS = 1_048_576
 
@@ -98,7 +99,7 @@ class Runs:
             raise WorkbookError(f"Unknown command {command!r}.")
         book = JsonBook.from_payload(payload)
         key = book_key(payload)
-        only: tuple[str, set[int]] | None = _selected_rows(selection) if command == "push_selected" else None
+        only: tuple[str, set[int]] | None = _selected_rows(selection) if command in SELECTED else None
         if only is not None and not only[1]:
             raise WorkbookError("Select the rows to push first.")
         run_id = secrets.token_urlsafe(12)
@@ -129,7 +130,8 @@ class Runs:
         if command == "pull":
             return pull_book(book, self._client())
         sheet, rows = only if only is not None else (None, None)
-        return push_book(book, self._client(), sheet=sheet, journal=journal, only_rows=rows)
+        overwrite = rows if command == "overwrite_selected" and rows else ()
+        return push_book(book, self._client(), sheet=sheet, journal=journal, only_rows=rows, overwrite=overwrite)
 
     def _reconcile(self, run_id: str, book: JsonBook, key: str) -> OfficeRun:
         from qaas_excel.reconcile import reconcile_book

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,32 @@ def test_the_ribbon_and_the_command_line_share_the_workbooks_run_lock(remote_boo
         assert macros.push(book) is None
     assert "busy" in alerts(book)[-1] and "push by process" in alerts(book)[-1]
     assert sandbox.admin.requests("POST /chargepointoperator") == 0
+
+
+def test_overwrite_selected_sends_the_rows_values_over_a_conflict_only_when_the_user_says_yes(
+        remote_book, demo_book: Path, sandbox, excel_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.pipeline.test_push_cli import cli, column, row_of, set_cell
+
+    cli("push", str(demo_book), "--env", "sandbox")
+    row = row_of(demo_book, "DD-001-2024")
+    record_id = column(demo_book, "ChargePoints", "QaaS ID")[row]
+    sandbox.admin.update_record("chargepoint", record_id, amount="9000.000")  # changed there ...
+    set_cell(demo_book, "ChargePoints", "Amount (kWh)", row, 9500)  # ... and here: a conflict
+    answers: list[str] = []
+    real_alert = macros._alert
+
+    def alert(book, text, **kwargs):
+        if kwargs.get("buttons") == "yes_no":
+            return answers.pop(0)
+        return real_alert(book, text, **kwargs)
+
+    monkeypatch.setattr(macros, "_alert", alert)
+    sandbox.admin.reset_stats()
+    answers.append("no")
+    assert macros.overwrite_selected(remote_book(demo_book), rows={row}, sheet="ChargePoints") is None
+    assert sandbox.admin.requests("PATCH /chargepoint/{id}") == 0
+    answers.append("yes")
+    report = macros.overwrite_selected(remote_book(demo_book), rows={row}, sheet="ChargePoints")
+    assert report is not None and report.counts == {"updated": 1}
+    [record] = [r for r in sandbox.admin.records("chargepoint") if r["id"] == record_id]
+    assert Decimal(record["amount"]) == Decimal("9500")

@@ -46,7 +46,7 @@ class AddinCaller:
         answer = self.ok(f"/api/run/{command}", {"command": command, "book": book.payload(), "selection": selection})
         if apply:
             book.apply(answer["instructions"])
-        if command in ("push", "push_selected"):
+        if command in ("push", "push_selected", "overwrite_selected"):
             self.ok("/api/settle", {"run": answer["run"], "applied": apply, "saved": apply and saved})
         return answer
 

@@ -52,6 +52,10 @@ Public Sub QaasPushSelected(control As IRibbonControl)
     Py "push_selected", True
 End Sub
 
+Public Sub QaasOverwriteSelected(control As IRibbonControl)
+    Py "overwrite_selected", True
+End Sub
+
 Public Sub QaasPull(control As IRibbonControl)
     Py "pull", True
 End Sub

@@ -8,11 +8,12 @@ import { applyInstructions, readBook, saveBook, selectedRows } from "./excel-io.
 
 /** The ribbon's buttons by the Python macro each runs (excel/ribbon.py); a Python test fails on drift. */
 export const COMMANDS = [
-  "sign_in", "sign_out", "choose_environment", "validate", "push", "push_selected", "pull", "reconcile",
-  "new_workbook", "show_help",
+  "sign_in", "sign_out", "choose_environment", "validate", "push", "push_selected", "overwrite_selected", "pull",
+  "reconcile", "new_workbook", "show_help",
 ];
-const BOOK_COMMANDS = ["validate", "push", "push_selected", "pull", "reconcile"];
-const PUSHES = ["push", "push_selected"];
+const BOOK_COMMANDS = ["validate", "push", "push_selected", "overwrite_selected", "pull", "reconcile"];
+const PUSHES = ["push", "push_selected", "overwrite_selected"];
+const SELECTED = ["push_selected", "overwrite_selected"];
 const SIGNIN_POLL_MS = 2000;
 
 /**
@@ -93,11 +94,11 @@ export class Controller {
     try {
       const sheets = await this.sheetsToRead();
       const { book, selection } = await this.excel.run(async (context) => {
-        const chosen = name === "push_selected" ? await selectedRows(context) : null;
+        const chosen = SELECTED.includes(name) ? await selectedRows(context) : null;
         const read = await readBook(context, { sheets, url: this.documentUrl() });
         return { book: read.book, selection: chosen };
       });
-      if (name === "push_selected" && (!selection || selection.rows.length === 0)) {
+      if (SELECTED.includes(name) && (!selection || selection.rows.length === 0)) {
         this.view.showError("Select the rows to push first.");
         return;
       }
