@@ -157,6 +157,8 @@ def test_a_second_ctrl_c_stops_waiting_and_the_journal_keeps_every_answer(sandbo
 
 CTRL_C_WHILE_LOADING = """
 import builtins, os, signal, sys
+# Ctrl-C live, as at a terminal: a process started in the background by a shell inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 real_import = builtins.__import__
 
 def ctrl_c_on_pandas(name, *args, **kwargs):
