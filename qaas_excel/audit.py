@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Thread-safe appends, each fsynced; the file is created readable by its owner only.
+    """Thread-safe appends, each on disk before ``write`` returns; the file is created readable by its owner only.
 
     Once a write failed (a full disk), every later one fails with the same error before anything is sent: a request
     leaves only with its "sending" entry on disk. It grows by about 0.8 KB per entry, two per write (``prune``)."""
@@ -54,16 +54,17 @@ class AuditLog:
 
     def write(self, entry: AuditEntry) -> None:
         entry.at = entry.at or datetime.now(UTC).isoformat(timespec="milliseconds")
-        data = asdict(entry)
+        data = {f.name: getattr(entry, f.name) for f in fields(entry)}  # not asdict: it deep-copies every value
         data["changes"] = {k: {kk: jsonable(vv) for kk, vv in v.items()} for k, v in entry.changes.items()}
         with self._lock:
             if self.failure is not None:
                 raise self.failure
-            try:
-                append_line(self.path, data)
-            except StateWriteError as exc:
-                self.failure = exc
-                raise
+        try:
+            append_line(self.path, data)  # many workers at once: one fsync covers the lines written meanwhile
+        except StateWriteError as exc:
+            with self._lock:
+                self.failure = self.failure or exc
+            raise
 
     def begin(self, *, environment: str, account: str | None, method: str, resource: str,
               record_id: int | None = None, customer_reference: str | None = None,

@@ -91,3 +91,25 @@ def test_the_command_trusts_the_os_store_from_its_start_and_still_the_sandbox_ca
     assert done.returncode == 0, done.stdout + done.stderr
     assert checks["TLS trust"]["details"]["trust"] == "os"
     assert checks["Access (GET /chargepointoperators)"]["status"] == "ok"
+
+
+def test_the_environment_s_proxy_settings_are_read_once_per_host_not_per_request(
+        client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests reads all of os.environ two or three times per request when left to itself: in a 600-row push that
+    was more CPU than TLS. The session asks once per host and keeps the answer."""
+    import requests
+
+    from qaas_excel.resources import OPERATOR
+
+    asked: list[str] = []
+    real = requests.utils.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        asked.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting)
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting, raising=False)
+    for _ in range(20):
+        client.list(OPERATOR)
+    assert len(asked) <= 1, asked
