@@ -17,6 +17,7 @@ from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, cast
 
 from qaas_excel import parsing
@@ -86,7 +87,7 @@ class Field:
             text = text.replace(ch, "")
         return text.casefold() if self.case_insensitive else text
 
-    @property
+    @cached_property
     def regex(self) -> re.Pattern[str] | None:
         return re.compile(self.pattern) if self.pattern else None
 
@@ -308,19 +309,19 @@ class Resource:
                 return f
         raise KeyError(f"{self.name} has no field {name!r}")
 
-    @property
+    @cached_property  # asked for every row: worked out once (the dataclass is frozen)
     def client_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if not f.is_server)
 
-    @property
+    @cached_property
     def server_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.is_server)
 
-    @property
+    @cached_property
     def required_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.client_fields if f.required)
 
-    @property
+    @cached_property
     def patchable_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.patchable)
 

@@ -50,19 +50,20 @@ class _Collector:
     def header(self, name: str) -> str:
         return self.headers.get(name) or self.resource.field(name).header
 
-    def cell(self, row: int, name: str | None) -> Any:
-        """The cell as it was read, for the problem to carry (blank: None)."""
-        if name is None or name not in self.data.columns:
-            return None
-        value = self.data.at[row, name]
-        return None if is_blank(value) else value
-
     def add(self, rows: Iterable[int], column: str | None, code: str, note: str | Callable[..., str]) -> None:
-        """``note``: a text, or a function of the row giving one."""
+        """``note``: a text, or a function of the row giving one. Each problem carries its cell as it was read
+        (blank: None)."""
         label = self.header(column) if column else None
-        for row in rows:
+        rows = [int(row) for row in rows]
+        if not rows:
+            return
+        if column is not None and column in self.data.columns:  # the cells as read, taken at once, not one by one
+            cells = [None if is_blank(v) else v for v in self.data[column].loc[rows].tolist()]
+        else:
+            cells = [None] * len(rows)
+        for row, cell in zip(rows, cells, strict=True):
             text = note(row) if callable(note) else note
-            self.problems.append(Problem(int(row), column, code, text, self.sheet, self.cell(row, column), label))
+            self.problems.append(Problem(row, column, code, text, self.sheet, cell, label))
 
 
 def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None,

@@ -251,8 +251,20 @@ class PackageBook:
                 op.restyle.insert(0, dated)
 
         for key in changes.values.columns:
-            for row, value in changes.values[key].items():
-                put(int(cast(int, row)), key, value)  # the index: Excel rows
+            col = table.columns.get(key)
+            if col is None:
+                continue
+            series = changes.values[key]
+            for row, value in zip(series.index.tolist(), series.tolist(), strict=True):  # the index: Excel rows
+                kind = type(value)
+                if kind is str or kind is int or value is None:  # most cells: nothing to convert
+                    op = ops[row].get(col)
+                    if op is None:
+                        ops[row][col] = CellOp(set_value=True, value=value)
+                    else:
+                        op.set_value, op.value = True, value
+                else:
+                    put(row, key, value)
         fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
         for row, result in changes.results.items():
             change = fills.get(result)
