@@ -111,6 +111,7 @@ class Sheet:
     _refs: bool | None = field(default=None, repr=False)
     _dates: dict[bytes, Any] = field(default_factory=dict, repr=False)
     _rows: list[Row] | None = field(default=None, repr=False)
+    _formats: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)  # (own, style, *restyle) -> format
 
     def __post_init__(self) -> None:
         if b"<!DOCTYPE" in self.data[:4096] or b"<!ENTITY" in self.data[:4096]:
@@ -506,7 +507,12 @@ class Sheet:
         """The XML of a cell the run writes; ``old`` is the existing cell's (format, XML), if there is one."""
         p = self.p
         own = old[0] if old is not None else self._column_styles.get(col, 0)
-        style = op.format_of(own)
+        if op.style is None and not op.restyle:
+            style = own
+        else:  # the same few changes to the same few formats, over thousands of rows: each worked out once
+            key = (own, op.style, *op.restyle)
+            found = self._formats.get(key)
+            style = self._formats[key] = op.format_of(own) if found is None else found
         if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
             return _with_style(old[1], style) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
@@ -598,10 +604,11 @@ _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 def _with_style(cell: bytes, style: int) -> bytes:
     """A cell element with another format; every other byte of it unchanged."""
-    new, n = _STYLE_ATTR.subn(lambda m: m.group(1) + str(style).encode() + m.group(2), cell, count=1)
-    if n:
-        return new
-    ref = _REF_ATTR_END.search(cell)  # no s attribute yet: put it right after the reference
+    tag_end = cell.find(b">")  # only the start tag: a text such as ' s="5"' in the value is never touched
+    m = _STYLE_ATTR.search(cell, 0, tag_end)
+    if m is not None:
+        return cell[:m.end(1)] + str(style).encode() + cell[m.start(2):]
+    ref = _REF_ATTR_END.search(cell, 0, tag_end)  # no s attribute yet: put it right after the reference
     at = ref.end() if ref else cell.index(b"c", 1) + 1
     return cell[:at] + b' s="' + str(style).encode() + b'"' + cell[at:]
 
