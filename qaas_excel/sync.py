@@ -100,7 +100,7 @@ def canonical(resource: Resource, values: dict[str, Any]) -> dict[str, str]:
     return {f.name: canonical_value(f, values.get(f.name)) for f in resource.client_fields}
 
 
-_SORTED_FIELDS: dict[str, tuple[Field, ...]] = {}
+_SORTED_FIELDS: dict[int, tuple[Resource, tuple[Field, ...]]] = {}
 
 
 def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
@@ -111,9 +111,12 @@ def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
     ``hash:ref.group1.group2``; an empty part is an empty reference. Fingerprints written before the digests
     (a bare hash) still compare by their hash (``same_values``).
     """
-    fields = _SORTED_FIELDS.get(resource.name)
-    if fields is None:
-        fields = _SORTED_FIELDS[resource.name] = tuple(sorted(resource.client_fields, key=lambda f: f.name))
+    known = _SORTED_FIELDS.get(id(resource))
+    if known is None or known[0] is not resource:  # the resource as defined now (a contract may define it anew)
+        if len(_SORTED_FIELDS) > 64:
+            _SORTED_FIELDS.clear()
+        known = _SORTED_FIELDS[id(resource)] = (resource, tuple(sorted(resource.client_fields, key=lambda f: f.name)))
+    fields = known[1]
     parts: dict[str, str] = {}
     for f in fields:
         value = values.get(f.name)
@@ -121,22 +124,22 @@ def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
         if kind is Decimal or kind is float:  # amounts: mostly unique, not worth remembering
             parts[f.name] = f"{f.name}={canonical_value(f, value)}"
             continue
-        key = (resource.name, f.name, kind, value)  # towns, dates, operators, powers: the same few values again
+        key = (id(f), kind, value)  # towns, dates, operators, powers: the same few values again
         try:
-            part = _PARTS.get(key)
+            found = _PARTS.get(key)
         except TypeError:  # a value that cannot be a key (never from a cell): spell it out
             parts[f.name] = f"{f.name}={canonical_value(f, value)}"
             continue
-        if part is None:
+        if found is None or found[0] is not f:  # keyed by the field itself: a contract may redefine one
             if len(_PARTS) > 100_000:  # bounded: a server working through many files does not grow
                 _PARTS.clear()
-            part = _PARTS[key] = f"{f.name}={canonical_value(f, value)}"
-        parts[f.name] = part
+            found = _PARTS[key] = (f, f"{f.name}={canonical_value(f, value)}")
+        parts[f.name] = found[1]
     digest = hashlib.sha256("\x1f".join(parts.values()).encode()).hexdigest()[:20]
     return digest + ":" + ".".join(_identity_parts(resource, parts))
 
 
-_PARTS: dict[tuple[str, str, type, Any], str] = {}
+_PARTS: dict[tuple[int, type, Any], tuple[Field, str]] = {}
 
 
 def _identity_parts(resource: Resource, parts: dict[str, str]) -> list[str]:
@@ -343,6 +346,7 @@ class _Matches:
         self.by_key: dict[tuple[str, ...], dict[str, Any]] = {}
         self.by_weak: dict[tuple[str, ...], dict[str, Any]] = {}
         self.by_fp: dict[str | None, dict[str, Any]] = {}
+        by_values = not resource.natural_key  # identical values identify a record only where nothing else does
         for rec in records:
             ref = reference_of(resource, rec)
             if ref:
@@ -351,7 +355,8 @@ class _Matches:
                 self.by_key.setdefault(key, rec)
             if weak := weak_key(resource, rec):
                 self.by_weak.setdefault(weak, rec)
-            self.by_fp.setdefault(values_part(fingerprint(resource, rec)), rec)
+            if by_values:
+                self.by_fp.setdefault(values_part(fingerprint(resource, rec)), rec)
 
     def find(self, r: RowState, fp: str) -> tuple[dict[str, Any] | None, str]:
         resource = self.resource

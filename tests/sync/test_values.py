@@ -87,3 +87,18 @@ def test_formula_like_text_is_recognised_once_for_sheets_and_csv(text: str) -> N
 
 def test_every_result_has_a_colour_a_help_text_and_a_style() -> None:
     assert set(RESULT_FILLS) == set(RESULT_HELP) == set(RESULT_STYLE) == set(Result)
+
+
+def test_a_fingerprint_follows_the_field_as_defined_now_not_a_remembered_one_of_the_same_name() -> None:
+    """Fingerprints remember the canonical text of values that repeat; a contract that defines a field anew (here:
+    EVSE IDs compared with their case) must not get the spelling remembered for the old definition."""
+    from dataclasses import replace
+
+    from qaas_excel.resources import CHARGEPOINT
+    from qaas_excel.sync import fingerprint
+
+    strict = replace(CHARGEPOINT, fields=tuple(replace(f, case_insensitive=False) if f.name == "evse_id" else f
+                                              for f in CHARGEPOINT.fields))
+    lower, upper = {"evse_id": "de*abc*e1"}, {"evse_id": "DE*ABC*E1"}
+    assert fingerprint(CHARGEPOINT, lower) == fingerprint(CHARGEPOINT, upper)
+    assert fingerprint(strict, lower) != fingerprint(strict, upper)
