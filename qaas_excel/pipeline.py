@@ -47,9 +47,17 @@ from qaas_excel.sync import (
 from qaas_excel.validation import ValidationResult, validate
 from qaas_excel.values import is_blank, is_missing
 from qaas_excel.workbook import columns as C
+from qaas_excel.workbook import table as workbook_table
 from qaas_excel.workbook.mapping import HeaderNotFound
 from qaas_excel.workbook.report_sheet import SHEET as REPORT_SHEET
-from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError, WriteBack, cell_name, column_letter
+from qaas_excel.workbook.table import (
+    SheetTable,
+    TableBook,
+    WorkbookError,
+    WriteBack,
+    cell_name,
+    column_letter,
+)
 from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
 
 if TYPE_CHECKING:
@@ -439,6 +447,11 @@ def write_back(book: TableBook, table: SheetTable, changes: WriteBack, report: R
     says what reading found: columns of the user's under our common headers, hidden rows that were included."""
     had = set(table.columns)
     book.write_back(table, only_changes(table, changes))
+    problem_rows, bound = len({p.row for p in changes.marks if p.row is not None}), workbook_table.MAX_NOTED_ROWS
+    if problem_rows > bound:
+        report.notes.append(f"{table.sheet}: {problem_rows:,} rows have problems; notes are on the cells of the first "
+                            f"{bound:,} (more would make Excel slow). Every problem cell is marked red and every row's "
+                            "Message column says what is wrong.")
     added = [table.headers.get(k, k) for k in table.columns if k not in had and k != C.FINGERPRINT]
     if added:
         report.notes.append(f"{table.sheet}: it had no columns for the results; added {', '.join(added)} (and a "

@@ -342,11 +342,7 @@ class JsonBook:
 
     def _mark(self, grid: SheetGrid, table: SheetTable, changes: WriteBack) -> None:
         """PROBLEM_FILL on each cell a problem was found in, and our note unless someone else's is there."""
-        messages: dict[tuple[int, int], list[str]] = {}
-        for p in changes.marks:
-            col = table.columns.get(p.field or "")
-            if col is not None and p.row is not None:
-                messages.setdefault((int(p.row), col), []).append(p.message)
+        messages, noted = table.marked_cells(changes.marks)
         by_column: dict[int, list[int]] = defaultdict(list)
         for row, col in messages:
             by_column[col].append(row)
@@ -354,8 +350,8 @@ class JsonBook:
         if areas:
             self._fill(table.sheet, "#" + PROBLEM_FILL, areas)
         for (row, col), lines in messages.items():
-            if (row, col) in grid.other_notes:
-                continue  # never overwrite the user's own note (the fill and the Message column still tell)
+            if (row, col) not in noted or (row, col) in grid.other_notes:
+                continue  # beyond the first rows with problems, or the user's own note: the fill and Message tell
             self._emit("note", table.sheet, cell=cell_address(row, col), text="\n".join([NOTE_HEADING, *lines]))
 
     def _append(self, table: SheetTable, rows: pd.DataFrame) -> None:

@@ -231,15 +231,12 @@ class OpenpyxlBook:
                 styled._style = StyleArray(styled._style)
                 styled._style.fillId = fill_id
         problem_fill = PatternFill("solid", fgColor=PROBLEM_FILL)
-        notes: dict[tuple[int, int], list[str]] = {}
-        for p in changes.marks:
-            where = table.mark_cell(p)
-            if where is not None and p.message not in notes.setdefault(where, []):
-                notes[where].append(p.message)
+        notes, noted = table.marked_cells(changes.marks)
         for (row, col), messages in notes.items():
             cell = ws.cell(row, col)
             cell.fill = problem_fill
-            cell.comment = Comment("\n".join(messages), NOTE_AUTHOR, width=300, height=120)
+            if (row, col) in noted:  # the first rows with problems; every row's Message column tells
+                cell.comment = Comment("\n".join(messages), NOTE_AUTHOR, width=300, height=120)
         if changes.append is not None and len(changes.append):
             self._append(ws, table, changes.append)
 

@@ -217,11 +217,7 @@ class PackageBook:
         notes = Notes(self.pkg, part)
         authors = notes.authors()
         ours = {cell for cell, author in authors.items() if author == NOTE_AUTHOR and cell[0] in touched}
-        marks: dict[tuple[int, int], list[str]] = {}
-        for p in changes.marks:
-            cell = table.mark_cell(p)
-            if cell is not None and p.message not in marks.setdefault(cell, []):
-                marks[cell].append(p.message)
+        marks, noted = table.marked_cells(changes.marks)
 
         # Formats change relative to each cell's own, which the sheet knows when it writes the cell.
         def fill(rgb: str) -> Any:
@@ -283,7 +279,7 @@ class PackageBook:
         if ws.replaced_formula:
             self._drop_calc_chain = True
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
-                     if cell not in authors or authors[cell] == NOTE_AUTHOR}
+                     if cell in noted and (cell not in authors or authors[cell] == NOTE_AUTHOR)}
         xml = notes.apply(xml, ours, new_notes)
         self.pkg.write(part, xml)
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))

@@ -36,6 +36,10 @@ RESULT_FILLS: dict[str, str | None] = {
 PROBLEM_FILL = "FFC7CE"
 # Headers of the system block a run adds to a hand-made sheet (grey, as in the template).
 SYSTEM_HEADER_FILL = "7F7F7F"
+# Rows of one sheet whose problem cells get a note (the first ones, by row number). Every problem cell is filled and
+# every row's Message column says what is wrong; beyond this, notes (each a drawn shape) make Excel slow to open,
+# scroll and save, and a sheet of 200,000 invalid rows would carry 400,000 of them.
+MAX_NOTED_ROWS = 1_000
 
 
 class WorkbookError(Exception):
@@ -76,6 +80,22 @@ class SheetTable:
 
     def header(self, key: str) -> str:
         return self.headers.get(key, key)
+
+    def marked_cells(self, marks: list[Problem]) -> tuple[dict[tuple[int, int], list[str]], set[tuple[int, int]]]:
+        """What every backend marks: (cell -> the messages of its problems, each once) for the fill, and the cells
+        that also get a note: those of problems in the first ``MAX_NOTED_ROWS`` rows with problems."""
+        messages: dict[tuple[int, int], list[str]] = {}
+        rows: dict[tuple[int, int], int] = {}  # cell -> the first problem row it is marked for
+        for p in marks:
+            cell = self.mark_cell(p)
+            if cell is None:
+                continue
+            if p.message not in messages.setdefault(cell, []):
+                messages[cell].append(p.message)
+            row = int(p.row) if p.row is not None else cell[0]
+            rows[cell] = min(rows.get(cell, row), row)
+        noted_rows = set(sorted(set(rows.values()))[:MAX_NOTED_ROWS])
+        return messages, {cell for cell, row in rows.items() if row in noted_rows}
 
     def mark_cell(self, problem: Problem) -> tuple[int, int] | None:
         """(row, column) a problem's fill and note go on: its ``cell`` if it names one (a merged range's first

@@ -66,7 +66,7 @@ def _column(letters: bytes) -> int:
     return col
 
 
-@dataclass
+@dataclass(slots=True)  # one for every cell a run writes: hundreds of thousands, each without a __dict__
 class CellOp:
     """What a run does to one cell: set its value (``set_value``) and/or its format.
 
@@ -86,7 +86,7 @@ class CellOp:
         return style
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     start: int  # offsets in the part's bytes

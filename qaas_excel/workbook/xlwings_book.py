@@ -380,11 +380,7 @@ class XlwingsBook:
     def _mark(self, ws: xw.Sheet, table: SheetTable, changes: WriteBack, noted: set[tuple[int, int]]) -> None:
         """PROBLEM_FILL on each cell a problem was found in (one call per run in a column), and our note
         unless the user has one there."""
-        messages: dict[tuple[int, int], list[str]] = {}
-        for p in changes.marks:
-            cell = table.mark_cell(p)
-            if cell is not None and p.message not in messages.setdefault(cell, []):
-                messages[cell].append(p.message)
+        messages, with_note = table.marked_cells(changes.marks)
         by_column: dict[int, list[int]] = defaultdict(list)
         for row, col in messages:
             by_column[col].append(row)
@@ -393,8 +389,8 @@ class XlwingsBook:
                 ws.range((first, col), (last, col)).color = "#" + PROBLEM_FILL
                 self._op()
         for (row, col), lines in messages.items():
-            if (row, col) in noted:
-                continue  # never overwrite the user's own note (the fill and the Message column still tell)
+            if (row, col) not in with_note or (row, col) in noted:
+                continue  # beyond the first rows with problems, or the user's own note: the fill and Message tell
             try:
                 ws.range((row, col)).add_note(note_text(lines))
                 self._op()

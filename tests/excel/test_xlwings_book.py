@@ -15,6 +15,7 @@ import pytest
 from qaas_excel.problems import Problem
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.templates import DEMO_CHARGE_POINTS, DEMO_OPERATORS, build_workbook
+from qaas_excel.workbook import table as table_module
 from qaas_excel.workbook.table import WorkbookError, WriteBack
 from qaas_excel.workbook.xlwings_book import (
     _PROTECTION_FLAGS,
@@ -261,3 +262,27 @@ def test_the_excel_path_never_loads_the_licensed_remote_engine(tmp_path: Path) -
     sources = Path(__file__).resolve().parents[2] / "qaas_excel"
     imports = re.compile(r"^\s*(from\s+xlwings\.pro|import\s+xlwings\.pro|from\s+xlwings\s+import\s+pro)", re.M)
     assert not [p for p in sources.rglob("*.py") if imports.search(p.read_text(encoding="utf-8"))]
+
+
+def test_the_xlwings_backend_notes_the_first_rows_and_fills_every_problem_cell(
+        remote_book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(table_module, "MAX_NOTED_ROWS", 10)
+    rows = [dict(DEMO_CHARGE_POINTS[0], customer_reference=f"R-{i}", town=None) for i in range(25)]
+    path = tmp_path / "marks.xlsx"
+    build_workbook(DEMO_OPERATORS[:1], rows, size=0).save(path)
+    book = remote_book(path)
+    xb = XlwingsBook(book)
+    table = xb.read(CHARGEPOINT)
+    index = list(table.data.index)
+    marks = [Problem(r, "town", "required", "Town: a value is required") for r in index]
+    values = pd.DataFrame({"result": "invalid", "message": "Town: a value is required"}, index=index, dtype=object)
+    start = len(actions(book))
+    xb.write_back(table, WriteBack(values, pd.Series("invalid", index=index, dtype=object), marks))
+    done = actions(book)[start:]
+    town = table.columns["town"]
+    fills = [a for a in done if a["func"] == "setRangeColor" and a["args"] == ["#FFC7CE"]
+             and a["start_column"] == town - 1]
+    assert sum(a["row_count"] for a in fills) == 25
+    noted = [a["args"][0] for a in done if a["func"] == "addNote"]
+    assert len(noted) == 10
+    assert noted[0].endswith(f"${index[0]}") and noted[-1].endswith(f"${index[9]}")

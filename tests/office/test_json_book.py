@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from qaas_excel.office.runs import book_key
 from qaas_excel.pipeline import validate_book
 from qaas_excel.resources import CHARGEPOINT
+from qaas_excel.workbook import table as table_module
 from qaas_excel.workbook.json_book import JsonBook, excel_serial, json_cell, read_cell
 from qaas_excel.workbook.table import WorkbookError
 from tests.office.model import BookModel
+from tests.workbook.test_note_bound import invalid_rows
 
 HAND_MADE = ["EVSE ID", "Operator", "Street", "Zip code", "Town", "Commissioning date", "Max power (kW)",
              "Period start", "Period end", "Amount (kWh)", "My own notes"]
@@ -81,3 +84,18 @@ def test_a_sheet_the_add_in_did_not_send_is_named_in_the_error():
     payload = model.payload(sheets=["ChargePoints"])
     with pytest.raises(WorkbookError, match="did not send sheet 'Operators'"):
         JsonBook.from_payload(payload).read(CHARGEPOINT, "Operators")
+
+
+def test_the_office_backend_notes_the_first_rows_and_fills_every_problem_cell(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(table_module, "MAX_NOTED_ROWS", 4)
+    model = BookModel.from_xlsx(invalid_rows(tmp_path / "office.xlsx", 9))
+    book = JsonBook.from_payload(model.payload())
+    report = validate_book(book)
+    model.apply(book.instructions)
+    assert report.counts == {"valid": 1, "invalid": 9}  # the operator is valid
+    notes = model.notes["ChargePoints"]
+    assert {r for r, _ in notes} == set(range(2, 6))
+    filled = {r for (r, _c), colour in model.fills["ChargePoints"].items() if colour == "#FFC7CE"}
+    assert filled == set(range(2, 11))
+    assert any("9 rows have problems; notes are on the cells of the first 4" in n for n in report.notes)
