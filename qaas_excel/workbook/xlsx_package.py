@@ -190,6 +190,7 @@ class Package:
         if self.has(part) and self.read(part) == data:
             return
         self._changed[part] = data
+        self._cache.pop(part, None)  # the old content is not read again: a large sheet is not held twice
         self._removed.discard(part)
 
     def remove(self, part: str) -> None:

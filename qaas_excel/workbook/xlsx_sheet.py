@@ -393,19 +393,21 @@ class Sheet:
         start, end = self.body
         pending = sorted(ops)
         self._column_styles = self.column_styles()
-        body = self._assemble(ops, pending)
         max_row = max(pending, default=0)
         max_col = max((max(ops[n], default=0) for n in pending), default=0)
         head = self.data[:self.data_tag[0]]
         head = self._with_cols(head, cols)
         head = self._with_dimension(head, max_row, max_col)
         tag = self.data[self.data_tag[0]:self.data_tag[1]]
+        # One join of all the pieces: a 200,000-row sheet is copied once, not once per concatenation.
         if tag.endswith(b"/>"):
             tag = tag[:-2].rstrip() + b">"
-            return head + tag + body + b"</" + self.p + b"sheetData>" + self.data[self.data_tag[1]:]
-        return head + tag + body + self.data[end:]
+            tail = [b"</" + self.p + b"sheetData>", self.data[self.data_tag[1]:]]
+        else:
+            tail = [self.data[end:]]
+        return b"".join([head, tag, *self._assemble(ops, pending), *tail])
 
-    def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> bytes:
+    def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> list[bytes]:
         start, end = self.body
         out: list[bytes] = []
         pos = start
@@ -426,7 +428,7 @@ class Sheet:
                 i += 1
         out.append(self.data[pos:end])
         out.extend(self._new_row(n, ops[n]) for n in pending[i:])
-        return b"".join(out)
+        return out
 
     def _new_row(self, number: int, ops: dict[int, CellOp]) -> bytes:
         cells = b"".join(self._new_cell(number, col, op, None) for col, op in sorted(ops.items()))
