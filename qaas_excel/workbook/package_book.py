@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -219,7 +219,13 @@ class PackageBook:
         ours = {cell for cell, author in authors.items() if author == NOTE_AUTHOR and cell[0] in touched}
         marks, noted = table.marked_cells(changes.marks)
 
-        # Formats change relative to each cell's own, which the sheet knows when it writes the cell.
+        # Formats change relative to each cell's own, which the sheet knows when it writes the cell. The cells that
+        # change alike share one tuple of changes.
+        shared: dict[tuple[Callable[[int], int], ...], tuple[Callable[[int], int], ...]] = {}
+
+        def restyled(changes: tuple[Callable[[int], int], ...]) -> tuple[Callable[[int], int], ...]:
+            return shared.setdefault(changes, changes)
+
         def fill(rgb: str) -> Any:
             return lambda own: styles.with_fill(own, rgb)
 
@@ -234,7 +240,7 @@ class PackageBook:
 
         for cell in ours:  # earlier marks of ours on touched rows: the note goes, the cell's own format is back
             if cell[1] in input_cols:
-                ops[cell[0]][cell[1]] = CellOp(restyle=[unmark])
+                ops[cell[0]][cell[1]] = CellOp(restyle=restyled((unmark,)))
 
         def put(row: int, key: str, value: Any) -> None:
             col = table.columns.get(key)
@@ -244,7 +250,7 @@ class PackageBook:
             op = ops[row].setdefault(col, CellOp())
             op.set_value, op.value = True, value
             if isinstance(value, datetime) and dated not in op.restyle:
-                op.restyle.insert(0, dated)
+                op.restyle = restyled((dated, *op.restyle))
 
         for key in changes.values.columns:
             col = table.columns.get(key)
@@ -266,9 +272,11 @@ class PackageBook:
             change = fills.get(result)
             if change is not None:
                 for col in system_cols:
-                    ops[int(cast(int, row))].setdefault(col, CellOp()).restyle.append(change)
+                    op = ops[int(cast(int, row))].setdefault(col, CellOp())
+                    op.restyle = restyled((*op.restyle, change))
         for row, col in marks:
-            ops[row].setdefault(col, CellOp()).restyle.append(mark)
+            op = ops[row].setdefault(col, CellOp())
+            op.restyle = restyled((*op.restyle, mark))
         if append is not None:
             for i, record in enumerate(append.to_dict("records")):
                 for label, value in record.items():

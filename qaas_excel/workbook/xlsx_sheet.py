@@ -77,7 +77,9 @@ class CellOp:
     set_value: bool = False
     value: Any = None
     style: int | None = None
-    restyle: list[Callable[[int], int]] = field(default_factory=list)
+    # A tuple, which the cells that change alike share: 1.4 million cells of a 200,000-row run would otherwise
+    # each hold a list of their own.
+    restyle: tuple[Callable[[int], int], ...] = ()
 
     def format_of(self, own: int) -> int:
         style = self.style if self.style is not None else own
@@ -399,7 +401,8 @@ class Sheet:
         head = self._with_cols(head, cols)
         head = self._with_dimension(head, max_row, max_col)
         tag = self.data[self.data_tag[0]:self.data_tag[1]]
-        # One join of all the pieces: a 200,000-row sheet is copied once, not once per concatenation.
+        # One join of all the pieces, the rows a run leaves alone as views of the part: a 200,000-row sheet is copied
+        # once, not once per concatenation.
         if tag.endswith(b"/>"):
             tag = tag[:-2].rstrip() + b">"
             tail = [b"</" + self.p + b"sheetData>", self.data[self.data_tag[1]:]]
@@ -407,9 +410,10 @@ class Sheet:
             tail = [self.data[end:]]
         return b"".join([head, tag, *self._assemble(ops, pending), *tail])
 
-    def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> list[bytes]:
+    def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> Iterator[bytes | memoryview]:
+        """The sheetData's content in order: untouched stretches as views of the part (no copy), rows made anew."""
         start, end = self.body
-        out: list[bytes] = []
+        data = memoryview(self.data)
         pos = start
         i = 0
         for row in self.rows():
@@ -418,17 +422,17 @@ class Sheet:
                 new_before.append(self._new_row(pending[i], ops[pending[i]]))
                 i += 1
             if new_before:
-                out.append(self.data[pos:row.start])
-                out.extend(new_before)
+                yield data[pos:row.start]
+                yield from new_before
                 pos = row.start
             if i < len(pending) and pending[i] == row.number:
-                out.append(self.data[pos:row.start])
-                out.append(self._edit_row(row, ops[row.number]))
+                yield data[pos:row.start]
+                yield self._edit_row(row, ops[row.number])
                 pos = row.end
                 i += 1
-        out.append(self.data[pos:end])
-        out.extend(self._new_row(n, ops[n]) for n in pending[i:])
-        return out
+        yield data[pos:end]
+        for n in pending[i:]:
+            yield self._new_row(n, ops[n])
 
     def _new_row(self, number: int, ops: dict[int, CellOp]) -> bytes:
         cells = b"".join(self._new_cell(number, col, op, None) for col, op in sorted(ops.items()))
