@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from qaas_excel.config_files import ConfigError, private_dir
+
 if TYPE_CHECKING:
     from qaas_excel.contract import Contract
 
@@ -30,10 +32,6 @@ SANDBOX_FILE = "sandbox.json"
 CONFIG_FILE = "config.toml"
 
 
-class ConfigError(Exception):
-    """The configuration or an environment definition cannot be used."""
-
-
 def state_dir() -> Path:
     """The one directory for config, token caches, journals and logs (``QAAS_HOME`` overrides).
 
@@ -42,28 +40,6 @@ def state_dir() -> Path:
     home = os.environ.get("QAAS_HOME")
     path = Path(home).expanduser() if home else Path(platformdirs.user_data_dir("qaas-excel", appauthor=False))
     return private_dir(path)
-
-
-def private_dir(path: Path) -> Path:
-    """Create a folder (and missing parents) readable by its owner only; tighten one we made earlier."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix" and path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
-        path.chmod(0o700)
-    return path
-
-
-def write_private_text(path: Path, text: str) -> None:
-    """Replace a small file atomically, readable by its owner only (never briefly readable by others)."""
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def is_loopback(host: str | None) -> bool:

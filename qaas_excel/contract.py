@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qaas_excel.config_files import ConfigError, write_private_text
 from qaas_excel.resources import RESOURCES, STATUS_HELP, Resource
 
 SECTIONS = ("paths", "fields", "statuses", "paging")
@@ -175,8 +176,6 @@ def parse(data: Any, *, where: str = "contract", text: str | None = None, table:
 
 def load_file(path: Path) -> Contract:
     """The ``[contract]`` block of a TOML file (``sandbox serve --contract FILE``); ConfigError names the line."""
-    from qaas_excel.config import ConfigError
-
     try:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
@@ -383,8 +382,6 @@ def write_to_config(path: Path, env_name: str, contract: Contract) -> Path | Non
 
     Other settings and comments stay as they are; the previous file is kept as ``config.toml.bak``.
     """
-    from qaas_excel.config import ConfigError, write_private_text
-
     prefix = ("environments", env_name, "contract")
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     kept: list[str] = []

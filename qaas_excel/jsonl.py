@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qaas_excel.config import private_dir
+from qaas_excel.config_files import private_dir
 from qaas_excel.values import json_default
 
 # What one sent write adds to the state folder, with room to spare: two journal lines (about 0.3 KB each) and two audit

@@ -826,7 +826,7 @@ def run_on_file(path: Path | str, command: str, work: Callable[[PackageBook, Jou
     workbook it cannot save all the same, and its report says that the cells could not be marked.
     """
     path = Path(path)
-    from qaas_excel.workbook.openpyxl_book import check_file
+    from qaas_excel.workbook.files import check_file
 
     check_file(path)
     with book_lock(path, command=command, wait=wait, required=sends):

@@ -39,7 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from qaas_excel.config import private_dir, state_dir
+from qaas_excel.config import state_dir
+from qaas_excel.config_files import private_dir
 from qaas_excel.journal import journal_path
 from qaas_excel.jsonl import StateWriteError
 from qaas_excel.values import utc_now_text

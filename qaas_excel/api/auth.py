@@ -27,7 +27,8 @@ import requests
 
 from qaas_excel.api.errors import ProxyFailedError, SignInRequired, UnreachableError
 from qaas_excel.api.http import VerifyingSession, describe_proxy_error
-from qaas_excel.config import Environment, is_loopback, private_dir, state_dir, write_private_text
+from qaas_excel.config import Environment, is_loopback, state_dir
+from qaas_excel.config_files import private_dir, write_private_text
 
 log = logging.getLogger(__name__)
 

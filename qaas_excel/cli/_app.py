@@ -47,7 +47,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def exit_code_for(exc: BaseException) -> int | None:
     """Map a library error to the documented exit code; None if it is not one of ours."""
     from qaas_excel.api import errors
-    from qaas_excel.config import ConfigError
+    from qaas_excel.config_files import ConfigError
     from qaas_excel.jsonl import StateWriteError
     from qaas_excel.runlock import BookBusyError
     from qaas_excel.workbook.table import WorkbookError
@@ -72,7 +72,7 @@ def exit_code_for(exc: BaseException) -> int | None:
 def error_code(exc: BaseException) -> str:
     """A stable name for what went wrong, for scripts reading ``--json`` (the exit code says how bad)."""
     from qaas_excel.api import errors
-    from qaas_excel.config import ConfigError
+    from qaas_excel.config_files import ConfigError
     from qaas_excel.jsonl import StateWriteError
     from qaas_excel.pipeline import SaveFailed
     from qaas_excel.runlock import BookBusyError

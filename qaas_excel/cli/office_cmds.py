@@ -8,7 +8,8 @@ import sys
 import typer
 
 from qaas_excel.cli._app import EXIT_USAGE, app, err_console, handle_errors
-from qaas_excel.config import ConfigError, state_dir
+from qaas_excel.config import state_dir
+from qaas_excel.config_files import ConfigError
 
 
 def require_office() -> None:

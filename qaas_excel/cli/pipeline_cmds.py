@@ -244,7 +244,8 @@ def demo(workdir: Path = typer.Option(Path("."), "--dir", help="Where to put qaa
     from qaas_excel.api.client import QaasClient
     from qaas_excel.api.errors import SignInRequired
     from qaas_excel.cli._render import records_table
-    from qaas_excel.config import private_dir, state_dir
+    from qaas_excel.config import state_dir
+    from qaas_excel.config_files import private_dir
     from qaas_excel.resources import CHARGEPOINT, OPERATOR
     from qaas_excel.sandbox.server import SandboxServer
 

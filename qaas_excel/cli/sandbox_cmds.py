@@ -9,7 +9,8 @@ import typer
 
 from qaas_excel.cli._app import EXIT_USAGE, JsonOption, app, console, err_console, handle_errors
 from qaas_excel.cli._render import dumps, text
-from qaas_excel.config import ConfigError, sandbox_environment, state_dir
+from qaas_excel.config import sandbox_environment, state_dir
+from qaas_excel.config_files import ConfigError
 
 if TYPE_CHECKING:
     from qaas_excel.sandbox.admin import SandboxAdmin

@@ -21,7 +21,8 @@ from typing import Any, TypeVar, cast
 import xlwings as xw
 
 from qaas_excel.api import errors
-from qaas_excel.config import ConfigError, state_dir
+from qaas_excel.config import state_dir
+from qaas_excel.config_files import ConfigError
 from qaas_excel.excel import session
 from qaas_excel.journal import Journal, journal_path
 from qaas_excel.pipeline import RunReport, pull_book, push_book, save_results, validate_book

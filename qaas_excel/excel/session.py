@@ -13,7 +13,8 @@ from typing import Any
 from qaas_excel.api.auth import MsalSignIn, TokenProvider, token_provider
 from qaas_excel.api.client import QaasClient
 from qaas_excel.audit import AuditLog
-from qaas_excel.config import Environment, get_environment, state_dir, write_private_text
+from qaas_excel.config import Environment, get_environment, state_dir
+from qaas_excel.config_files import write_private_text
 
 SETTINGS_FILE = "excel.json"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from qaas_excel.api.auth import MsalSignIn
 from qaas_excel.api.errors import QaasError
-from qaas_excel.config import ConfigError, get_environment, write_private_text
+from qaas_excel.config import get_environment
+from qaas_excel.config_files import ConfigError, write_private_text
 
 
 def main(flow_file: Path, result_file: Path) -> int:

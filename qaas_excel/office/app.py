@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qaas_excel import __version__
 from qaas_excel.api import errors
-from qaas_excel.config import ConfigError, get_environment, load_config, state_dir
+from qaas_excel.config import get_environment, load_config, state_dir
+from qaas_excel.config_files import ConfigError
 from qaas_excel.excel import ribbon, session
 from qaas_excel.office import manifest
 from qaas_excel.office.functions import evaluate

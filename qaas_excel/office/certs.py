@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from qaas_excel.config import private_dir
+from qaas_excel.config_files import private_dir
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "localhost.pem", "localhost-key.pem"
 CA_DAYS = 3650

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qaas_excel.config import write_private_text
+from qaas_excel.config_files import write_private_text
 from qaas_excel.office import ADDIN_ID, certs
 from qaas_excel.office import settings as office_settings
 from qaas_excel.office.manifest import manifest_xml

@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from qaas_excel.config import private_dir, state_dir, write_private_text
+from qaas_excel.config import state_dir
+from qaas_excel.config_files import private_dir, write_private_text
 from qaas_excel.office import DEFAULT_PORT
 
 SETTINGS_FILE = "office.json"

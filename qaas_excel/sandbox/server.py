@@ -32,7 +32,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, private_dir, sandbox_info_path
+from qaas_excel.config import CLIENT_ID, TENANT_ID, Environment, sandbox_info_path
+from qaas_excel.config_files import private_dir
 from qaas_excel.contract import NO_CONTRACT, Contract, apply_to_document
 from qaas_excel.sandbox import HOST, admin, api, docs, identity
 from qaas_excel.sandbox.demo_data import seed_records

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qaas_excel.config import private_dir
+from qaas_excel.config_files import private_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import trustme
 
-from qaas_excel.config import private_dir
+from qaas_excel.config_files import private_dir
 
 CA_FILE = "sandbox-ca.pem"
 

@@ -38,6 +38,7 @@ from qaas_excel.resources import Resource
 from qaas_excel.values import is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
+from qaas_excel.workbook.files import DATETIME_FORMAT
 from qaas_excel.workbook.table import (
     PROBLEM_FILL,
     RESULT_FILLS,
@@ -53,7 +54,6 @@ EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_ROWS = 200_000  # as the headless backend: more data rows than this is not a QaaS workbook
 MAX_COLUMNS = 16_384  # Excel's own limit
 MAX_AREAS_PER_FILL = 400  # Office.js takes a fill for many areas in one call; keep each address list short
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
 def cell_address(row: int, col: int) -> str:

@@ -3,7 +3,7 @@ in-place backend (``package_book``) with, and the writer of workbooks this progr
 user's workbook: openpyxl rebuilds the whole file on save and drops what it does not model (sparklines,
 shapes, form controls, cached formula values).
 
-- The file is checked before loading (``check_file``, shared with the in-place backend), so an
+- The file is checked before loading (``files.check_file``, shared with the in-place backend), so an
   ``.xls``, a CSV renamed to ``.xlsx``, a password-protected or a corrupt file gets a clear message, not a traceback.
 - Formulas count by their cached values (as Excel last computed them); a formula error such
   as ``#REF!`` comes through as that text, so validation can name it.
@@ -15,7 +15,6 @@ shapes, form controls, cached formula values).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,79 +32,10 @@ from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_formula_like, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
+from qaas_excel.workbook.files import DATETIME_FORMAT, check_file, check_writable
 from qaas_excel.workbook.table import PROBLEM_FILL, RESULT_FILLS, SheetTable, WorkbookError, WriteBack, range_bounds
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 NO_FILL = PatternFill(fill_type=None)
-
-
-def check_file(path: Path) -> None:
-    """Refuse what openpyxl cannot (or must not) read, with a message a user can act on."""
-    name = path.name
-    if not path.exists():
-        raise WorkbookError(f"{path}: no such file.", path=str(path))
-    if path.is_dir():
-        raise WorkbookError(f"{path} is a folder, not a workbook.", path=str(path))
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as exc:
-        raise WorkbookError(f"{path}: cannot be read ({exc.strerror}).", path=str(path)) from None
-    if not head:
-        raise WorkbookError(f"{name} is empty (0 bytes): not a workbook.", path=str(path))
-    if head.startswith(OLE_MAGIC):
-        if _is_encrypted_ole(path):
-            raise WorkbookError(f"{name} is password-protected. Remove the password in Excel (File > Info > "
-                                "Protect Workbook > Encrypt with Password) and try again.", path=str(path))
-        raise WorkbookError(f"{name} is an old Excel 97-2003 workbook (.xls). Open it in Excel and save it as "
-                            "Excel Workbook (.xlsx).", path=str(path))
-    if not head.startswith(b"PK"):
-        kind = "a CSV/text file" if _looks_like_text(head) else "not an Excel workbook"
-        raise WorkbookError(f"{name} is {kind}, not an .xlsx workbook. Open it in Excel and save it as "
-                            "Excel Workbook (.xlsx).", path=str(path))
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            strict = _is_strict(z, names)
-    except (zipfile.BadZipFile, OSError, EOFError):
-        raise WorkbookError(f"{name} is damaged (not a readable .xlsx archive). Restore it from a backup, or "
-                            "open it in Excel, which may offer to repair it.", path=str(path)) from None
-    if "xl/workbook.bin" in names:
-        raise WorkbookError(f"{name} is an Excel Binary Workbook (.xlsb), which this tool cannot read. In Excel use "
-                            "Save As > Excel Workbook (*.xlsx) and run it on that file.", path=str(path))
-    if strict:
-        raise WorkbookError(f"{name} is a Strict Open XML Spreadsheet: Strict Open XML is not supported; in Excel "
-                            "use Save As > Excel Workbook (*.xlsx).", path=str(path))
-    if "xl/workbook.xml" not in names:
-        raise WorkbookError(f"{name} is a zip archive but not an Excel workbook.", path=str(path))
-
-
-STRICT_MARK = b"http://purl.oclc.org/ooxml/"  # where Strict Open XML's namespaces and relationship types begin
-
-
-def _is_strict(z: zipfile.ZipFile, names: set[str]) -> bool:
-    """Saved as Strict Open XML: its package relationships (or workbook part) speak the Strict namespaces.
-
-    Refused rather than read: its parts name every element in other namespaces, and what a run writes back
-    (cells, styles, notes, the Reconciliation sheet) would be transitional parts inside a Strict package.
-    """
-    for part in ("_rels/.rels", "xl/workbook.xml"):
-        if part in names and z.getinfo(part).file_size < 2**20:
-            head = z.read(part)[:4096]
-            if STRICT_MARK in head:
-                return True
-    return False
-
-
-def _is_encrypted_ole(path: Path) -> bool:
-    with open(path, "rb") as f:
-        data = f.read(1 << 20)
-    return "EncryptedPackage".encode("utf-16-le") in data
-
-
-def _looks_like_text(head: bytes) -> bool:
-    return all(32 <= b < 127 or b in (9, 10, 13) for b in head) or head.startswith(b"\xef\xbb\xbf")
 
 
 class OpenpyxlBook:
@@ -264,8 +194,6 @@ class OpenpyxlBook:
 
     # -- saving ------------------------------------------------------------------------------------
     def check_writable(self, output: Path | None = None) -> None:
-        from qaas_excel.workbook.package_book import check_writable
-
         check_writable(self.path, output)
 
     def save(self, output: Path | None = None) -> Path:

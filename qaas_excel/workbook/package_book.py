@@ -13,7 +13,6 @@ independent reader in tests; an existing workbook is never rebuilt.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
+from qaas_excel.workbook.files import DATETIME_FORMAT, check_file, check_writable
 from qaas_excel.workbook.table import (
     PROBLEM_FILL,
     RESULT_FILLS,
@@ -44,32 +44,10 @@ from qaas_excel.workbook.table import (
 from qaas_excel.workbook.xlsx_notes import Notes
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, save_atomically
 from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet, read_shared_strings
-from qaas_excel.workbook.xlsx_styles import DATETIME_FORMAT, Styles, set_attr
+from qaas_excel.workbook.xlsx_styles import Styles, set_attr
 
 MAX_DATA_ROWS = 200_000  # rows of one sheet a run accepts (stated in the README)
 NOTE_HEADING = "qaas-excel:"
-
-
-def check_writable(path: Path, output: Path | None = None) -> None:
-    """Before any request is sent: will the result be savable? (Excel's lock file, read-only file or folder.)"""
-    target = Path(output) if output else path
-    if target.is_dir():
-        raise WorkbookError(f"--output {target} is a folder; name a file such as {target / path.name}.",
-                            path=str(target))
-    real = Path(os.path.realpath(target))
-    folder = real.parent
-    if not folder.is_dir():
-        raise WorkbookError(f"Cannot save to {target}: the folder {folder} does not exist.", path=str(target))
-    lock = folder / f"~${real.name}"
-    if lock.exists():
-        raise WorkbookError(f"{target.name} is open in Excel (lock file {lock.name}); close it first, "
-                            "or write the result elsewhere with --output OTHER.xlsx.", path=str(target))
-    if real.exists() and not os.access(real, os.W_OK):
-        raise WorkbookError(f"{target} cannot be written: the file is read-only; use --output OTHER.xlsx.",
-                            path=str(target))
-    if not os.access(folder, os.W_OK):
-        raise WorkbookError(f"{target} cannot be written: the folder {folder} is read-only for you; use --output "
-                            "OTHER.xlsx.", path=str(target))
 
 
 class PackageBook:
@@ -90,8 +68,6 @@ class PackageBook:
 
     @classmethod
     def open(cls, path: Path | str) -> PackageBook:
-        from qaas_excel.workbook.openpyxl_book import check_file
-
         path = Path(path)
         check_file(path)
         with naming(path):
@@ -336,7 +312,7 @@ class PackageBook:
         """Add or replace the Reconciliation sheet as its own parts; no other part changes."""
         from qaas_excel.workbook.report_parts import put_report_sheet
 
-        put_report_sheet(self, report)
+        put_report_sheet(self.pkg, self._workbook_part, self._sheets, self.styles, report)
 
     # -- saving --------------------------------------------------------------------------------------
     def check_writable(self, output: Path | None = None) -> None:

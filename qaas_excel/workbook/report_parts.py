@@ -13,7 +13,7 @@ import posixpath
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from openpyxl import Workbook
@@ -22,15 +22,13 @@ from qaas_excel.workbook.report_sheet import SHEET, render_openpyxl
 from qaas_excel.workbook.xlsx_package import OFFICE_REL, Package, relative_target, rels_part, xml_text
 from qaas_excel.workbook.xlsx_styles import Styles
 
-if TYPE_CHECKING:
-    from qaas_excel.workbook.package_book import PackageBook
-
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _NAME_PATTERNS = {"/drawing": "xl/drawings/drawing{}.xml", "/chart": "xl/charts/chart{}.xml",
                   "/table": "xl/tables/table{}.xml"}
 
 
-def put_report_sheet(book: PackageBook, report: Any) -> None:
+def put_report_sheet(pkg: Package, workbook_part: str, sheets: dict[str, str], styles: Styles, report: Any) -> None:
+    """Render the report into ``pkg`` as its own parts; ``sheets`` (sheet name -> part) learns the new sheet."""
     wb = Workbook()
     wb.remove(wb.worksheets[0])  # the new workbook's one sheet
     render_openpyxl(wb, report)
@@ -39,13 +37,12 @@ def put_report_sheet(book: PackageBook, report: Any) -> None:
         wb.save(path)
         src = Package.open(path)
         try:
-            _transplant(book, src)
+            _transplant(pkg, workbook_part, sheets, styles, src)
         finally:
             src.close()
 
 
-def _transplant(book: PackageBook, src: Package) -> None:
-    pkg = book.pkg
+def _transplant(pkg: Package, workbook_part: str, sheets: dict[str, str], styles: Styles, src: Package) -> None:
     src_workbook = "xl/workbook.xml"
     src_sheet = next(r.part for r in src.rels(src_workbook) if r.type.endswith("/worksheet") and r.part)
     src_styles = Styles(src.read(next(r.part for r in src.rels(src_workbook) if r.type.endswith("/styles") and r.part)))
@@ -54,17 +51,16 @@ def _transplant(book: PackageBook, src: Package) -> None:
 
     shared = read_shared_strings(src.read(shared_part)) if shared_part else []
 
-    target = book._sheets.get(SHEET)
+    target = sheets.get(SHEET)
     if target is not None:
         _remove_own_parts(pkg, target)
     else:
         target = pkg.free_name("xl/worksheets/sheet{}.xml")
-        rid = pkg.add_relationship(book._workbook_part, OFFICE_REL + "/worksheet", target)
+        rid = pkg.add_relationship(workbook_part, OFFICE_REL + "/worksheet", target)
         pkg.set_content_type(target, WORKSHEET_TYPE)
-        _add_sheet_entry(pkg, book._workbook_part, rid)
-        book._sheets[SHEET] = target
+        _add_sheet_entry(pkg, workbook_part, rid)
+        sheets[SHEET] = target
 
-    styles = book.styles
     xml = src.read(src_sheet)
     xml = re.sub(rb'(<c\b[^>]*?\bs=")(\d+)(")', lambda m: m.group(1) + str(styles.import_xf(
         src_styles, int(m.group(2)))).encode() + m.group(3), xml)

@@ -18,7 +18,6 @@ from qaas_excel.workbook.table import WorkbookError
 _BUILTIN_DATE_FORMATS = frozenset({14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47})
 _DATE_TOKENS = re.compile(r"[dmyhs]", re.I)
 _QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
 def is_date_format(code: str) -> bool:

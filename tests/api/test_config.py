@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from qaas_excel.api.http import VerifyingSession
-from qaas_excel.config import ConfigError, Environment, check_base_url, get_environment, state_dir
+from qaas_excel.config import Environment, check_base_url, get_environment, state_dir
+from qaas_excel.config_files import ConfigError
 
 
 def test_state_dir_follows_qaas_home(qaas_home: Path) -> None:

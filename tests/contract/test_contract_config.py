@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qaas_excel.cli import app
-from qaas_excel.config import ConfigError, get_environment
+from qaas_excel.config import get_environment
+from qaas_excel.config_files import ConfigError
 from qaas_excel.contract import Contract, ContractError, StatusRule, apply_to_document, parse, write_to_config
 from qaas_excel.resources import CHARGEPOINT, is_editable_status
 

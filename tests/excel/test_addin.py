@@ -218,7 +218,7 @@ def test_an_add_in_excel_keeps_locked_is_reported_with_what_to_do(
     import subprocess
     import sys
 
-    from qaas_excel.config import ConfigError
+    from qaas_excel.config_files import ConfigError
 
     def locked(folder: Path) -> Path:
         raise PermissionError(13, "Permission denied")

@@ -106,7 +106,7 @@ def test_the_error_handler_prints_markup_in_a_message_literally(capsys: pytest.C
                                                                 code: int) -> None:
     from qaas_excel.api.errors import QaasError
     from qaas_excel.cli._app import handle_errors
-    from qaas_excel.config import ConfigError
+    from qaas_excel.config_files import ConfigError
 
     message = "bad [/] value [bold]x[/bold] in C:\\Daten\\"
     error = {"ConfigError": ConfigError, "QaasError": QaasError, "RuntimeError": RuntimeError}[exc](message)

@@ -21,7 +21,7 @@ from qaas_excel.pipeline import validate_book
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.results import Result
 from qaas_excel.templates import write_template
-from qaas_excel.workbook import package_book, xlsx_package
+from qaas_excel.workbook import files, package_book, xlsx_package
 from qaas_excel.workbook.openpyxl_book import OpenpyxlBook
 from qaas_excel.workbook.package_book import PackageBook
 from qaas_excel.workbook.table import WorkbookError
@@ -111,7 +111,7 @@ def test_a_workbook_in_a_read_only_folder_is_refused_before_any_work(sandbox, si
     before = book.read_bytes()
     real_access = os.access
     # as the tests run as root, who may write anywhere, the folder is made read-only where the check asks
-    monkeypatch.setattr(package_book.os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
+    monkeypatch.setattr(files.os, "access", lambda p, mode: False if Path(p) == folder else real_access(p, mode))
     for command in (["pull", str(book), "--env", "sandbox"], ["reconcile", str(book), "--env", "sandbox"]):
         result = cli(*command)
         assert result.exit_code == 2 and "cannot be written" in result.stderr, result.stderr

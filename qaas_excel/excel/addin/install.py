@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qaas_excel.config import ConfigError
+from qaas_excel.config_files import ConfigError
 from qaas_excel.excel.addin.build import XLAM_NAME, build_addin
 
 
