@@ -78,21 +78,42 @@ def workbook(path: Path, n: int, invalid: bool = False) -> Path:
     return path
 
 
+def peak_mib() -> float:
+    """This process's own peak memory (VmHWM, Linux). Not ``ru_maxrss``: the kernel carries the high-water mark of
+    the process a child was forked from across ``exec``, so every child of a large benchmark process reported that
+    process's peak, not its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+# ``qaas-excel ARGS`` in a child that reports its own peak memory as it exits
+_WITH_PEAK = ("import atexit, sys\n"
+              "from benchmarks.__main__ import peak_mib\n"
+              "atexit.register(lambda: sys.stderr.write(f'\\nQAAS_BENCH_PEAK_MIB {peak_mib()}\\n'))\n"
+              "from qaas_excel.__main__ import main\n"
+              "main()\n")
+
+
 def run_process(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """A whole ``qaas-excel`` process, as a user times it (start-up included): wall seconds, its own CPU
-    seconds and its own peak memory (``wait4`` reports that one child's, not the benchmark's)."""
+    seconds (``wait4``) and its own peak memory."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "qaas_excel", *args], env={**os.environ, **(env or {})},
+        proc = subprocess.Popen([sys.executable, "-c", _WITH_PEAK, *args], env={**os.environ, **(env or {})},
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return {"s": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024,
-                "rc": proc.returncode, "stdout": out.read().decode(errors="replace"),
-                "stderr": err.read().decode(errors="replace")}
+        stderr = err.read().decode(errors="replace")
+        peaks = [float(line.split()[1]) for line in stderr.splitlines() if line.startswith("QAAS_BENCH_PEAK_MIB ")]
+        if not peaks:
+            raise RuntimeError(f"qaas-excel {' '.join(args)} reported no peak memory: {stderr[-2000:]}")
+        return {"s": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mib": peaks[-1],
+                "rc": proc.returncode, "stdout": out.read().decode(errors="replace"), "stderr": stderr}
 
 
 def process_cpu_s(pid: int) -> float:
@@ -237,8 +258,6 @@ def p2(rows: int, baseline_rows: int) -> dict[str, Any]:
 
 def _child(kind: str, path: str, home: str) -> None:
     """One measured step in a fresh process, so its peak memory is its own: prints seconds and peak RSS."""
-    import resource
-
     import openpyxl
 
     from qaas_excel.api.client import connect
@@ -253,8 +272,7 @@ def _child(kind: str, path: str, home: str) -> None:
         with connect(sandbox_environment(Path(home)), pool_size=16) as client:
             report = push_file(path, client, dry_run=kind == "dry run", workers=16)
         print(json.dumps({"counts": report.counts}))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"s": time.perf_counter() - t, "peak_mib": peak}))
+    print(json.dumps({"s": time.perf_counter() - t, "peak_mib": peak_mib()}))
 
 
 def _measure(kind: str, path: Path, home: Path) -> dict[str, Any]:
