@@ -113,3 +113,20 @@ def test_the_environment_s_proxy_settings_are_read_once_per_host_not_per_request
     for _ in range(20):
         client.list(OPERATOR)
     assert len(asked) <= 1, asked
+
+
+def test_a_ca_file_named_for_every_python_program_still_verifies_where_no_other_is_given(
+        sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQUESTS_CA_BUNDLE (the README's way to trust a corporate root for every Python program) is read once when the
+    session is made, as requests read it per request: the environment is no longer merged on every request."""
+    import requests
+
+    from qaas_excel.sandbox.docs import DOCUMENT_PATH
+
+    url = sandbox.environment.base_url.rstrip("/") + DOCUMENT_PATH
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox.ca_file))
+    assert VerifyingSession(True).get(url).status_code == 401  # TLS verified: the sandbox itself answers (no token)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(requests.exceptions.SSLError):
+        VerifyingSession(True).get(url)
