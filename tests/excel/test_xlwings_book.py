@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,20 +145,27 @@ def test_a_users_own_note_is_never_overwritten(remote_book, demo_book: Path, mon
     assert filled(done)[(3, table.columns["town"])] == "#FFC7CE"
 
 
-def test_problem_fills_are_one_call_per_run_of_rows_and_a_note_per_cell(remote_book, tmp_path: Path) -> None:
-    rows = [dict(DEMO_CHARGE_POINTS[0], customer_reference=f"R-{i}", town=None) for i in range(500)]
+def write_town_problems(remote_book, tmp_path: Path, rows: int, *, second: bool = False) -> tuple[list, Any, list]:
+    """``rows`` charge points without a town, each marked (the first twice with ``second``) and written back: the
+    recorded actions, the table and its data rows."""
+    lines = [dict(DEMO_CHARGE_POINTS[0], customer_reference=f"R-{i}", town=None) for i in range(rows)]
     path = tmp_path / "marks.xlsx"
-    build_workbook(DEMO_OPERATORS[:1], rows, size=0).save(path)
+    build_workbook(DEMO_OPERATORS[:1], lines, size=0).save(path)
     book = remote_book(path)
     xb = XlwingsBook(book)
     table = xb.read(CHARGEPOINT)
     index = list(table.data.index)
     marks = [Problem(r, "town", "required", "Town: a value is required") for r in index]
-    marks.append(Problem(index[0], "town", "pattern", "Town: second problem"))
+    if second:
+        marks.append(Problem(index[0], "town", "pattern", "Town: second problem"))
     values = pd.DataFrame({"result": "invalid", "message": "Town: a value is required"}, index=index, dtype=object)
     start = len(actions(book))
     xb.write_back(table, WriteBack(values, pd.Series("invalid", index=index, dtype=object), marks))
-    done = actions(book)[start:]
+    return actions(book)[start:], table, index
+
+
+def test_problem_fills_are_one_call_per_run_of_rows_and_a_note_per_cell(remote_book, tmp_path: Path) -> None:
+    done, table, _index = write_town_problems(remote_book, tmp_path, 500, second=True)
     fills = [a for a in done if a["func"] == "setRangeColor" and a["args"] == ["#FFC7CE"]]
     problem_fill = [a for a in fills if a["start_column"] == table.columns["town"] - 1]
     assert len(problem_fill) == 1 and problem_fill[0]["row_count"] == 500
@@ -267,18 +275,7 @@ def test_the_excel_path_never_loads_the_licensed_remote_engine(tmp_path: Path) -
 def test_the_xlwings_backend_notes_the_first_rows_and_fills_every_problem_cell(
         remote_book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(table_module, "MAX_NOTED_ROWS", 10)
-    rows = [dict(DEMO_CHARGE_POINTS[0], customer_reference=f"R-{i}", town=None) for i in range(25)]
-    path = tmp_path / "marks.xlsx"
-    build_workbook(DEMO_OPERATORS[:1], rows, size=0).save(path)
-    book = remote_book(path)
-    xb = XlwingsBook(book)
-    table = xb.read(CHARGEPOINT)
-    index = list(table.data.index)
-    marks = [Problem(r, "town", "required", "Town: a value is required") for r in index]
-    values = pd.DataFrame({"result": "invalid", "message": "Town: a value is required"}, index=index, dtype=object)
-    start = len(actions(book))
-    xb.write_back(table, WriteBack(values, pd.Series("invalid", index=index, dtype=object), marks))
-    done = actions(book)[start:]
+    done, table, index = write_town_problems(remote_book, tmp_path, 25)
     town = table.columns["town"]
     fills = [a for a in done if a["func"] == "setRangeColor" and a["args"] == ["#FFC7CE"]
              and a["start_column"] == town - 1]
