@@ -120,23 +120,27 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
         text = values[present].astype(str)
         if f.max_length:
             long = text.str.len() > f.max_length
+            too_long = text[long].to_dict()  # the texts of the rows the note names, looked up as plain values
             out.add(long[long].index, f.name, "too-long",
-                    lambda r: f"{len(text[r])} characters; at most {f.max_length} are allowed")
+                    lambda r: f"{len(too_long[r])} characters; at most {f.max_length} are allowed")
         if f.regex is not None:
             ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]  # set when regex is
-            out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{text[r]!r} is not valid: expected {f.pattern_help}")
+            wrong = text[~ok].to_dict()
+            out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{wrong[r]!r} is not valid: expected {f.pattern_help}")
     if f.type is FieldType.DECIMAL and present.any():
         decimals = values[present]
         if f.decimals is not None:
             limit = -f.decimals
             many = pd.Series([d.as_tuple().exponent < limit and parsing.decimal_places(d) > f.decimals
                               for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
+            too_fine = decimals[many].to_dict()
             out.add(many[many].index, f.name, "too-many-decimals",
-                    lambda r: f"{decimals[r]} has more than {f.decimals} decimal places")
+                    lambda r: f"{too_fine[r]} has more than {f.decimals} decimal places")
         if f.positive:
             neg = pd.Series([d <= 0 for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
+            not_positive = decimals[neg].to_dict()
             out.add(neg[neg].index, f.name, "not-positive",
-                    lambda r: f"{german_number_as_typed(decimals[r])} must be greater than 0")
+                    lambda r: f"{german_number_as_typed(not_positive[r])} must be greater than 0")
 
 
 def _as_numbers(f: Field, values: pd.Series) -> dict[str, pd.Series]:

@@ -8,6 +8,7 @@ into the same rows; ``save`` makes it durable. Backends read and write whole ran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -108,6 +109,7 @@ class SheetTable:
         return int(problem.row), col
 
 
+@cache  # asked for every problem of a run; openpyxl is imported on first use only
 def column_letter(col: int) -> str:
     """11 -> "K"."""
     from openpyxl.utils import get_column_letter

