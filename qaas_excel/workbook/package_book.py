@@ -244,12 +244,20 @@ class PackageBook:
                 else:
                     put(row, key, value)
         fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
-        for row, result in changes.results.items():
+        then: dict[tuple[Any, ...], tuple[Callable[[int], int], ...]] = {}  # (changes, change) -> changes, change
+        for row, result in zip(changes.results.index.tolist(), changes.results.tolist(), strict=True):
             change = fills.get(result)
             if change is not None:
+                row_ops = ops[row]
                 for col in system_cols:
-                    op = ops[int(cast(int, row))].setdefault(col, CellOp())
-                    op.restyle = restyled((*op.restyle, change))
+                    op = row_ops.get(col)
+                    if op is None:
+                        row_ops[col] = op = CellOp()
+                    pair = (op.restyle, change)
+                    both = then.get(pair)
+                    if both is None:
+                        both = then[pair] = restyled((*op.restyle, change))
+                    op.restyle = both
         for row, col in marks:
             op = ops[row].setdefault(col, CellOp())
             op.restyle = restyled((*op.restyle, mark))

@@ -114,6 +114,8 @@ class Sheet:
     _dates: dict[bytes, Any] = field(default_factory=dict, repr=False)
     _rows: list[Row] | None = field(default=None, repr=False)
     _formats: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)  # (own, style, *restyle) -> format
+    _memo: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
+    _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
 
     def __post_init__(self) -> None:
         if b"<!DOCTYPE" in self.data[:4096] or b"<!ENTITY" in self.data[:4096]:
@@ -134,7 +136,7 @@ class Sheet:
             if end < 0:
                 raise WorkbookError(f"The worksheet {self.part} is cut short (no end of sheetData).")
             self.body = (m.end(), end)
-        self._row_re = re.compile(rb"<" + p + rb"row\b([^>]*?)(?:/>|>(.*?)</" + p + rb"row>)", re.S)
+        self._row_tag_re = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
         self._cell_re = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
         self._v_re = re.compile(rb"<" + p + rb"v\b[^>]*>(.*?)</" + p + rb"v>", re.S)
         self._t_re = re.compile(rb"<" + p + rb"t\b[^>]*>(.*?)</" + p + rb"t>|<" + p + rb"t\b[^>]*/>", re.S)
@@ -153,11 +155,21 @@ class Sheet:
     def rows(self) -> list[Row]:
         if self._rows is None:
             rows, last = [], 0
-            start, end = self.body
-            for m in self._row_re.finditer(self.data, start, end):
-                r = re.search(rb'\br="(\d+)"', m.group(1))
+            data = self.data
+            pos, end = self.body
+            close = b"</" + self.p + b"row>"
+            number = _ROW_NUMBER.search
+            while (m := self._row_tag_re.search(data, pos, end)) is not None:  # the start tag by regex, the end by find
+                if m.group(2):
+                    pos = m.end()  # <row .../>
+                else:
+                    at = data.find(close, m.end(), end)
+                    if at < 0:
+                        raise WorkbookError(f"The worksheet {self.part} is cut short (a row without its end).")
+                    pos = at + len(close)
+                r = number(m.group(1))
                 last = int(r.group(1)) if r else last + 1
-                rows.append(Row(last, m.start(), m.end()))
+                rows.append(Row(last, m.start(), pos))
             self._rows = rows
         return self._rows
 
@@ -193,11 +205,9 @@ class Sheet:
         their reference alone, without walking each row."""
         if self._refs is None:
             start, end = self.body
-            tag = b"<" + self.p + b"c"
-            body = self.data[start:end]
-            total = body.count(tag + b" ") + body.count(tag + b">") + body.count(tag + b"/") \
-                + body.count(tag + b"\t") + body.count(tag + b"\n") + body.count(tag + b"\r")
-            self._refs = total == body.count(tag + b' r="')
+            # one pass for a cell start tag that does not begin with its reference
+            other = re.compile(rb"<" + re.escape(self.p) + rb'c(?:[\t\n\r>/]| (?!r="))')
+            self._refs = other.search(self.data, start, end) is None
         return self._refs
 
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
@@ -426,60 +436,131 @@ class Sheet:
                 yield from new_before
                 pos = row.start
             if i < len(pending) and pending[i] == row.number:
-                yield data[pos:row.start]
-                yield self._edit_row(row, ops[row.number])
-                pos = row.end
+                for at, until, new in self._edit_row(row, ops[row.number]):  # splices, in order
+                    yield data[pos:at]
+                    yield new
+                    pos = until
                 i += 1
         yield data[pos:end]
         for n in pending[i:]:
             yield self._new_row(n, ops[n])
 
     def _new_row(self, number: int, ops: dict[int, CellOp]) -> bytes:
-        cells = b"".join(self._new_cell(number, col, op, None) for col, op in sorted(ops.items()))
-        return b"<" + self.p + b'row r="' + str(number).encode() + b'">' + cells + b"</" + self.p + b"row>"
+        row = str(number).encode()
+        cells = b"".join(self._cell(row, col, op, None) for col, op in sorted(ops.items()))
+        return b"<" + self.p + b'row r="' + row + b'">' + cells + b"</" + self.p + b"row>"
 
-    def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> bytes:
+    def _cell(self, row: bytes, col: int, op: CellOp, old: bytes | None) -> bytes:
+        """``_new_cell`` through a memo: a run writes the same few cells (a result, a colour over an empty cell) on
+        thousands of rows, which differ only in their reference. The memo holds what follows the reference, for
+        the cell's old XML after its reference and the op; values whose equal twins can be written otherwise (a
+        float's -0.0, a Decimal's trailing zeros) are never looked up."""
+        lead = b"<" + self.p + b'c r="' + _letters(col) + row + b'"'
+        if old is not None and op.set_value and not self.replaced_formula and b"<" + self.p + b"f" in old:
+            self.replaced_formula = True  # a formula the run overwrites: the calculation chain must go
+        value = op.value
+        restyle = op.restyle
+        key: tuple[Any, ...] | None = None
+        if type(value) in _MEMO_KINDS and type(restyle) is tuple:
+            key = (col, old[len(lead):] if old is not None else None, op.set_value, type(value), value, op.style,
+                   restyle)
+            tail = self._memo.get(key)
+            if tail is not None:
+                return lead + tail
+        if old is None:
+            new = self._new_cell(int(row), col, op, None)
+        else:
+            head = self._cell_re.match(old)
+            assert head is not None
+            new = self._new_cell(int(row), col, op, (int(_head(head.group(1))[1].get(b"s", b"0")), old))
+        if key is not None and len(self._memo) < _MEMO_MAX and new.startswith(lead):
+            self._memo[key] = new[len(lead):]
+        return new
+
+    def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> list[tuple[int, int, bytes]]:
+        """The row's changes as splices (start, end, new bytes) of the part, in order: the bytes between them are
+        never copied until the part is joined once."""
         if not self.refs_everywhere:
-            return self._edit_row_walking(row, ops)
+            return [(row.start, row.end, self._edit_row_walking(row, ops))]
         data, p = self.data, self.p
         tag_end = data.find(b">", row.start) + 1
         if data[tag_end - 2:tag_end] == b"/>":
-            return self._edit_row_walking(row, ops)
+            return [(row.start, row.end, self._edit_row_walking(row, ops))]
         close = row.end - len(b"</" + p + b"row>")
-        edits: list[tuple[int, int, bytes]] = []
         number = str(row.number).encode()
+        lead = b"<" + p + b'c r="'
+        cols = sorted(ops)
+        if cols[-1] - cols[0] + 1 == len(cols):  # a run's columns side by side (the system block): one stretch
+            block = self._edit_block(row, ops, cols, number, tag_end, close)
+            if block is not None:
+                return block
+        edits: list[tuple[int, int, bytes]] = []
         refs: list[tuple[int, int]] | None = None  # (column, start) of the row's cells, when needed
+        k = 0  # refs[k:] are the cells right of the column before; ops come in column order
         for col, op in sorted(ops.items()):
-            needle = b"<" + p + b'c r="' + _letters(col) + number + b'"'
-            at = data.find(needle, tag_end, close)
+            at = data.find(lead + _letters(col) + number + b'"', tag_end, close)
             if at >= 0:
                 m = self._cell_re.match(data, at)
                 assert m is not None
-                content = m.group(2)
-                own = int(_head(m.group(1))[1].get(b"s", b"0"))
-                if op.set_value and content is not None and b"<" + p + b"f" in content:
-                    self.replaced_formula = True
-                edits.append((at, m.end(), self._new_cell(row.number, col, op, (own, m.group(0)))))
+                edits.append((at, m.end(), self._cell(number, col, op, m.group(0))))
                 continue
             if refs is None:
                 refs = [(_column(r.group(1)), r.start()) for r in self._ref_re.finditer(data, tag_end, close)]
-            after = next((s for c, s in refs if c > col), None)
-            if after is None:  # right of every cell: before the row's end (or its extLst)
+            while k < len(refs) and refs[k][0] <= col:
+                k += 1
+            if k < len(refs):
+                after = refs[k][1]
+            else:  # right of every cell: before the row's end (or its extLst)
                 ext = data.find(b"<" + p + b"extLst", tag_end, close)
                 after = ext if ext >= 0 else close
-            edits.append((after, after, self._new_cell(row.number, col, op, None)))
-        out, pos = [], row.start
-        open_tag = data[row.start:tag_end]
+            edits.append((after, after, self._cell(number, col, op, None)))
+        edits.sort(key=lambda x: x[0])
+        return self._spans(row, ops, tag_end) + edits
+
+    def _edit_block(self, row: Row, ops: dict[int, CellOp], cols: list[int], number: bytes, tag_end: int,
+                    close: int) -> list[tuple[int, int, bytes]] | None:
+        """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: that stretch made anew, through
+        a memo of whole stretches (a validation writes the same result in the same cells of every valid row).
+        None where the row is otherwise (a cell missing, another in between): the general way does it."""
+        data, lead, suffix = self.data, b"<" + self.p + b'c r="', number + b'"'
+        letters = [_letters(col) for col in cols]
+        start = data.find(lead + letters[0] + suffix, tag_end, close)
+        last = data.find(lead + letters[-1] + suffix, start, close) if start >= 0 else -1
+        if last < 0:
+            return None
+        m = self._cell_re.match(data, last)
+        assert m is not None
+        stretch = data[start:m.end()]
+        pieces = stretch.split(lead)  # b"", then each cell without its "<c r=": a text never holds "<c "
+        if len(pieces) != len(cols) + 1 or pieces[0]:
+            return None
+        tails = []  # each cell after its reference: the stretch as on any row
+        for piece, ref in zip(pieces[1:], letters, strict=True):
+            if not piece.startswith(ref + suffix):  # another cell between, or cells out of column order
+                return None
+            tails.append(piece[len(ref) + len(suffix):])
+        key: tuple[Any, ...] | None = None
+        sig = tuple((op.set_value, type(op.value), op.value, op.style, op.restyle) for op in map(ops.__getitem__, cols))
+        if all(type(v) in _MEMO_KINDS and type(r) is tuple for _s, _t, v, _y, r in sig):
+            key = (tuple(cols), *tails, sig)
+            template = self._blocks.get(key)
+            if template is not None:
+                return self._spans(row, ops, tag_end) + [(start, m.end(), template.replace(b"\x00", number))]
+        new = b"".join([self._cell(number, col, ops[col], lead + piece)
+                        for piece, col in zip(pieces[1:], cols, strict=True)])
+        if key is not None and len(self._blocks) < _MEMO_MAX and b"\x00" not in new:  # XML never holds a NUL
+            template = new
+            for col in cols:  # the row's number left out of each reference
+                template = template.replace(lead + _letters(col) + suffix, lead + _letters(col) + b'\x00"')
+            if template.count(b"\x00") == len(cols):
+                self._blocks[key] = template
+        return self._spans(row, ops, tag_end) + [(start, m.end(), new)]
+
+    def _spans(self, row: Row, ops: dict[int, CellOp], tag_end: int) -> list[tuple[int, int, bytes]]:
+        """The splice of the row's start tag where its ``spans`` hint must widen; none where it covers ``ops``."""
+        open_tag = self.data[row.start:tag_end]
         wider = _with_spans(open_tag, ops)
-        if wider is not open_tag:
-            out.append(wider)
-            pos = tag_end
-        for s, e, new in sorted(edits, key=lambda x: x[0]):
-            out.append(data[pos:s])
-            out.append(new)
-            pos = e
-        out.append(data[pos:row.end])
-        return b"".join(out)
+        return [] if wider is open_tag else [(row.start, tag_end, wider)]
 
     def _edit_row_walking(self, row: Row, ops: dict[int, CellOp]) -> bytes:
         """The general way: every cell of the row parsed (cells without a reference, a self-closed row)."""
@@ -589,6 +670,8 @@ class Sheet:
 
 
 _UNCALCULATED = object()  # what ``Sheet._value`` gives for a formula without a cached value
+_MEMO_KINDS = frozenset({str, int, bool, type(None), datetime, date})  # equal values of these are written alike
+_MEMO_MAX = 4096  # cells remembered per sheet: the common ones come first; unique ids and messages are not worth it
 
 _STYLE_ATTR = re.compile(rb'(\ss=")\d+(")')
 _REF_ATTR_END = re.compile(rb'\sr="[A-Z]+\d+"')
@@ -605,6 +688,7 @@ def _with_spans(open_tag: bytes, ops: dict[int, CellOp]) -> bytes:
     return set_attr(open_tag, "spans", f"{min(lo, min(ops))}:{max(hi, max(ops))}")
 
 
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 

@@ -1,0 +1,111 @@
+"""The sheet writer remembers cells and stretches it wrote once (they differ by row only): remembering must never
+change a byte. Whatever the rows, writing them together gives each row exactly what writing it alone gives."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet
+
+NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def sheet(rows: bytes) -> Sheet:
+    return Sheet(b'<?xml version="1.0" encoding="UTF-8"?><worksheet ' + NS + b"><sheetData>" + rows
+                 + b"</sheetData></worksheet>", "xl/worksheets/sheet1.xml")
+
+
+def green(own: int) -> int:
+    return own + 100
+
+
+def red(own: int) -> int:
+    return own + 200
+
+
+GREEN, RED, BOTH = (green,), (red,), (green, red)
+
+# Values whose equal twins are written otherwise (1 == 1.0 == True, 0.0 == -0.0, Decimal trailing zeros), texts
+# that look like references or rows, and cells as other programs write them.
+VALUES: list[Any] = [None, "", "valid", "5\"", ' r="A2"', "<c r=\"B3\"/>", 1, True, 1.0, 0.0, -0.0, Decimal("1.0"),
+                     Decimal("1.00"), 0, False, datetime(2026, 1, 2, 3, 4, 5), date(2026, 1, 2)]
+OLD = ['<c r="{c}{r}" s="7" t="n"></c>', '<c r="{c}{r}" s="7"/>', '<c r="{c}{r}"><v>{r}</v></c>',
+       '<c r="{c}{r}" t="inlineStr"><is><t>row {r}"</t></is></c>', '<c r="{c}{r}" s="3"><f>A{r}*2</f><v>4</v></c>',
+       '<c r="{c}{r}" s="5" t="s"><v>0</v></c>', None]
+
+ops_strategy = st.builds(
+    lambda set_value, value, style, restyle: (set_value, value, style, restyle),
+    st.booleans(), st.sampled_from(VALUES), st.sampled_from([None, 4]), st.sampled_from([(), GREEN, RED, BOTH]))
+
+
+def build(rows: list[tuple[int, list[int | None], dict[int, tuple[Any, ...]]]]) -> tuple[bytes, dict[int, dict[int,
+                                                                                                              CellOp]]]:
+    xml, ops = [], {}
+    for number, olds, row_ops in rows:
+        cells = "".join(OLD[o].format(c="ABCDE"[i], r=number) for i, o in enumerate(olds) if o is not None
+                        and OLD[o] is not None)
+        xml.append(f'<row r="{number}">{cells}</row>')
+        ops[number] = {col: CellOp(set_value=s, value=v, style=y, restyle=r) for col, (s, v, y, r) in row_ops.items()}
+    return "".join(xml).encode(), ops
+
+
+def row_xml(out: bytes, number: int) -> bytes:
+    m = re.search(rb'<row r="%d"[^>]*>.*?</row>' % number, out, re.S)
+    assert m is not None
+    return m.group(0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, len(OLD) - 1), min_size=5, max_size=5),
+                          st.dictionaries(st.integers(1, 5), ops_strategy, min_size=1, max_size=5)),
+                min_size=1, max_size=8),
+       st.data())
+def test_rows_written_together_are_each_what_writing_it_alone_gives(rows: list[Any], data: Any) -> None:
+    # rows repeat (the memo's case): each drawn row may be written again further down with the same cells and ops
+    repeats = data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=6))
+    spec = [(2 + i, olds, row_ops) for i, (olds, row_ops) in enumerate(rows + [rows[k] for k in repeats])]
+    xml, ops = build(spec)
+    together = sheet(xml).render(ops)
+    for number, olds, row_ops in spec:
+        alone_xml, alone_ops = build([(number, olds, row_ops)])
+        alone = sheet(alone_xml).render(alone_ops)
+        assert row_xml(together, number) == row_xml(alone, number)
+
+
+def test_a_remembered_stretch_keeps_each_rows_own_cells_and_references() -> None:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" s="7"><v>%d</v></c><c r="C%d" s="7"/></row>'
+                    % (r, r, r, r, r % 2, r) for r in range(2, 12))
+    ops = {r: {2: CellOp(restyle=GREEN), 3: CellOp(set_value=True, value="valid", restyle=GREEN)} for r in range(2, 12)}
+    ws = sheet(rows)
+    out = ws.render(ops)
+    for r in range(2, 12):
+        assert row_xml(out, r) == (b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" s="107"><v>%d</v></c>'
+                                   b'<c r="C%d" s="107" t="inlineStr"><is><t xml:space="preserve">valid</t></is></c>'
+                                   b"</row>" % (r, r, r, r, r % 2, r))
+    assert len(ws._blocks) == 2  # one stretch for B = 0, one for B = 1: the other eight rows came from the memo
+
+
+def test_a_formula_overwritten_on_any_row_is_known_though_the_row_came_from_the_memo() -> None:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r) for r in range(2, 5))
+    rows += b'<row r="5"><c r="A5"><f>B5</f><v>1</v></c></row>'
+    ws = sheet(rows)
+    ws.render({r: {1: CellOp(set_value=True, value="x")} for r in range(2, 6)})
+    assert ws.replaced_formula
+
+
+def test_equal_values_written_otherwise_never_share_what_was_remembered() -> None:
+    twins: list[Any] = [1, True, 1.0, Decimal("1"), Decimal("1.0"), Decimal("1.00"), 0, False, 0.0, -0.0,
+                        Decimal("0"), Decimal("-0"), Decimal("0E+2")]
+    for olds in ([0, 0], [6, 6], [2, 2]):  # existing empty cells (a stretch), missing cells, cells with values
+        spec = [(2 + i, olds, {1: (True, v, None, GREEN), 2: (False, None, None, GREEN)}) for i, v in enumerate(twins)]
+        xml, ops = build(spec)
+        together = sheet(xml).render(ops)
+        for number, row_olds, row_ops in spec:
+            alone_xml, alone_ops = build([(number, row_olds, row_ops)])
+            assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number)
