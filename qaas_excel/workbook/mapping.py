@@ -172,15 +172,17 @@ def rows_frame(values: Sequence[Sequence[Any]], layout: Layout, *,
     return frame, _below(last, layout, skip)
 
 
-def rows_frame_sparse(rows: Mapping[int, Mapping[int, Any]], layout: Layout, *,
-                      skip: Collection[int] = ()) -> tuple[pd.DataFrame, int]:
-    """``rows_frame`` for a sheet read as {Excel row: {column: value}} holding only non-empty cells."""
+def columns_frame(columns: Mapping[int, Mapping[int, Any]], layout: Layout, *,
+                  skip: Collection[int] = ()) -> tuple[pd.DataFrame, int]:
+    """``rows_frame`` for a sheet read as {column: {Excel row: value}} holding only non-empty cells."""
+    rows: set[int] = set()
+    for col in layout.columns.values():
+        rows.update(columns.get(col, ()))
     order = sorted(r for r in rows if r > layout.header_row and r not in skip)
-    lines = [rows[r] for r in order]
     data = {}
     for key, col in layout.columns.items():  # column by column: one pass each, blank text as empty
-        data[key] = [None if v.__class__ is str and not v.strip() else v
-                     for v in (line.get(col) for line in lines)]
+        values = columns.get(col, {})
+        data[key] = [None if v.__class__ is str and not v.strip() else v for v in map(values.get, order)]
     frame = pd.DataFrame(data, index=pd.Index(order, name="row"), columns=list(layout.columns), dtype=object)
     if len(frame):
         frame = frame[frame.notna().any(axis=1)]  # a row with values only in the user's own columns is not ours

@@ -148,11 +148,8 @@ class PackageBook:
         head = _dense(top, max((max(row) for row in top.values()), default=1), rows=mapping.HEADER_SEARCH_ROWS)
         layout = mapping.locate(head, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
         totals = {r for t in self._tables(self._sheets[sheet]) for r in t.totals_rows(layout)}
-        rows: dict[int, dict[int, Any]] = defaultdict(dict)
-        for r, c, v in ws.cells(shared, is_date, columns=set(layout.columns.values())):
-            if r > layout.header_row:
-                rows[r][c] = v
-        data, last = mapping.rows_frame_sparse(rows, layout, skip=totals)
+        columns = ws.columns_of(shared, is_date, set(layout.columns.values()))
+        data, last = mapping.columns_frame(columns, layout, skip=totals)
         if len(data) > MAX_DATA_ROWS:
             raise WorkbookError(f"{self.name}, sheet '{sheet}': {len(data):,} rows (at most {MAX_DATA_ROWS:,} are "
                                 "accepted in one run). Split the rows over several workbooks.",

@@ -12,6 +12,7 @@ import html
 import io
 import math
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -143,7 +144,8 @@ class Sheet:
         # <c r="B7" s="3" t="s"><v>12</v></c> and its kin: reference, format, type, a lone value, other content
         self._plain_cell_re = re.compile(
             rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(?:<' + p + rb"v>([^<]*)</"
-            + p + rb"v>)?(.*?)</" + p + rb"c>)", re.S)
+            + p + rb"v>|<" + p + rb"is><" + p + rb"t(?:\s[^>]*)?>([^<]*)</" + p + rb"t></" + p + rb"is>)?(.*?)</" + p
+            + rb"c>)", re.S)
         self._ref_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})\d+"')
         self._fast_cell_re = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"([^>]*?)(?:/>|>(.*?)</' + p + rb"c>)",
                                         re.S)
@@ -199,6 +201,23 @@ class Sheet:
                 elif value is not None and value != "":
                     yield row.number, col, value
 
+    def columns_of(self, shared: list[str], is_date: Callable[[int], bool], columns: set[int]) -> dict[int, dict[
+            int, Any]]:
+        """{column: {row: value}} of the non-empty cells of ``columns``, as ``cells()`` reads them: a whole table's
+        worth filled straight from the regex's tuples, without a generator step or a row dict per cell."""
+        into: dict[int, dict[int, Any]] = {col: {} for col in columns}
+        if not self.refs_everywhere:
+            for r, c, v in self.cells(shared, is_date, columns=columns):
+                into[c][r] = v
+            return into
+        for plain, start, stop in self._chunks(None):
+            if plain is None:
+                for r, c, v in self._cells_matched(start, stop, shared, is_date, columns):
+                    into[c][r] = v
+            else:
+                self._plain_into(plain, shared, is_date, columns, into)
+        return into
+
     @property
     def refs_everywhere(self) -> bool:
         """Every cell starts ``<c r="..."`` (as Excel, LibreOffice and most writers do): cells can be found by
@@ -212,6 +231,19 @@ class Sheet:
 
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
                     max_row: int | None) -> Iterator[tuple[int, int, Any]]:
+        for plain, start, stop in self._chunks(max_row):
+            if plain is None:
+                yield from self._cells_matched(start, stop, shared, is_date, columns)
+                continue
+            into: dict[int, dict[int, Any]] = defaultdict(dict)
+            self._plain_into(plain, shared, is_date, columns, into)
+            for col, values in into.items():
+                for row, value in values.items():
+                    yield row, col, value
+
+    def _chunks(self, max_row: int | None) -> Iterator[tuple[list[tuple[bytes, ...]] | None, int, int]]:
+        """The sheetData a few MiB at a time, cut at a row's end (memory stays bounded): (the regex's tuple of each
+        cell, or None where a cell is not in the plain shape, start, end)."""
         start, end = self.body
         if max_row is not None:  # rows are in order: stop at the first row past max_row
             m = re.compile(rb"<" + re.escape(self.p) + rb'row\b[^>]*\br="(\d+)"')
@@ -224,10 +256,8 @@ class Sheet:
             cut = self.data.find(row_end, min(start + _CHUNK, end), end)
             stop = end if cut < 0 else cut + len(row_end)
             found = self._plain_cell_re.findall(self.data, start, stop)
-            if len(found) == self._cell_count(start, stop):  # every cell in the plain shape: tuples straight from C
-                yield from self._plain_cells(found, shared, is_date, columns)
-            else:
-                yield from self._cells_matched(start, stop, shared, is_date, columns)
+            # every cell in the plain shape: tuples straight from C
+            yield (found if len(found) == self._cell_count(start, stop) else None), start, stop
             start = stop
 
     def _cells_matched(self, start: int, end: int, shared: list[str], is_date: Callable[[int], bool],
@@ -249,17 +279,20 @@ class Sheet:
         tag = b"<" + self.p + b'c r="'
         return self.data.count(tag, start, end)
 
-    def _plain_cells(self, found: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
-                     columns: set[int] | None) -> Iterator[tuple[int, int, Any]]:
-        """Cells read by one regex: reference, format, type, and the value when it is a lone <v>."""
+    def _plain_into(self, found: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
+                    columns: set[int] | None, into: dict[int, dict[int, Any]]) -> None:
+        """Cells read by one regex (reference, format, type, and the value when it is a lone <v> or one run of
+        inline text) into ``into[column][row]``."""
         cols = _COLUMNS
         dates: dict[bytes, bool] = {}  # format -> shows a date, asked once per format
         value: Any  # a number, a text, a date or a bool: as the cell says
-        for letters, number, s, t, v, rest in found:
+        for letters, number, s, t, v, text, rest in found:
             col = cols.get(letters) or _column(letters)
             if columns is not None and col not in columns:
                 continue
-            if v:
+            if text and t == b"inlineStr" and not rest:
+                value = _text(text)  # one run of text, as most writers (and this program) write it
+            elif v:
                 if not t or t == b"n":
                     if v.isdigit() and (not s or not (dates[s] if s in dates else dates.setdefault(
                             s, is_date(int(s))))):
@@ -287,7 +320,7 @@ class Sheet:
             else:
                 continue
             if value is not None and value != "":
-                yield int(number), col, value
+                into[col][int(number)] = value
 
     def _number(self, raw: bytes, s: bytes, is_date: Callable[[int], bool]) -> Any:
         text = raw.decode().strip()
