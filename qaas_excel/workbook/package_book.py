@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils.cell import get_column_letter
 
+from qaas_excel.gcpause import collector_paused
 from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_missing
 from qaas_excel.workbook import columns as C
@@ -170,7 +171,7 @@ class PackageBook:
 
     # -- writing -------------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
-        with naming(self.path, table.sheet):
+        with naming(self.path, table.sheet), collector_paused():  # a million cell changes, none in a cycle
             self._write_back(table, changes)
 
     def _write_back(self, table: SheetTable, changes: WriteBack) -> None:

@@ -302,13 +302,20 @@ class Package:
                 out.compress_type = zipfile.ZIP_DEFLATED if name in self._changed else info.compress_type
                 out.external_attr = info.external_attr
                 out.create_system = info.create_system
-                data = self._changed[name] if name in self._changed else self._cache.get(name) or src.read(info)
-                dst.writestr(out, data)
+                if name in self._changed:
+                    dst.writestr(out, self._changed[name], compresslevel=WRITE_LEVEL)
+                else:
+                    dst.writestr(out, self._cache.get(name) or src.read(info))
             for name, data in self._changed.items():
                 if name not in self._infos:
                     out = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     out.compress_type = zipfile.ZIP_DEFLATED
-                    dst.writestr(out, data)
+                    dst.writestr(out, data, compresslevel=WRITE_LEVEL)
+
+
+# zlib's level for the parts a run writes: 3 compresses a 170 MB sheet in 0.8 s to 10 % more than the default 6 does
+# in 2.2 s (level 1: 0.55 s, 27 % more).
+WRITE_LEVEL = 3
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:

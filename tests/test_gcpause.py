@@ -1,0 +1,77 @@
+"""The collector pause: the collector is off inside, back to what it was after, also when pauses overlap in threads
+or the body raises."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from qaas_excel.gcpause import collector_paused
+
+
+@pytest.fixture(autouse=True)
+def collector_restored() -> Iterator[None]:
+    before = gc.isenabled()
+    yield
+    (gc.enable if before else gc.disable)()
+
+
+def test_off_inside_and_on_again_after() -> None:
+    gc.enable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_raising_body_still_gives_the_collector_back() -> None:
+    gc.enable()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_switched_off_stays_off() -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_nested_pauses_end_with_the_outermost() -> None:
+    gc.enable()
+    with collector_paused():
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_in_threads_end_with_the_last() -> None:
+    gc.enable()
+    first_in, second_in, first_may_leave = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with collector_paused():
+            first_in.set()
+            first_may_leave.wait(10)
+
+    def second() -> None:
+        first_in.wait(10)
+        with collector_paused():
+            second_in.set()
+            first_may_leave.set()
+            worker.join(10)  # the first pause has ended, this one has not
+            seen["while the second still runs"] = gc.isenabled()
+
+    worker = threading.Thread(target=first)
+    other = threading.Thread(target=second)
+    worker.start()
+    other.start()
+    other.join(20)
+    assert second_in.is_set()
+    assert seen == {"while the second still runs": False}
+    assert gc.isenabled()
