@@ -236,10 +236,9 @@ def validate_table(table: SheetTable, **kwargs: Any) -> ValidationResult:
     reading found (merged ranges, formulas never calculated), which replaces the rules' findings on the cells it
     makes unreadable. Every problem in a row's cell names that cell ("K2")."""
     result = validate(table.resource, table.data, sheet=table.sheet,
-                      headers=column_labels(table.headers, table.columns), date1904=table.date1904, **kwargs)
+                      headers=column_labels(table.headers, table.columns), date1904=table.date1904,
+                      columns=table.columns, **kwargs)
     problems = [p for p in result.problems if (p.row, p.field) not in table.unusable]
-    problems = [p if p.cell or p.row is None or p.field not in table.columns
-                else replace(p, cell=cell_name(int(p.row), table.columns[p.field])) for p in problems]
     problems.extend(table.problems)
     problems.sort(key=lambda p: (p.row is not None, p.row or 0))
     return ValidationResult(result.records, problems)

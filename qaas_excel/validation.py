@@ -12,13 +12,14 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils.cell import get_column_letter
 
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number_as_typed
@@ -43,16 +44,17 @@ class ValidationResult:
 
 class _Collector:
     def __init__(self, resource: Resource, data: pd.DataFrame, sheet: str | None,
-                 headers: dict[str, str] | None) -> None:
+                 headers: dict[str, str] | None, columns: Mapping[str, int] | None = None) -> None:
         self.resource, self.data, self.sheet, self.headers = resource, data, sheet, headers or {}
+        self.columns = columns or {}
         self.problems: list[Problem] = []
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or self.resource.field(name).header
 
     def add(self, rows: Iterable[int], column: str | None, code: str, note: str | Callable[..., str]) -> None:
-        """``note``: a text, or a function of the row giving one. Each problem carries its cell as it was read
-        (blank: None)."""
+        """``note``: a text, or a function of the row giving one. Each problem carries its cell's value as it was
+        read (blank: None) and, where the sheet's columns are known, the cell's name ("K2")."""
         label = self.header(column) if column else None
         rows = [int(row) for row in rows]
         if not rows:
@@ -61,25 +63,29 @@ class _Collector:
             cells = [None if is_blank(v) else v for v in self.data[column].loc[rows].tolist()]
         else:
             cells = [None] * len(rows)
+        col = self.columns.get(column) if column is not None else None
+        letter = get_column_letter(col) if col else None
         for row, cell in zip(rows, cells, strict=True):
             text = note(row) if callable(note) else note
-            self.problems.append(Problem(row, column, code, text, self.sheet, cell, label))
+            self.problems.append(Problem(row, column, code, text, self.sheet, cell, label,
+                                         f"{letter}{row}" if letter else None))
 
 
 def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None,
              headers: dict[str, str] | None = None, operator_refs: set[str] | None = None,
              operator_ids: set[int] | None = None, today: date | None = None,
-             date1904: bool = False) -> ValidationResult:
+             date1904: bool = False, columns: Mapping[str, int] | None = None) -> ValidationResult:
     """Check every row; ``data`` holds raw cell values (index: Excel rows, columns: field names).
 
     ``date1904``: the workbook counts date serials from 1904 (a date typed in a number format is read so).
+    ``columns``: field -> the sheet's column, when known: each problem in a row's field then names its cell ("K2").
 
     Charge points name their operator by QaaS ID or by reference: a reference must be in
     ``operator_refs`` (when given); an ID must be in ``operator_ids`` when that is given (None:
     any ID is accepted and the service will say if it is not yours).
     """
     today = today or datetime.now(UTC).date()
-    out = _Collector(resource, data, sheet, headers)
+    out = _Collector(resource, data, sheet, headers, columns)
     records = pd.DataFrame(index=data.index)
     failed: dict[str, pd.Series] = {}
 

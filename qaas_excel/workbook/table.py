@@ -7,6 +7,7 @@ into the same rows; ``save`` makes it durable. Backends read and write whole ran
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -132,12 +133,25 @@ def range_bounds(ref: str) -> tuple[int, int, int, int]:
     return min_col, min_row, max_col, max_row
 
 
+_CELL_NAME = re.compile(r"([A-Z]{1,3})([1-9]\d{0,6})")
+
+
 def cell_position(name: str) -> tuple[int, int]:
     """"K2" -> (2, 11)."""
+    m = _CELL_NAME.fullmatch(name)  # the names problems carry, as ``cell_name`` makes them (one per problem)
+    if m is not None:
+        return int(m[2]), _column_index(m[1])
     from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
-    letters, row = coordinate_from_string(name)
+    letters, row = coordinate_from_string(name)  # anything else as openpyxl reads it (and refuses it)
     return row, column_index_from_string(letters)
+
+
+@cache
+def _column_index(letters: str) -> int:
+    from openpyxl.utils.cell import column_index_from_string
+
+    return column_index_from_string(letters)
 
 
 @dataclass

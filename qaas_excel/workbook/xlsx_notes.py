@@ -174,9 +174,14 @@ def _with_legacy_drawing(sheet_xml: bytes, rid: str) -> bytes:
     root = re.search(rb"<(\w+:)?worksheet\b", sheet_xml)
     p = root.group(1) or b"" if root else b""
     el = (b"<" + p + b'legacyDrawing xmlns:r="' + OFFICE_REL.encode() + b'" r:id=' + quoteattr(rid).encode() + b"/>")
+    # Every element it goes before follows the sheet's data: looked for there only (a row or cell has an extLst of
+    # its own), and the sheet of 200,000 rows copied once.
+    after_data = max(sheet_xml.rfind(b"</" + p + b"sheetData>"), sheet_xml.rfind(b"<" + p + b"sheetData"), 0)
+    at = sheet_xml.rfind(b"</" + p + b"worksheet>")
     for name in _AFTER_LEGACY:
-        m = re.search(rb"<" + re.escape(p) + name + rb"\b", sheet_xml)
+        m = re.compile(rb"<" + re.escape(p) + name + rb"\b").search(sheet_xml, after_data)
         if m:
-            return sheet_xml[:m.start()] + el + sheet_xml[m.start():]
-    end = sheet_xml.rfind(b"</" + p + b"worksheet>")
-    return sheet_xml[:end] + el + sheet_xml[end:]
+            at = m.start()
+            break
+    view = memoryview(sheet_xml)
+    return b"".join((view[:at], el, view[at:]))

@@ -301,3 +301,15 @@ def test_an_old_message_does_not_outlive_its_result(sandbox, signed_in, demo_boo
     assert column(demo_book, CPS, "Result")[row] == "unchanged"
     assert column(demo_book, CPS, "Message")[row] is None
     assert isinstance(column(demo_book, CPS, "QaaS ID")[row], int)  # untouched columns keep their values
+
+
+def test_every_problem_in_a_rows_field_names_its_cell(demo_book: Path) -> None:
+    from openpyxl.utils import get_column_letter
+
+    from qaas_excel.pipeline import validate_table
+    from qaas_excel.resources import CHARGEPOINT
+
+    table = OpenpyxlBook.open(demo_book).read(CHARGEPOINT, CPS)
+    problems = [p for p in validate_table(table).problems if p.row is not None and p.field in table.columns]
+    assert len({p.field for p in problems}) >= 3
+    assert [p.cell for p in problems] == [f"{get_column_letter(table.columns[str(p.field)])}{p.row}" for p in problems]
