@@ -286,6 +286,8 @@ class Sheet:
         cols = _COLUMNS
         dates: dict[bytes, bool] = {}  # format -> shows a date, asked once per format
         value: Any  # a number, a text, a date or a bool: as the cell says
+        last, row = b"", 0  # a row's cells come together: its number made an int once, shared by its cells
+        known = self._dates  # serial -> date, as ``_number`` keeps them
         for letters, number, s, t, v, text, rest in found:
             col = cols.get(letters) or _column(letters)
             if columns is not None and col not in columns:
@@ -294,8 +296,11 @@ class Sheet:
                 value = _text(text)  # one run of text, as most writers (and this program) write it
             elif v:
                 if not t or t == b"n":
-                    if v.isdigit() and (not s or not (dates[s] if s in dates else dates.setdefault(
-                            s, is_date(int(s))))):
+                    if s and s != b"0" and (dates[s] if s in dates else dates.setdefault(s, is_date(int(s)))):
+                        value = known.get(v)  # a date column holds the same few serials: each converted once
+                        if value is None:
+                            value = self._number(v, s, is_date)
+                    elif v.isdigit():
                         value = int(v)  # the most common number: a whole one in a plain format
                     else:
                         value = self._number(v, s, is_date)
@@ -320,7 +325,9 @@ class Sheet:
             else:
                 continue
             if value is not None and value != "":
-                into[col][int(number)] = value
+                if number != last:
+                    last, row = number, int(number)
+                into[col][row] = value
 
     def _number(self, raw: bytes, s: bytes, is_date: Callable[[int], bool]) -> Any:
         text = raw.decode().strip()
