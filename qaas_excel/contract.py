@@ -105,7 +105,10 @@ class Contract:
         return {renames.get(k, k): v for k, v in body.items()}
 
     def from_wire(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
-        back = {theirs: ours for ours, theirs in self.fields.get(resource.name, {}).items()}
+        renames = self.fields.get(resource.name)
+        if not renames:
+            return dict(body)
+        back = {theirs: ours for ours, theirs in renames.items()}
         return {back.get(k, k): v for k, v in body.items()}
 
     # -- statuses ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from qaas_excel.sync import (
     differences,
     find_twins,
     fingerprint,
+    fingerprints,
     identity_mismatch,
     identity_text,
     plan_rows,
@@ -354,9 +355,17 @@ def _row_dicts(frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
     keys = list(frame.columns)
     if not keys:
         return {int(row): {} for row in frame.index}
-    columns = [[None if is_missing(v) else v for v in frame[k].tolist()] for k in keys]
+    columns = [_present(frame[k]) for k in keys]
     lines = zip(*columns, strict=True)
     return {int(row): dict(zip(keys, line, strict=True)) for row, line in zip(frame.index, lines, strict=True)}
+
+
+def _present(column: pd.Series) -> list[Any]:
+    """A column's values, missing ones as None (pandas finds whether any is missing: most columns have none)."""
+    values = column.tolist()
+    if not column.isna().any():  # isna finds every value is_missing finds (and Decimal NaN besides)
+        return values
+    return [None if is_missing(v) else v for v in values]
 
 
 def _reference(value: Any) -> str | None:
@@ -393,15 +402,19 @@ def _replay_journal(journal: Journal | None, sheet: str, resource: Resource, row
     if journal is None:
         return {}
     done, open_intents = journal.pending(sheet)
+    if not done and not open_intents:
+        return {}
     recovered: dict[int, Outcome] = {}
     linked = {r.record_id for r in rows if r.record_id is not None}
     by_id = {rec.get("id"): rec for rec in service}
     by_fingerprint: dict[str | None, dict[str, Any]] = {}
     if any(e.action == Action.CREATE.value for e in open_intents.values()):
-        for rec in service:
-            if rec.get("id") not in linked:
-                by_fingerprint.setdefault(values_part(fingerprint(resource, rec)), rec)
-    unlinked = {values_part(fingerprint(resource, r.values)): r for r in rows if r.record_id is None and not r.problems}
+        free = [rec for rec in service if rec.get("id") not in linked]
+        for rec, fp in zip(free, fingerprints(resource, free), strict=True):
+            by_fingerprint.setdefault(values_part(fp), rec)
+    candidates = [r for r in rows if r.record_id is None and not r.problems]
+    unlinked = {values_part(fp): r for r, fp in zip(candidates, fingerprints(resource, [r.values for r in candidates]),
+                                                    strict=True)}
     by_row = {r.row: r for r in rows}
 
     def link(r: RowState, e: Any, edited: bool) -> None:
@@ -704,8 +717,10 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
     for r in linked:
         owners.setdefault(r.record_id, []).append(r.row)  # type: ignore[arg-type]
     identity_fields = {n for group in resource.identity for n in group} | {resource.reference}
+    row_fps = fingerprints(resource, [r.values for r in linked])
+    service_fps = dict(zip(by_id, fingerprints(resource, list(by_id.values())), strict=True))
     outcomes: list[Outcome] = []
-    for r in linked:
+    for r, fp in zip(linked, row_fps, strict=True):
         rec_id = r.record_id
         assert rec_id is not None
         record = by_id.get(rec_id)
@@ -725,7 +740,7 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
         if any(p.field in identity_fields for p in r.problems):
             outcomes.append(Outcome(r.row, Result.PULLED, status, record))
             continue
-        fp, service_fp, stored = fingerprint(resource, r.values), fingerprint(resource, record), r.stored_fingerprint
+        service_fp, stored = service_fps[rec_id], r.stored_fingerprint
         wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
         if wrong:
             theirs = identity_text(resource, record)
@@ -736,10 +751,11 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
                                     sheet, rec_id))
             outcomes.append(Outcome(r.row, Result.MISMATCH, problem.message, {"id": rec_id}, problems=[problem]))
             continue
-        sides = describe_sides(resource, differences(resource, r.values, record))
         if same_values(fp, service_fp) or r.problems:
             outcomes.append(Outcome(r.row, Result.PULLED, status, record))
-        elif stored is None:
+            continue
+        sides = describe_sides(resource, differences(resource, r.values, record))
+        if stored is None:
             outcomes.append(Outcome(r.row, Result.CONFLICT, f"{status} This row differs from the record ({sides}) "
                                     "and there is no fingerprint of the last push to tell which side changed.",
                                     record))
@@ -761,9 +777,9 @@ def _pull_rows(resource: Resource, rows: list[RowState], service: list[dict[str,
 
 def _records_frame(resource: Resource, records: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
-    for rec in records:
+    for rec, fp in zip(records, fingerprints(resource, records), strict=True):
         row = {f.name: excel_time(rec.get(f.name)) for f in resource.fields if f.name in rec}
-        row[C.FINGERPRINT] = fingerprint(resource, rec)
+        row[C.FINGERPRINT] = fp
         row[C.RESULT] = Result.PULLED.value
         row[C.MESSAGE] = "Added from the service by pull."
         rows.append(row)

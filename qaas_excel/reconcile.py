@@ -36,7 +36,7 @@ from qaas_excel.pipeline import OperatorDirectory, run_on_file, sheets_to_proces
 from qaas_excel.problems import by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import LOCK_WAIT_S
-from qaas_excel.sync import Periods, canonical_value, fingerprint, identity_mismatch, natural_key, reference_of
+from qaas_excel.sync import Periods, canonical_value, fingerprints, identity_mismatch, natural_key, reference_of
 from qaas_excel.values import decimal_text, jsonable
 from qaas_excel.workbook.table import SheetTable, TableBook, WorkbookError
 from qaas_excel.workbook.writeback import system_values
@@ -146,6 +146,10 @@ def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
             used.add(record_id)
         return record
 
+    # fingerprints tell whether a row's QaaS ID is its record (worked out together: a column at a time)
+    linked = [row for row in rows if row.get("id") in by_id]
+    row_fps = {id(row): fp for row, fp in zip(linked, fingerprints(CHARGEPOINT, linked), strict=True)}
+    service_fps = dict(zip(by_id, fingerprints(CHARGEPOINT, list(by_id.values())), strict=True))
     for row in rows:
         rec_id = row.get("id")
         if rec_id is not None and claims[rec_id] > 1:
@@ -157,7 +161,7 @@ def reconcile_records(rows: list[dict[str, Any]], service: list[dict[str, Any]],
             pending.append(row)
         elif rec_id not in by_id:
             out.append(_detail(row, None, MISSING_ON_SERVICE, op_name))
-        elif identity_mismatch(CHARGEPOINT, fingerprint(CHARGEPOINT, row), fingerprint(CHARGEPOINT, by_id[rec_id])):
+        elif identity_mismatch(CHARGEPOINT, row_fps[id(row)], service_fps[rec_id]):
             pending.append(row)  # the QaaS ID is another record's: matched below by what the row is
         else:
             record = take(rec_id)

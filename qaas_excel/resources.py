@@ -467,22 +467,36 @@ def encode_value(f: Field, value: Any) -> Any:
     return str(value)
 
 
+def _decimal(value: Any) -> Decimal:
+    return value if type(value) is Decimal else Decimal(str(value))  # JSON numbers already come as Decimals
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else int(value)
+
+
+def _date(value: Any) -> date:
+    return date.fromisoformat(str(value)[:10])
+
+
+def _datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+_DECODERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.DECIMAL: _decimal, FieldType.DATE: _date, FieldType.DATETIME: _datetime, FieldType.INT: _int,
+}
+
+
 def decode_value(f: Field, value: Any) -> Any:
     """A JSON value from the service as a Python value; what cannot be read is kept as it came."""
-    if value is None:
-        return None
+    decode = _DECODERS.get(f.type)
+    if value is None or decode is None:
+        return value
     try:
-        if f.type is FieldType.DECIMAL:
-            return Decimal(str(value))
-        if f.type is FieldType.DATE:
-            return date.fromisoformat(str(value)[:10])
-        if f.type is FieldType.DATETIME:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-        if f.type is FieldType.INT:
-            return int(value)
+        return decode(value)
     except (InvalidOperation, ValueError, TypeError):
         return value
-    return value
 
 
 def encode_record(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
@@ -494,13 +508,17 @@ def encode_record(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_FIELDS_BY_NAME: dict[int, tuple[tuple[Field, ...], dict[str, Field]]] = {}
+_TYPED_FIELDS: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
 
 
 def decode_record(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
-    """A record from the service; fields we do not know are kept verbatim."""
-    cached = _FIELDS_BY_NAME.get(id(resource.fields))
+    """A record from the service; fields we do not know are kept verbatim (text fields are kept as they came)."""
+    cached = _TYPED_FIELDS.get(id(resource.fields))
     if cached is None or cached[0] is not resource.fields:  # (the tuple is kept, so its id stays its own)
-        cached = _FIELDS_BY_NAME[id(resource.fields)] = (resource.fields, {f.name: f for f in resource.fields})
-    known = cached[1]
-    return {k: decode_value(known[k], v) if k in known else v for k, v in body.items()}
+        cached = _TYPED_FIELDS[id(resource.fields)] = (resource.fields,
+                                                        tuple(f for f in resource.fields if f.type in _DECODERS))
+    record = dict(body)
+    for f in cached[1]:
+        if f.name in record:
+            record[f.name] = decode_value(f, record[f.name])
+    return record

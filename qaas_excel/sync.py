@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -100,10 +100,33 @@ def canonical(resource: Resource, values: dict[str, Any]) -> dict[str, str]:
     return {f.name: canonical_value(f, values.get(f.name)) for f in resource.client_fields}
 
 
-_SORTED_FIELDS: dict[int, tuple[Resource, tuple[Field, ...]]] = {}
+class _Spelling:
+    """How one resource's fingerprints are spelled: its pushed fields by name, and which of them the reference and
+    each identity group are."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.fields = tuple(sorted(resource.client_fields, key=lambda f: f.name))
+        at = {f.name: i for i, f in enumerate(self.fields)}
+        ref = resource.reference
+        self.reference = at.get(ref) if ref is not None else None
+        # an identity group's member that is not pushed is spelled as empty, always
+        self.groups = [tuple(at.get(n, n + "=") for n in group) for group in resource.identity]
 
 
-def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
+_SPELLINGS: dict[int, _Spelling] = {}
+
+
+def _spelling(resource: Resource) -> _Spelling:
+    known = _SPELLINGS.get(id(resource))
+    if known is None or known.resource is not resource:  # the resource as defined now (a contract may redefine it)
+        if len(_SPELLINGS) > 64:
+            _SPELLINGS.clear()
+        known = _SPELLINGS[id(resource)] = _Spelling(resource)
+    return known
+
+
+def fingerprint(resource: Resource, values: Mapping[str, Any]) -> str:
     """What the hidden column holds: a hash of the pushed fields' canonical values, then short digests of which
     record those values are (reference, then each identity group), so that a row whose data moved away from its
     QaaS ID (a sheet sorted without its QaaS columns) is told apart from a row that was edited.
@@ -111,47 +134,51 @@ def fingerprint(resource: Resource, values: dict[str, Any]) -> str:
     ``hash:ref.group1.group2``; an empty part is an empty reference. Fingerprints written before the digests
     (a bare hash) still compare by their hash (``same_values``).
     """
-    known = _SORTED_FIELDS.get(id(resource))
-    if known is None or known[0] is not resource:  # the resource as defined now (a contract may define it anew)
-        if len(_SORTED_FIELDS) > 64:
-            _SORTED_FIELDS.clear()
-        known = _SORTED_FIELDS[id(resource)] = (resource, tuple(sorted(resource.client_fields, key=lambda f: f.name)))
-    fields = known[1]
-    parts: dict[str, str] = {}
-    for f in fields:
-        value = values.get(f.name)
+    [one] = fingerprints(resource, (values,))
+    return one
+
+
+def fingerprints(resource: Resource, many: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``fingerprint`` of each of ``many`` (rows or records), worked out a field at a time: a value that comes
+    again (a town, a date, an operator) is spelled once, and each row's parts are joined without a dict of its
+    own."""
+    spelling = _spelling(resource)
+    columns = [_spelled(f, [values.get(f.name) for values in many]) for f in spelling.fields]
+    rows = list(zip(*columns, strict=True)) if columns else [() for _ in many]
+    sha = hashlib.sha256
+    hashes = [sha("\x1f".join(parts).encode()).hexdigest()[:20] for parts in rows]
+    digests: list[list[str]] = []
+    ref = spelling.reference
+    if ref is None:
+        digests.append([""] * len(rows))
+    else:
+        empty = spelling.fields[ref].name + "="
+        digests.append(["" if text == empty else sha(text.encode()).hexdigest()[:6] for text in columns[ref]])
+    for group in spelling.groups:
+        members = [columns[i] if isinstance(i, int) else [i] * len(rows) for i in group]
+        digests.append([sha("\x1f".join(parts).encode()).hexdigest()[:6] for parts in zip(*members, strict=True)])
+    return [h + ":" + ".".join(d) for h, *d in zip(hashes, *digests, strict=True)]
+
+
+def _spelled(f: Field, values: list[Any]) -> list[str]:
+    """``name=canonical value`` for each of a column's values."""
+    prefix = f.name + "="
+    seen: dict[tuple[type, Any], str] = {}  # towns, dates, operators, powers: the same few values again
+    out = []
+    for value in values:
         kind = type(value)
         if kind is Decimal or kind is float:  # amounts: mostly unique, not worth remembering
-            parts[f.name] = f"{f.name}={canonical_value(f, value)}"
+            out.append(prefix + canonical_value(f, value))
             continue
-        key = (id(f), kind, value)  # towns, dates, operators, powers: the same few values again
+        key = (kind, value)
         try:
-            found = _PARTS.get(key)
-        except TypeError:  # a value that cannot be a key (never from a cell): spell it out
-            parts[f.name] = f"{f.name}={canonical_value(f, value)}"
+            text = seen.get(key)
+        except TypeError:  # a value that cannot be a key (never from a cell): spelled out
+            out.append(prefix + canonical_value(f, value))
             continue
-        if found is None or found[0] is not f:  # keyed by the field itself: a contract may redefine one
-            if len(_PARTS) > 100_000:  # bounded: a server working through many files does not grow
-                _PARTS.clear()
-            found = _PARTS[key] = (f, f"{f.name}={canonical_value(f, value)}")
-        parts[f.name] = found[1]
-    digest = hashlib.sha256("\x1f".join(parts.values()).encode()).hexdigest()[:20]
-    return digest + ":" + ".".join(_identity_parts(resource, parts))
-
-
-_PARTS: dict[tuple[int, type, Any], tuple[Field, str]] = {}
-
-
-def _identity_parts(resource: Resource, parts: dict[str, str]) -> list[str]:
-    """Short digests of the reference and of each identity group ("" for an empty reference)."""
-    out = []
-    ref = resource.reference
-    if ref is not None and ref in parts and parts[ref] != f"{ref}=":
-        out.append(hashlib.sha256(parts[ref].encode()).hexdigest()[:6])
-    else:
-        out.append("")
-    for group in resource.identity:
-        out.append(hashlib.sha256("\x1f".join(parts.get(n, n + "=") for n in group).encode()).hexdigest()[:6])
+        if text is None:
+            text = seen[key] = prefix + canonical_value(f, value)
+        out.append(text)
     return out
 
 
@@ -234,13 +261,19 @@ class Periods:
     def __init__(self, resource: Resource, records: Iterable[dict[str, Any]]) -> None:
         self.resource = resource
         self.what = tuple(n for n in resource.natural_key if n not in (resource.period or ()))
-        self.by_what: dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]] = {}
-        if resource.period is None:
-            return
-        for rec in records:
-            key, span = self._key(rec)
-            if key is not None and span is not None:
-                self.by_what.setdefault(key, []).append((*span, rec))
+        self._records = list(records) if resource.period is not None else []
+        self._by_what: dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]] | None = None
+
+    @property
+    def by_what(self) -> dict[tuple[str, ...], list[tuple[int, int, dict[str, Any]]]]:
+        """Built when first asked (a push of rows that all have their QaaS ID never asks)."""
+        if self._by_what is None:
+            self._by_what = {}
+            for rec in self._records:
+                key, span = self._key(rec)
+                if key is not None and span is not None:
+                    self._by_what.setdefault(key, []).append((*span, rec))
+        return self._by_what
 
     def _key(self, values: dict[str, Any]) -> tuple[tuple[str, ...] | None, tuple[int, int] | None]:
         assert self.resource.period is not None
@@ -340,7 +373,8 @@ OVERWRITE_HINT = "push it with --overwrite {row}"
 class _Matches:
     """The service's records no row is linked to, by what identifies them to a row without a QaaS ID."""
 
-    def __init__(self, resource: Resource, records: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, resource: Resource, records: Iterable[dict[str, Any]], fps: Mapping[int, str]) -> None:
+        """``fps``: each record's fingerprint by the record's ``id()``."""
         self.resource = resource
         self.by_ref: dict[str, dict[str, Any]] = {}
         self.by_key: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -356,7 +390,7 @@ class _Matches:
             if weak := weak_key(resource, rec):
                 self.by_weak.setdefault(weak, rec)
             if by_values:
-                self.by_fp.setdefault(values_part(fingerprint(resource, rec)), rec)
+                self.by_fp.setdefault(values_part(fps[id(rec)]), rec)
 
     def find(self, r: RowState, fp: str) -> tuple[dict[str, Any] | None, str]:
         resource = self.resource
@@ -398,9 +432,12 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
     for r in rows:
         if r.record_id is not None:
             owners.setdefault(r.record_id, []).append(r.row)
+    service_fps = dict(zip((id(rec) for rec in service), fingerprints(resource, service), strict=True))
     matches = _Matches(resource, (rec for rec in service if rec.get("id") not in owners and rec.get("id") not in
-                                  claimed))
+                                  claimed), service_fps)
     periods = Periods(resource, service)
+    valid = [r for r in rows if not r.problems]
+    row_fps = dict(zip((r.row for r in valid), fingerprints(resource, [r.values for r in valid]), strict=True))
     # Sorting moves a row's values but not its fingerprint: values that are exactly what another row last pushed
     # belong to that row's record.
     pushed_as: dict[str | None, RowState] = {values_part(r.stored_fingerprint): r for r in rows
@@ -416,7 +453,7 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
             planned.append(Planned(r.row, Action.NONE, Result.INVALID, _problem_summary(r.problems),
                                    record_id=r.record_id, problems=r.problems))
             continue
-        fp = fingerprint(resource, r.values)
+        fp = row_fps[r.row]
         if r.record_id is None:
             planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place))
             continue
@@ -433,8 +470,9 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
                                      f"this row holds exactly the values last pushed as record {twin.record_id} "
                                      f"(the QaaS ID of row {twin.row})"))
             continue
-        planned.append(_plan_existing(resource, r, fp, by_id.get(r.record_id), overwrite=r.row in overwrite,
-                                      sheet=sheet, place=place))
+        record = by_id.get(r.record_id)
+        planned.append(_plan_existing(resource, r, fp, record, overwrite=r.row in overwrite, sheet=sheet, place=place,
+                                      service_fp=service_fps[id(record)] if record is not None else None))
     return planned
 
 
@@ -509,14 +547,18 @@ def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, perio
 
 
 def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, Any] | None, *,
-                   overwrite: bool = False, sheet: str | None = None, place: Place | None = None) -> Planned:
+                   overwrite: bool = False, sheet: str | None = None, place: Place | None = None,
+                   service_fp: str | None = None) -> Planned:
+    """``service_fp``: the record's fingerprint, when already worked out."""
     if record is None:
         return Planned(r.row, Action.NONE, Result.FAILED,
                        f"QaaS ID {r.record_id} is not on the service (deleted, or it belongs to another "
                        "account). Clear the QaaS ID to create the record again.", record_id=r.record_id)
-    service_fp = fingerprint(resource, record)
+    service_fp = service_fp or fingerprint(resource, record)
     stored = r.stored_fingerprint or None
-    wrong = identity_mismatch(resource, fp, service_fp) or identity_mismatch(resource, fp, stored)
+    # (a fingerprint equal to the row's is the same record: most rows, not worth taking apart)
+    wrong = ((fp != service_fp and identity_mismatch(resource, fp, service_fp))
+             or (fp != stored and identity_mismatch(resource, fp, stored)))
     if wrong:
         return _mismatch(resource, r, record, sheet, place or _by_header(resource),
                          f"its {' and '.join(wrong)} differ from the record's")
@@ -578,12 +620,12 @@ def find_twins(resource: Resource, created: Mapping[int, dict[str, Any]],
     by_ref: dict[str, list[dict[str, Any]]] = {}
     by_weak: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     by_fp: dict[str | None, list[dict[str, Any]]] = {}
-    for rec in others:
+    for rec, fp in zip(others, fingerprints(resource, others), strict=True):
         if ref := reference_of(resource, rec):
             by_ref.setdefault(ref, []).append(rec)
         if weak := weak_key(resource, rec):
             by_weak.setdefault(weak, []).append(rec)
-        by_fp.setdefault(values_part(fingerprint(resource, rec)), []).append(rec)
+        by_fp.setdefault(values_part(fp), []).append(rec)
     out: dict[int, list[dict[str, Any]]] = {}
     for row, rec in created.items():
         found: dict[Any, dict[str, Any]] = {}

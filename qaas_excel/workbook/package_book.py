@@ -268,10 +268,14 @@ class PackageBook:
         xml = ws.render(ops, cols=new_cols)
         if ws.replaced_formula:
             self._drop_calc_chain = True
+        changed = xml is not ws.data and xml != ws.data  # (a memcmp)
+        if changed:  # the part as it was is not read again: let it go before the notes copy the new one
+            del ws
+            self.pkg.forget(part)
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
                      if cell in noted and (cell not in authors or authors[cell] == NOTE_AUTHOR)}
         xml = notes.apply(xml, ours, new_notes)
-        self.pkg.write(part, xml)
+        self.pkg.write(part, xml, changed=changed or None)
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))
 
     def _ensure_system_columns(self, ws: Sheet, table: SheetTable,

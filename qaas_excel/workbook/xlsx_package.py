@@ -186,12 +186,17 @@ class Package:
     def xml(self, part: str) -> etree._Element:
         return parse_xml(self.read(part), part=part)
 
-    def write(self, part: str, data: bytes) -> None:
-        if self.has(part) and self.read(part) == data:
+    def write(self, part: str, data: bytes, *, changed: bool | None = None) -> None:
+        """``changed``: True when the caller knows ``data`` differs from the part (it is not compared)."""
+        if not changed and self.has(part) and self.read(part) == data:
             return
         self._changed[part] = data
         self._cache.pop(part, None)  # the old content is not read again: a large sheet is not held twice
         self._removed.discard(part)
+
+    def forget(self, part: str) -> None:
+        """Let go of the part as read (it is read from the file again if asked for)."""
+        self._cache.pop(part, None)
 
     def remove(self, part: str) -> None:
         self._changed.pop(part, None)
