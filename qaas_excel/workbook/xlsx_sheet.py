@@ -45,6 +45,17 @@ def _letters(col: int) -> bytes:
     return letters
 
 
+def _longest_run(cols: list[int]) -> list[int]:
+    """The longest stretch of adjacent columns in ``cols`` (sorted, distinct); the first of equally long ones."""
+    best_at, best_len, at = 0, 0, 0
+    for i in range(1, len(cols) + 1):
+        if i == len(cols) or cols[i] != cols[i - 1] + 1:
+            if i - at > best_len:
+                best_at, best_len = at, i - at
+            at = i
+    return cols[best_at:best_at + best_len]
+
+
 def _head(head: bytes) -> tuple[bytes | None, dict[bytes, bytes]]:
     """A cell's start tag (its attributes): (column letters or None, {b"s": ..., b"t": ...})."""
     fast = _FAST_ATTRS.fullmatch(head)  # r, s, t in Excel's order and nothing else: no dict parse
@@ -544,14 +555,17 @@ class Sheet:
         number = str(row.number).encode()
         lead = b"<" + p + b'c r="'
         cols = sorted(ops)
-        if cols[-1] - cols[0] + 1 == len(cols):  # a run's columns side by side (the system block): one stretch
-            block = self._edit_block(row, ops, cols, number, tag_end, close)
-            if block is not None:
-                return block
         edits: list[tuple[int, int, bytes]] = []
+        run = _longest_run(cols)
+        if len(run) > 1:  # a run's columns side by side (the system block): one stretch
+            block = self._edit_block(row, ops, run, number, tag_end, close)
+            if block is not None:
+                edits.append(block)
+                cols = [col for col in cols if col < run[0] or col > run[-1]]
         refs: list[tuple[int, int]] | None = None  # (column, start) of the row's cells, when needed
         k = 0  # refs[k:] are the cells right of the column before; ops come in column order
-        for col, op in sorted(ops.items()):
+        for col in cols:
+            op = ops[col]
             at = data.find(lead + _letters(col) + number + b'"', tag_end, close)
             if at >= 0:
                 m = self._cell_re.match(data, at)
@@ -568,14 +582,14 @@ class Sheet:
                 ext = data.find(b"<" + p + b"extLst", tag_end, close)
                 after = ext if ext >= 0 else close
             edits.append((after, after, self._cell(number, col, op, None)))
-        edits.sort(key=lambda x: x[0])
+        edits.sort(key=lambda x: (x[0], x[1]))  # a new cell put right before the stretch comes before it
         return self._spans(row, ops, tag_end) + edits
 
     def _edit_block(self, row: Row, ops: dict[int, CellOp], cols: list[int], number: bytes, tag_end: int,
-                    close: int) -> list[tuple[int, int, bytes]] | None:
-        """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: that stretch made anew, through
-        a memo of whole stretches (a validation writes the same result in the same cells of every valid row).
-        None where the row is otherwise (a cell missing, another in between): the general way does it."""
+                    close: int) -> tuple[int, int, bytes] | None:
+        """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: the splice of that stretch made
+        anew, through a memo of whole stretches (a validation writes the same result in the same cells of every valid
+        row). None where the row is otherwise (a cell missing, another in between): the general way does it."""
         data, lead, suffix = self.data, b"<" + self.p + b'c r="', number + b'"'
         letters = [_letters(col) for col in cols]
         start = data.find(lead + letters[0] + suffix, tag_end, close)
@@ -599,7 +613,7 @@ class Sheet:
             key = (tuple(cols), *tails, sig)
             template = self._blocks.get(key)
             if template is not None:
-                return self._spans(row, ops, tag_end) + [(start, m.end(), template.replace(b"\x00", number))]
+                return start, m.end(), template.replace(b"\x00", number)
         new = b"".join([self._cell(number, col, ops[col], lead + piece)
                         for piece, col in zip(pieces[1:], cols, strict=True)])
         if key is not None and len(self._blocks) < _MEMO_MAX and b"\x00" not in new:  # XML never holds a NUL
@@ -608,7 +622,7 @@ class Sheet:
                 template = template.replace(lead + _letters(col) + suffix, lead + _letters(col) + b'\x00"')
             if template.count(b"\x00") == len(cols):
                 self._blocks[key] = template
-        return self._spans(row, ops, tag_end) + [(start, m.end(), new)]
+        return start, m.end(), new
 
     def _spans(self, row: Row, ops: dict[int, CellOp], tag_end: int) -> list[tuple[int, int, bytes]]:
         """The splice of the row's start tag where its ``spans`` hint must widen; none where it covers ``ops``."""
@@ -648,12 +662,7 @@ class Sheet:
         """The XML of a cell the run writes; ``old`` is the existing cell's (format, XML), if there is one."""
         p = self.p
         own = old[0] if old is not None else self._column_styles.get(col, 0)
-        if op.style is None and not op.restyle:
-            style = own
-        else:  # the same few changes to the same few formats, over thousands of rows: each worked out once
-            key = (own, op.style, *op.restyle)
-            found = self._formats.get(key)
-            style = self._formats[key] = op.format_of(own) if found is None else found
+        style = self._style(own, op)
         if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
             return _with_style(old[1], style) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
@@ -675,6 +684,16 @@ class Sheet:
         text = str(value)
         return (head + b' t="inlineStr"><' + p + b"is><" + p + b't xml:space="preserve">' + xml_text(text)
                 + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
+
+    def _style(self, own: int, op: CellOp) -> int:
+        """The format a cell of format ``own`` gets from ``op``."""
+        if op.style is None and not op.restyle:
+            return own
+        key = (own, op.style, *op.restyle)  # the same few changes to the same few formats, over thousands of rows
+        found = self._formats.get(key)
+        if found is None:
+            found = self._formats[key] = op.format_of(own)
+        return found
 
     def _with_dimension(self, head: bytes, max_row: int, max_col: int) -> bytes:
         p = re.escape(self.p)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qaas_excel.workbook.xlsx_sheet import CellOp, Sheet
@@ -109,3 +109,23 @@ def test_equal_values_written_otherwise_never_share_what_was_remembered() -> Non
         for number, row_olds, row_ops in spec:
             alone_xml, alone_ops = build([(number, row_olds, row_ops)])
             assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, len(OLD) - 1), min_size=5, max_size=5),
+                          st.dictionaries(st.integers(1, 5), ops_strategy, min_size=1, max_size=5)),
+                min_size=1, max_size=6))
+# A and B missing, C to E there: A's new cell goes right before the stretch C:E
+@example([([6, 6, 0, 2, 1], {1: (True, "x", None, ()), 3: (False, None, None, GREEN), 4: (True, 5, None, ()),
+                             5: (True, "valid", None, RED)})])
+def test_cells_spliced_by_reference_are_what_walking_each_row_writes(rows: list[Any]) -> None:
+    """The fast way finds a row's cells by reference and writes a stretch of adjacent ones (the system block) in
+    one piece, the cells around it one by one; walking every cell of the row is the way that assumes nothing."""
+    spec = [(2 + i, olds, row_ops) for i, (olds, row_ops) in enumerate(rows)]
+    xml, ops = build(spec)
+    fast = sheet(xml)
+    assert fast.refs_everywhere
+    walking = sheet(xml)
+    walking._refs = False  # as in a sheet where some cell has no reference
+    _, again = build(spec)
+    assert fast.render(ops) == walking.render(again)
