@@ -437,7 +437,7 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
                                   claimed), service_fps)
     periods = Periods(resource, service)
     valid = [r for r in rows if not r.problems]
-    row_fps = dict(zip((r.row for r in valid), fingerprints(resource, [r.values for r in valid]), strict=True))
+    row_fps = dict(zip(map(id, valid), fingerprints(resource, [r.values for r in valid]), strict=True))
     # Sorting moves a row's values but not its fingerprint: values that are exactly what another row last pushed
     # belong to that row's record.
     pushed_as: dict[str | None, RowState] = {values_part(r.stored_fingerprint): r for r in rows
@@ -453,7 +453,7 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
             planned.append(Planned(r.row, Action.NONE, Result.INVALID, _problem_summary(r.problems),
                                    record_id=r.record_id, problems=r.problems))
             continue
-        fp = row_fps[r.row]
+        fp = row_fps[id(r)]
         if r.record_id is None:
             planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place))
             continue
