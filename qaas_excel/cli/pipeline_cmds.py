@@ -33,7 +33,7 @@ from qaas_excel.cli._app import (
     print_error_json,
     report_error,
 )
-from qaas_excel.cli._render import dumps, plain, text
+from qaas_excel.cli._render import dump, plain, text
 from qaas_excel.interrupt import EXIT_INTERRUPTED, Stop, ctrl_c_stops
 from qaas_excel.outcomes import Outcome
 from qaas_excel.pipeline import RunReport, SaveFailed, pull_file, push_file, validate_file
@@ -109,7 +109,7 @@ def exit_code(report: RunReport) -> int:
 
 def _exit(report: RunReport, as_json: bool) -> None:
     if as_json:
-        print(dumps(report.to_dict()))
+        dump(report.to_dict(), sys.stdout)
     else:
         print_summary(report)
     say_stopped(report)

@@ -126,3 +126,27 @@ def test_a_command_that_succeeds_prints_its_result_not_an_error(demo_book: Path,
     assert exit_.value.code == 1  # the demo has invalid rows
     report = json.loads(capsys.readouterr().out)
     assert "error" not in report and report["counts"] == {"valid": 16, "invalid": 8}
+
+
+def test_the_json_of_a_large_run_is_written_as_made_and_is_what_one_text_of_it_would_be() -> None:
+    """``--json`` of 200,000 rows is some 240 MB: written in pieces (never held whole), byte for byte the same."""
+    import io
+    from datetime import date
+    from decimal import Decimal
+
+    from qaas_excel.cli._render import dump, dumps
+
+    data = {"rows": [{"row": n, "amount": Decimal(n) / 8, "day": date(2024, 1, 1 + n % 28), "message": f"Zeile {n} ü",
+                      "problems": [{"cell": f"K{n}"}] if n % 3 else []} for n in range(30_000)], "stopped": False}
+    out = io.StringIO()
+    writes: list[int] = []
+    real_write = out.write
+
+    def write(text: str) -> int:
+        writes.append(len(text))
+        return real_write(text)
+
+    out.write = write  # type: ignore[method-assign]
+    dump(data, out)
+    assert out.getvalue() == dumps(data) + "\n"
+    assert len(writes) > 1 and max(writes) < len(out.getvalue()) // 2  # in pieces, none of them the whole
