@@ -275,7 +275,7 @@ class PackageBook:
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
                      if cell in noted and (cell not in authors or authors[cell] == NOTE_AUTHOR)}
         xml = notes.apply(xml, ours, new_notes)
-        self.pkg.write(part, xml, changed=changed or None)
+        self.pkg.write(part, xml, changed=changed)
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))
 
     def _ensure_system_columns(self, ws: Sheet, table: SheetTable,

@@ -186,8 +186,8 @@ class Package:
     def xml(self, part: str) -> etree._Element:
         return parse_xml(self.read(part), part=part)
 
-    def write(self, part: str, data: bytes, *, changed: bool | None = None) -> None:
-        """``changed``: True when the caller knows ``data`` differs from the part (it is not compared)."""
+    def write(self, part: str, data: bytes, *, changed: bool = False) -> None:
+        """``changed``: the caller knows ``data`` differs from the part (it is not compared)."""
         if not changed and self.has(part) and self.read(part) == data:
             return
         self._changed[part] = data

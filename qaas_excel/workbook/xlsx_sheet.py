@@ -662,7 +662,12 @@ class Sheet:
         """The XML of a cell the run writes; ``old`` is the existing cell's (format, XML), if there is one."""
         p = self.p
         own = old[0] if old is not None else self._column_styles.get(col, 0)
-        style = self._style(own, op)
+        if op.style is None and not op.restyle:
+            style = own
+        else:  # the same few changes to the same few formats, over thousands of rows: each worked out once
+            key = (own, op.style, *op.restyle)
+            found = self._formats.get(key)
+            style = self._formats[key] = op.format_of(own) if found is None else found
         if old is not None and not op.set_value:  # only the format changes: the cell's XML stays otherwise
             return _with_style(old[1], style) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
@@ -684,16 +689,6 @@ class Sheet:
         text = str(value)
         return (head + b' t="inlineStr"><' + p + b"is><" + p + b't xml:space="preserve">' + xml_text(text)
                 + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
-
-    def _style(self, own: int, op: CellOp) -> int:
-        """The format a cell of format ``own`` gets from ``op``."""
-        if op.style is None and not op.restyle:
-            return own
-        key = (own, op.style, *op.restyle)  # the same few changes to the same few formats, over thousands of rows
-        found = self._formats.get(key)
-        if found is None:
-            found = self._formats[key] = op.format_of(own)
-        return found
 
     def _with_dimension(self, head: bytes, max_row: int, max_col: int) -> bytes:
         p = re.escape(self.p)
