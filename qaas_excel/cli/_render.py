@@ -8,10 +8,12 @@ messages come from users and the service, and rich would read ``[/]`` or ``[bold
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, TextIO
 
+import msgspec
 from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
@@ -56,23 +58,118 @@ def record_to_json(resource: Resource, record: dict[str, Any]) -> dict[str, Any]
     return {k: encode_value(known[k], v) if k in known else v for k, v in record.items()}
 
 
+# --- JSON -------------------------------------------------------------------------------------------
+# ``--json`` of a run of 200,000 rows is some 240 MB: the standard library writes indented JSON in Python, piece by
+# piece (7 s for that run); msgspec encodes and indents it in C. Values are first made what ``json.dumps`` with
+# ``json_default`` writes (decimals as exact digits, dates as ISO text): the text differs from that of
+# ``json.dumps(indent=2, ensure_ascii=False)`` only where a float is written with an exponent (1e-05 or 1e-5, the
+# same number) and for NaN and infinity (null, where the standard library writes text no JSON reader must take).
+
+_ENCODER = msgspec.json.Encoder()
+_SLICE = 1000  # items of a long list encoded at once: the text is made and written a slice at a time
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_TEXT = frozenset({str})
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=json_default)
+    """``data`` as indented JSON (two spaces, as ``json.dumps(indent=2, ensure_ascii=False)`` lays it out)."""
+    return "".join(_pieces(data, "\n"))
 
 
 def dump(data: Any, stream: TextIO) -> None:
-    """``dumps`` written as it is made, then a new line: a run of 200,000 rows is some 240 MB of JSON, not held
-    once as text and once more as the bytes written."""
-    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=json_default)
-    batch: list[str] = []
-    for chunk in encoder.iterencode(data):  # millions of small pieces: written a megabyte or so at a time
-        batch.append(chunk)
-        if len(batch) >= 100_000:
-            stream.write("".join(batch))
-            batch.clear()
-    batch.append("\n")
-    stream.write("".join(batch))
+    """``dumps`` written as it is made, then a new line: a long list is never held whole as text."""
+    for piece in _pieces(data, "\n"):
+        stream.write(piece)
+    stream.write("\n")
     stream.flush()
+
+
+def _pieces(value: Any, newline: str) -> Iterator[str]:
+    """The text of ``value`` whose lines after its first start with ``newline`` (a new line and the indent)."""
+    if not _heavy(value):
+        yield _formatted(_plain(value), newline)
+    elif type(value) is dict:
+        inner, sep = newline + "  ", "{"
+        for key, item in value.items():
+            yield sep + inner + _formatted(_key(key), "") + ": "
+            yield from _pieces(item, inner)
+            sep = ","
+        yield newline + "}"
+    elif len(value) <= _SLICE:  # a short list holding a long one: item by item
+        inner, sep = newline + "  ", "["
+        for item in value:
+            yield sep + inner
+            yield from _pieces(item, inner)
+            sep = ","
+        yield newline + "]"
+    else:
+        sep = "["
+        for start in range(0, len(value), _SLICE):
+            chunk = value[start:start + _SLICE]
+            text = _formatted([_plain(item) for item in chunk], newline)
+            yield sep + text[1:-len(newline) - 1]  # the items, without the brackets: "\n  a,\n  b"
+            sep = ","
+        yield newline + "]"
+
+
+def _heavy(value: Any) -> bool:
+    """A dict or list long enough, or holding one, to be written a slice at a time."""
+    if type(value) is dict:
+        return len(value) > _SLICE or any(_heavy(item) for item in value.values() if type(item) in (dict, list))
+    if type(value) is list:
+        return len(value) > _SLICE or any(_heavy(item) for item in value if type(item) in (dict, list))
+    return False
+
+
+def _formatted(value: Any, newline: str) -> str:
+    text = msgspec.json.format(_ENCODER.encode(value), indent=2).decode()
+    return text.replace("\n", newline) if newline != "\n" else text
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with what JSON has no type for as ``json_default`` writes it (and str, int and float subclasses,
+    such as enums, as the plain values ``json.dumps`` writes for them). What needs no change is returned as it is,
+    not copied: a run's rows are looked at, a type at a time, in C."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        if _SCALARS.issuperset(map(type, value.values())) and _TEXT.issuperset(map(type, value)):
+            return value
+        if not _TEXT.issuperset(map(type, value)):
+            return {_key(k): _plain(v) for k, v in value.items()}
+        out = value
+        for k, v in value.items():
+            if type(v) not in _SCALARS and (new := _plain(v)) is not v:
+                if out is value:
+                    out = dict(value)
+                out[k] = new
+        return out
+    if kind is list:
+        if _SCALARS.issuperset(map(type, value)):
+            return value
+        items = [_plain(v) for v in value]
+        return value if all(map(operator.is_, items, value)) else items
+    if kind is tuple:
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict | list | tuple):
+        return _plain(dict(value) if isinstance(value, dict) else list(value))
+    return _plain(json_default(value))
+
+
+def _key(key: Any) -> str:
+    """A key as ``json.dumps`` writes it: text as it is, numbers, true, false and null as their JSON."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 def _cell(f_type: FieldType | None, value: Any) -> Text:
