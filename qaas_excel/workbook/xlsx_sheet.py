@@ -79,7 +79,7 @@ def _column(letters: bytes) -> int:
     return col
 
 
-@dataclass(slots=True)  # one for every cell a run writes: hundreds of thousands, each without a __dict__
+@dataclass(slots=True, frozen=True)  # cells that change alike share one: never changed once made
 class CellOp:
     """What a run does to one cell: set its value (``set_value``) and/or its format.
 
