@@ -270,17 +270,14 @@ class PackageBook:
                     put(appended_rows[0] + i, cast(str, label), value)  # the columns of ``append``: keys
             table.last_row = appended_rows[-1]
 
-        xml = ws.render(ops, cols=new_cols)
-        if ws.replaced_formula:
-            self._drop_calc_chain = True
-        changed = xml is not ws.data and xml != ws.data  # (a memcmp)
-        if changed:  # the part as it was is not read again: let it go before the notes copy the new one
-            del ws
-            self.pkg.forget(part)
         new_notes = {cell: "\n".join([NOTE_HEADING, *lines]) for cell, lines in marks.items()
                      if cell in noted and (cell not in authors or authors[cell] == NOTE_AUTHOR)}
-        xml = notes.apply(xml, ours, new_notes)
-        self.pkg.write(part, xml, changed=changed)
+        tail = notes.apply(ws.tail, ours, new_notes)  # a note's drawing is linked after the cells, if at all
+        # The sheet made row by row into a temporary file, compared with the sheet as it was while it is made: a
+        # 200,000-row sheet is never held twice in memory, and one that comes out the same is not written.
+        self.pkg.write_pieces(part, ws.pieces(ops, cols=new_cols, tail=tail))
+        if ws.replaced_formula:
+            self._drop_calc_chain = True
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))
 
     def _ensure_system_columns(self, ws: Sheet, table: SheetTable,

@@ -61,7 +61,8 @@ class Notes:
         return out
 
     def apply(self, sheet_xml: bytes, remove: set[tuple[int, int]], add: dict[tuple[int, int], str]) -> bytes:
-        """Remove our notes on ``remove`` cells, add ``add`` notes; returns the (possibly changed) sheet XML."""
+        """Remove our notes on ``remove`` cells, add ``add`` notes; returns the (possibly changed) sheet XML, given
+        whole or as what follows its cells (``Sheet.tail``: the only place notes change in a sheet)."""
         mine = {cell for cell, author in self.authors().items() if author == NOTE_AUTHOR}
         drop = (remove | set(add)) & mine
         if not drop and not add:
@@ -171,7 +172,8 @@ def _insert_before_end(vml: bytes, block: bytes) -> bytes:
 
 
 def _with_legacy_drawing(sheet_xml: bytes, rid: str) -> bytes:
-    root = re.search(rb"<(\w+:)?worksheet\b", sheet_xml)
+    """``sheet_xml``: the sheet, or what follows its cells (``Sheet.tail``: the end tag names the prefix)."""
+    root = re.search(rb"<(\w+:)?worksheet\b", sheet_xml) or re.search(rb"</(\w+:)?worksheet>", sheet_xml)
     p = root.group(1) or b"" if root else b""
     el = (b"<" + p + b'legacyDrawing xmlns:r="' + OFFICE_REL.encode() + b'" r:id=' + quoteattr(rid).encode() + b"/>")
     # Every element it goes before follows the sheet's data: looked for there only (a row or cell has an extLst of

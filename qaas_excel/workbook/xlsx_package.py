@@ -22,7 +22,7 @@ import stat
 import tempfile
 import weakref
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -98,7 +98,7 @@ class Package:
         self._infos = {i.filename: i for i in infos}
         self._order = [i.filename for i in infos]
         self._cache: dict[str, bytes] = {}
-        self._changed: dict[str, bytes] = {}
+        self._changed: dict[str, bytes | _Spooled] = {}
         self._removed: set[str] = set()
         self._source = source
         self._identity = identity
@@ -170,7 +170,8 @@ class Package:
 
     def read(self, part: str) -> bytes:
         if part in self._changed:
-            return self._changed[part]
+            written = self._changed[part]
+            return written.read() if isinstance(written, _Spooled) else written
         if part in self._removed or part not in self._infos:
             raise WorkbookError(f"The part {part} is missing from the package (a relationship points to it).")
         data = self._cache.get(part)
@@ -186,20 +187,37 @@ class Package:
     def xml(self, part: str) -> etree._Element:
         return parse_xml(self.read(part), part=part)
 
-    def write(self, part: str, data: bytes, *, changed: bool = False) -> None:
-        """``changed``: the caller knows ``data`` differs from the part (it is not compared)."""
-        if not changed and self.has(part) and self.read(part) == data:
+    def write(self, part: str, data: bytes) -> None:
+        if self.has(part) and self.read(part) == data:
             return
         self._changed[part] = data
         self._cache.pop(part, None)  # the old content is not read again: a large sheet is not held twice
         self._removed.discard(part)
 
-    def forget(self, part: str) -> None:
-        """Let go of the part as read (it is read from the file again if asked for)."""
+    def write_pieces(self, part: str, pieces: Iterable[bytes | memoryview]) -> bool:
+        """Write a part made one piece after another, held in a temporary file rather than in memory (a sheet of
+        200,000 rows is some 190 MB) and compared with the part as it is while it is made: False, and nothing
+        written, when it is the same."""
+        old = self.read(part) if self.has(part) else None
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - held until saved
+        size, same = 0, old is not None
+        for piece in pieces:
+            if same:
+                same = _same_at(old, size, piece)  # type: ignore[arg-type]  # not None where same
+            spool.write(piece)
+            size += len(piece)
+        if same and size == len(old):  # type: ignore[arg-type]
+            spool.close()
+            return False
+        self._changed[part] = _Spooled(spool, size)
         self._cache.pop(part, None)
+        self._removed.discard(part)
+        return True
 
     def remove(self, part: str) -> None:
-        self._changed.pop(part, None)
+        data = self._changed.pop(part, None)
+        if isinstance(data, _Spooled):
+            data.spool.close()
         if part in self._infos:
             self._removed.add(part)
 
@@ -308,14 +326,53 @@ class Package:
                 out.external_attr = info.external_attr
                 out.create_system = info.create_system
                 if name in self._changed:
-                    dst.writestr(out, self._changed[name], compresslevel=WRITE_LEVEL)
+                    _write_entry(dst, out, self._changed[name])
                 else:
                     dst.writestr(out, self._cache.get(name) or src.read(info))
             for name, data in self._changed.items():
                 if name not in self._infos:
                     out = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     out.compress_type = zipfile.ZIP_DEFLATED
-                    dst.writestr(out, data, compresslevel=WRITE_LEVEL)
+                    _write_entry(dst, out, data)
+
+
+@dataclass
+class _Spooled:
+    """A part a run wrote, in a temporary file (``Package.write_pieces``)."""
+
+    spool: tempfile.SpooledTemporaryFile[bytes]
+    size: int
+
+    def read(self) -> bytes:
+        self.spool.seek(0)
+        return self.spool.read()
+
+
+# A part written piece by piece stays in memory up to this size, and goes to a temporary file beyond it.
+SPOOL_IN_MEMORY = 16 * 2**20
+_WINDOW = 2**20  # a view of the part as it was is compared a MiB at a time (a memoryview compares item by item)
+
+
+def _same_at(old: bytes, at: int, piece: bytes | memoryview) -> bool:
+    """Does ``old`` hold ``piece`` at ``at`` (at most its length)? Compared without copying ``old``."""
+    if not len(piece):
+        return at <= len(old)
+    if isinstance(piece, bytes):
+        return old.startswith(piece, at)
+    return all(old.startswith(bytes(piece[k:k + _WINDOW]), at + k) for k in range(0, len(piece), _WINDOW))
+
+
+def _write_entry(dst: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes | _Spooled) -> None:
+    """A part the run wrote, compressed at ``WRITE_LEVEL``; a spooled one streamed from its file."""
+    if isinstance(data, bytes):
+        dst.writestr(info, data, compresslevel=WRITE_LEVEL)
+        return
+    # ZipInfo names its level compress_level from Python 3.13 on, _compresslevel before (writestr sets the same)
+    setattr(info, "compress_level" if hasattr(zipfile.ZipInfo, "compress_level") else "_compresslevel", WRITE_LEVEL)
+    info.file_size = data.size  # so that a part over 2 GiB gets its ZIP64 header
+    data.spool.seek(0)
+    with dst.open(info, "w") as out:
+        shutil.copyfileobj(data.spool, out, _WINDOW)
 
 
 # zlib's level for the parts a run writes: 3 compresses a 170 MB sheet in 0.8 s to 10 % more than the default 6 does

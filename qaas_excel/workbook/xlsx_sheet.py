@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import io
-import itertools
 import math
 import re
 from collections import defaultdict
@@ -446,6 +445,17 @@ class Sheet:
         return out
 
     # -- writing -------------------------------------------------------------------------------------
+    @property
+    def _self_closed(self) -> bool:
+        """The sheet's data is one self-closed tag (``<sheetData/>``): a sheet without cells."""
+        return self.data[self.data_tag[1] - 2:self.data_tag[1]] == b"/>"
+
+    @property
+    def tail(self) -> bytes:
+        """What follows the cells: from ``</sheetData>`` on (after a self-closed ``<sheetData/>``: what follows it).
+        Where notes link their drawing (``xlsx_notes``)."""
+        return self.data[self.data_tag[1]:] if self._self_closed else self.data[self.body[1]:]
+
     def render(self, ops: dict[int, dict[int, CellOp]], *,
                cols: Sequence[tuple[int, float | None, bool]] = ()) -> bytes:
         """The part with the cells of ``ops`` (row -> column -> op) written; everything else as it was. ``ops`` is
@@ -455,27 +465,29 @@ class Sheet:
         """
         if not ops and not cols:
             return self.data
-        start, end = self.body
-        pending = sorted(ops)
+        out = io.BytesIO()  # one buffer (getvalue hands it over): a 200,000-row sheet is copied once
+        for piece in self.pieces(ops, cols=cols):
+            out.write(piece)
+        return out.getvalue()
+
+    def pieces(self, ops: dict[int, dict[int, CellOp]], *, cols: Sequence[tuple[int, float | None, bool]] = (),
+               tail: bytes | None = None) -> Iterator[bytes | memoryview]:
+        """``render``'s part one piece after another, never whole: the rows a run leaves alone as views of the part,
+        rows made anew as they are made (``ops`` used up as in ``render``). ``tail``: what follows the sheet's data,
+        if not the sheet's own ``tail`` (a note's drawing linked in)."""
         self._column_styles = self.column_styles()
+        pending = sorted(ops)
         max_row = max(pending, default=0)
         max_col = max((max(ops[n], default=0) for n in pending), default=0)
         head = self.data[:self.data_tag[0]]
         head = self._with_cols(head, cols)
-        head = self._with_dimension(head, max_row, max_col)
+        yield self._with_dimension(head, max_row, max_col)
         tag = self.data[self.data_tag[0]:self.data_tag[1]]
-        # The pieces written one after another into one buffer, the rows a run leaves alone as views of the part: a
-        # 200,000-row sheet is copied once, and its rows made anew are not all held as pieces before they are joined
-        # (getvalue hands over the buffer itself).
-        if tag.endswith(b"/>"):
-            tag = tag[:-2].rstrip() + b">"
-            tail = [b"</" + self.p + b"sheetData>", self.data[self.data_tag[1]:]]
-        else:
-            tail = [self.data[end:]]
-        out = io.BytesIO()
-        for piece in itertools.chain((head, tag), self._assemble(ops, pending), tail):
-            out.write(piece)
-        return out.getvalue()
+        yield tag[:-2].rstrip() + b">" if self._self_closed else tag
+        yield from self._assemble(ops, pending)
+        if self._self_closed:
+            yield b"</" + self.p + b"sheetData>"
+        yield self.tail if tail is None else tail
 
     def _assemble(self, ops: dict[int, dict[int, CellOp]], pending: list[int]) -> Iterator[bytes | memoryview]:
         """The sheetData's content in order: untouched stretches as views of the part (no copy), rows made anew."""

@@ -40,3 +40,20 @@ def test_cell_names_read_as_excel_reads_them(name: str, expected: tuple[int, int
 def test_what_is_no_cell_name_is_refused(name: str) -> None:
     with pytest.raises(CellCoordinatesException):
         cell_position(name)
+
+
+@pytest.mark.parametrize("sheet", [
+    b"<x:worksheet xmlns:x=\"urn:x\"><x:sheetData><x:row r=\"1\"/></x:sheetData><x:extLst/></x:worksheet>",
+    b"<x:worksheet xmlns:x=\"urn:x\"><x:sheetData/><x:tableParts count=\"0\"/></x:worksheet>",
+    b"<worksheet " + NS + b"><sheetData><row r=\"1\"><c r=\"A1\"><v>1</v></c></row></sheetData></worksheet>"],
+    ids=["prefixed", "self-closed", "plain"])
+def test_the_link_made_in_the_sheets_tail_alone_is_the_link_made_in_the_whole_sheet(sheet: bytes) -> None:
+    """A run links the drawing in what follows the cells (``Sheet.tail``), never holding the sheet twice: the
+    prefix comes from the end tag there."""
+    from qaas_excel.workbook.xlsx_sheet import Sheet
+
+    ws = Sheet(sheet, "xl/worksheets/sheet1.xml")
+    assert sheet.endswith(ws.tail) and b"<row" not in ws.tail
+    whole = _with_legacy_drawing(sheet, "rId7")
+    assert sheet[:-len(ws.tail)] + _with_legacy_drawing(ws.tail, "rId7") == whole
+    assert (b"<x:legacyDrawing " in whole) == sheet.startswith(b"<x:")
