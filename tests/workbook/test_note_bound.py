@@ -60,3 +60,30 @@ def test_our_notes_beyond_the_bound_from_an_earlier_run_are_removed(tmp_path: Pa
     assert noted == set(range(2, 7))
     assert all(messages[r] for r in rows) and {fills[r] for r in rows} == {"FFFFC7CE"}
     assert any("8 rows have problems; notes are on the cells of the first 5" in n for n in report.notes)
+
+
+def test_marked_cells_gives_messages_to_the_noted_cells_only_and_marks_every_cell(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell's messages, each once, where it gets a note; every problem cell in the result, for its fill. A merged
+    range's first cell (named by a later row's problem) counts from the first row it is marked for."""
+    import pandas as pd
+
+    from qaas_excel.problems import Problem
+    from qaas_excel.resources import CHARGEPOINT
+    from qaas_excel.workbook.table import SheetTable
+
+    monkeypatch.setattr(table_module, "MAX_NOTED_ROWS", 2)
+    table = SheetTable("b.xlsx", "ChargePoints", CHARGEPOINT, 1, {"evse_id": 3, "amount": 11}, {}, pd.DataFrame(), 9)
+    marks = [Problem(2, "evse_id", "pattern", "wrong", label="EVSE ID"),
+             Problem(2, "evse_id", "pattern", "wrong", label="EVSE ID"),  # the same message twice: once
+             Problem(2, "amount", "not-positive", "below 0", label="Amount"),
+             Problem(3, "evse_id", "pattern", "merged", label="EVSE ID", cell="C2"),  # a merge from row 2: noted
+             Problem(4, "amount", "not-positive", "below 0", label="Amount"),
+             Problem(6, "amount", "not-positive", "below 0", label="Amount"),  # beyond the first two rows
+             Problem(None, "amount", "missing-column", "no column")]  # no cell: not marked
+    messages, noted = table.marked_cells(marks)
+    assert list(messages) == [(2, 3), (2, 11), (4, 11), (6, 11)]
+    assert noted == {(2, 3), (2, 11), (4, 11)}
+    assert messages[(2, 3)] == ["EVSE ID: wrong", "EVSE ID: merged"]
+    assert messages[(2, 11)] == ["Amount: below 0"] and messages[(4, 11)] == ["Amount: below 0"]
+    assert not messages[(6, 11)]
