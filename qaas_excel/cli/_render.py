@@ -134,10 +134,10 @@ def _plain(value: Any) -> Any:
     if kind in _SCALARS:
         return value
     if kind is dict:
-        if _SCALARS.issuperset(map(type, value.values())) and _TEXT.issuperset(map(type, value)):
-            return value
         if not _TEXT.issuperset(map(type, value)):
             return {_key(k): _plain(v) for k, v in value.items()}
+        if _SCALARS.issuperset(map(type, value.values())):
+            return value
         out = value
         for k, v in value.items():
             if type(v) not in _SCALARS and (new := _plain(v)) is not v:

@@ -458,23 +458,21 @@ class Sheet:
 
     def render(self, ops: dict[int, dict[int, CellOp]], *,
                cols: Sequence[tuple[int, float | None, bool]] = ()) -> bytes:
-        """The part with the cells of ``ops`` (row -> column -> op) written; everything else as it was. ``ops`` is
-        used up: a row's ops are let go once the row is written (at 200,000 rows they are some 150 MiB).
-
-        ``cols``: (column, width, hidden) definitions for columns the run adds.
-        """
+        """``pieces`` joined: the whole part at once (a run writes a sheet through ``Package.write_pieces``)."""
         if not ops and not cols:
             return self.data
-        out = io.BytesIO()  # one buffer (getvalue hands it over): a 200,000-row sheet is copied once
-        for piece in self.pieces(ops, cols=cols):
-            out.write(piece)
-        return out.getvalue()
+        return b"".join(self.pieces(ops, cols=cols))
 
     def pieces(self, ops: dict[int, dict[int, CellOp]], *, cols: Sequence[tuple[int, float | None, bool]] = (),
                tail: bytes | None = None) -> Iterator[bytes | memoryview]:
-        """``render``'s part one piece after another, never whole: the rows a run leaves alone as views of the part,
-        rows made anew as they are made (``ops`` used up as in ``render``). ``tail``: what follows the sheet's data,
-        if not the sheet's own ``tail`` (a note's drawing linked in)."""
+        """The part with the cells of ``ops`` (row -> column -> op) written and everything else as it was, one piece
+        after another, never whole: the rows a run leaves alone as views of the part, rows made anew as they are
+        made. ``ops`` is used up: a row's ops are let go once the row is written (at 200,000 rows they are some
+        150 MiB).
+
+        ``cols``: (column, width, hidden) definitions for columns the run adds. ``tail``: what follows the sheet's
+        data, if not the sheet's own ``tail`` (a note's drawing linked in).
+        """
         self._column_styles = self.column_styles()
         pending = sorted(ops)
         max_row = max(pending, default=0)
