@@ -150,9 +150,8 @@ def _to_decimal(value: Any) -> tuple[Decimal | None, Error]:
         return Decimal(value), None
     if isinstance(value, float):
         if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
-            return None, ("not-a-number", "not a finite number")
-        # Shortest repr of the value rounded to 9 places: what Excel shows, without binary noise.
-        return Decimal(repr(round(value, 9))).normalize() if value != int(value) else Decimal(int(value)), None
+            return None, _out_of_range(value)
+        return _float_decimals(np.array([value], dtype=float))[0], None
     if isinstance(value, Decimal):
         return value, None
     if isinstance(value, str):
@@ -163,35 +162,46 @@ def _to_decimal(value: Any) -> tuple[Decimal | None, Error]:
 
 
 def parse_decimal(series: pd.Series) -> Parsed:
-    """Exact decimals; floats (the common case) go through a vectorised path."""
+    """Exact decimals; floats (the common case) go through a vectorised path, each distinct one made once."""
     arr = series.to_numpy(dtype=object)
     is_float = np.fromiter((type(v) is float for v in arr), dtype=bool, count=len(arr))
-    out = pd.Series([None] * len(arr), index=series.index, dtype=object)
-    errors = pd.Series([None] * len(arr), index=series.index, dtype=object)
+    values = np.full(len(arr), None, dtype=object)
+    errors = np.full(len(arr), None, dtype=object)
     if is_float.any():
-        floats = arr[is_float].astype(float)
+        at = np.flatnonzero(is_float)
+        floats = arr[at].astype(float)
         finite = np.isfinite(floats) & (np.abs(floats) < MAX_NUMBER)
-        rounded = np.round(np.where(finite, floats, 0.0), 9)
-        idx = np.flatnonzero(is_float)
-        vals: list[Any] = []
-        for orig, f, ok in zip(floats.tolist(), rounded.tolist(), finite.tolist(), strict=True):
-            if not ok:
-                vals.append(None)
-            elif f == int(f):
-                vals.append(Decimal(int(f)))
-            else:
-                text = repr(orig)  # the shortest repr is exact for what was typed; round only binary noise
-                vals.append(Decimal(text if "e" not in text and len(text.partition(".")[2]) <= 9 else repr(f)))
-        out.iloc[idx] = vals
-        nan_idx = idx[~finite]
-        errors.iloc[nan_idx] = [None if math.isnan(arr[i]) else ("not-a-number", f"{arr[i]:g} is out of range")
-                                for i in nan_idx]
+        codes, uniques = pd.factorize(floats[finite])
+        values[at[finite]] = _float_decimals(uniques)[codes]
+        for i, number in zip(at[~finite].tolist(), floats[~finite].tolist(), strict=True):
+            errors[i] = _out_of_range(number)
     rest = ~is_float
     if rest.any():
         parsed = _map_unique(series[rest], _to_decimal)
-        out[rest] = parsed.values
-        errors[rest] = parsed.errors
-    return Parsed(out, errors)
+        values[rest] = parsed.values.to_numpy(dtype=object)
+        errors[rest] = parsed.errors.to_numpy(dtype=object)
+    return Parsed(pd.Series(values, index=series.index, dtype=object),
+                  pd.Series(errors, index=series.index, dtype=object))
+
+
+def _float_decimals(floats: np.ndarray) -> np.ndarray:
+    """Finite floats below ``MAX_NUMBER`` as exact Decimals, what Excel shows: a whole number (or one within binary
+    noise of it) as its int; otherwise the shortest repr, which is exact for what was typed, or where that has more
+    than 9 decimal places (0.1 + 0.2), the value rounded to 9 places."""
+    rounded = np.round(floats, 9)
+    exact = floats == np.trunc(floats)  # np.round of a large whole float may leave it off by a fraction
+    whole = exact | (rounded == np.trunc(rounded))
+    out = np.empty(len(floats), dtype=object)
+    out[whole] = list(map(Decimal, np.where(exact, floats, rounded)[whole].astype(np.int64).tolist()))
+    texts = [text if "e" not in text and len(text) - text.index(".") - 1 <= 9 else repr(near)
+             for text, near in zip(map(repr, floats[~whole].tolist()), rounded[~whole].tolist(), strict=True)]
+    out[~whole] = list(map(Decimal, texts))
+    return out
+
+
+def _out_of_range(number: float) -> Error:
+    """A float cell that is no amount: NaN is an empty cell; infinity or 1e15 and above cannot be exact."""
+    return None if math.isnan(number) else ("not-a-number", f"{number:g} is out of range")
 
 
 def to_milli(values: pd.Series) -> pd.Series:

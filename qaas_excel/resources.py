@@ -11,7 +11,7 @@ What is assumed rather than known is marked ASSUMED (see shared/reference/api-co
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime
@@ -214,11 +214,16 @@ class RecordRule:
 
 def as_number(f: Field, value: Any) -> int:
     """A value as the rules compare it: dates as day numbers, decimals as exact thousandths."""
+    return as_numbers(f, [value])[0]
+
+
+def as_numbers(f: Field, values: Iterable[Any]) -> list[int]:
+    """``as_number`` of each value, the field's type asked once."""
     if f.type is FieldType.DATE:
-        return int(value.toordinal())
+        return [int(v.toordinal()) for v in values]
     if f.type is FieldType.DECIMAL:
-        return int((value * 1000).to_integral_value())
-    return cast(int, value)  # an INT field's value: the rules compare no other type
+        return [int((v * 1000).to_integral_value()) for v in values]
+    return [cast(int, v) for v in values]  # an INT field's values: the rules compare no other type
 
 
 def year_key(name: str) -> str:

@@ -24,7 +24,7 @@ from openpyxl.utils.cell import get_column_letter
 from qaas_excel import parsing
 from qaas_excel.formatting import german_number_as_typed
 from qaas_excel.problems import Problem, count_by_code
-from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, as_number, year_key
+from qaas_excel.resources import CHARGEPOINT, Field, FieldType, Resource, as_numbers, year_key
 from qaas_excel.values import is_blank
 
 
@@ -48,6 +48,18 @@ class _Collector:
         self.resource, self.data, self.sheet, self.headers = resource, data, sheet, headers or {}
         self.columns = columns or {}
         self.problems: list[Problem] = []
+        self._comparable: dict[str, pd.Series] = {}
+
+    def comparable(self, records: pd.DataFrame, name: str, rows: pd.Index) -> pd.Series:
+        """``_comparable`` of a field's values in ``rows``, the whole column made once (several checks ask)."""
+        if self.resource.field(name).type is not FieldType.STR:
+            return cast(pd.Series, records.loc[rows, name])  # compared as they are
+        column = self._comparable.get(name)
+        if column is None:
+            given = records[name].notna()
+            column = self._comparable[name] = pd.Series(None, index=records.index, dtype=object)
+            column[given] = _comparable(self.resource.field(name), records.loc[given, name]).to_numpy()
+        return column.loc[rows]
 
     def header(self, name: str) -> str:
         return self.headers.get(name) or self.resource.field(name).header
@@ -99,11 +111,10 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
             continue
         parsed = f.parse(data[f.name], date1904=date1904)
         records[f.name] = parsed.values
-        failed[f.name] = parsed.failed
-        bad = parsed.errors[parsed.failed]
-        for row, (code, text) in bad.items():
+        failed[f.name] = broken = parsed.failed  # made once: each asks every cell again
+        for row, (code, text) in parsed.errors[broken].items():
             out.add([cast(int, row)], f.name, code, text)  # the index: Excel rows
-        _field_rules(f, records[f.name], parsed.failed, out)
+        _field_rules(f, records[f.name], broken, out)
 
     _record_rules(resource, records, failed, out, today)
     _duplicate_keys(resource, records, out)
@@ -118,27 +129,29 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
 
 
 def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector) -> None:
-    empty = values.isna() & ~failed
-    if f.required:
-        out.add(empty[empty].index, f.name, "required", "a value is required")
     present = values.notna()
-    if f.type is FieldType.STR and present.any():
-        text = values[present].astype(str)
-        if f.max_length:
-            long = text.str.len() > f.max_length
-            too_long = text[long].to_dict()  # the texts of the rows the note names, looked up as plain values
+    if f.required:
+        empty = ~present & ~failed
+        out.add(empty[empty].index, f.name, "required", "a value is required")
+    if not present.any():
+        return
+    if f.type is FieldType.STR:
+        given = values[present]
+        texts = [str(v) for v in given.to_numpy()]
+        if f.max_length and max(map(len, texts)) > f.max_length:  # the longest first: most sheets have none
+            long = pd.Series([len(t) > f.max_length for t in texts], index=given.index, dtype=bool)
+            too_long = dict(zip(given.index, texts, strict=True))  # the texts the note names, as plain values
             out.add(long[long].index, f.name, "too-long",
                     lambda r: f"{len(too_long[r])} characters; at most {f.max_length} are allowed")
         if f.regex is not None:
-            ok = text.str.fullmatch(f.pattern)  # type: ignore[arg-type]  # set when regex is
-            wrong = text[~ok].to_dict()
+            match = f.regex.fullmatch
+            ok = pd.Series([match(t) is not None for t in texts], index=given.index, dtype=bool)
+            wrong = dict(zip(given.index, texts, strict=True))
             out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{wrong[r]!r} is not valid: expected {f.pattern_help}")
-    if f.type is FieldType.DECIMAL and present.any():
+    if f.type is FieldType.DECIMAL:
         decimals = values[present]
         if f.decimals is not None:
-            limit = -f.decimals
-            many = pd.Series([d.as_tuple().exponent < limit and parsing.decimal_places(d) > f.decimals
-                              for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
+            many = pd.Series(_too_many_places(decimals.to_numpy(), f.decimals), index=decimals.index, dtype=bool)
             too_fine = decimals[many].to_dict()
             out.add(many[many].index, f.name, "too-many-decimals",
                     lambda r: f"{too_fine[r]} has more than {f.decimals} decimal places")
@@ -149,15 +162,33 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
                     lambda r: f"{german_number_as_typed(not_positive[r])} must be greater than 0")
 
 
-def _as_numbers(f: Field, values: pd.Series) -> dict[str, pd.Series]:
-    """A column as the record rules see it (``resources.as_number``): exact Python ints, once per distinct value."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
-    numbers = {f.name: pd.Series(np.array([as_number(f, v) for v in uniques], dtype=object)[codes],
-                                 index=values.index, dtype=object)}
-    if f.type is FieldType.DATE:
-        numbers[year_key(f.name)] = pd.Series(np.array([v.year for v in uniques], dtype=object)[codes],
-                                              index=values.index, dtype=object)
-    return numbers
+def _too_many_places(decimals: Any, places: int) -> list[bool]:
+    """Per Decimal: more than ``places`` decimal places once trailing zeros are dropped (1.500 has one).
+
+    A Decimal's text in plain notation has as many digits after its point as the value's exponent says, so the
+    text answers most values at once; only a text with an exponent (1E-7) or with more digits than allowed is
+    looked at closely (``decimal_places``)."""
+    out = []
+    for d in decimals:
+        text = str(d)
+        point = text.find(".")
+        if "E" in text or "e" in text or (point >= 0 and len(text) - point - 1 > places):
+            out.append(d.as_tuple().exponent < -places and parsing.decimal_places(d) > places)
+        else:
+            out.append(False)
+    return out
+
+
+def _as_numbers(f: Field, values: np.ndarray) -> dict[str, np.ndarray]:
+    """A column's valid values as the record rules see them (``resources.as_number``): exact Python ints; a date
+    made once per distinct date (a Decimal is slower to hash than to convert: each is converted in turn)."""
+    if f.type is not FieldType.DATE:
+        numbers = np.empty(len(values), dtype=object)
+        numbers[:] = as_numbers(f, values)
+        return {f.name: numbers}
+    codes, uniques = pd.factorize(values)
+    return {f.name: np.array(as_numbers(f, uniques), dtype=object)[codes],
+            year_key(f.name): np.array([v.year for v in uniques], dtype=object)[codes]}
 
 
 def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, pd.Series], out: _Collector,
@@ -168,21 +199,24 @@ def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, p
     flawed: dict[str | None, set[int | None]] = {}
     for p in out.problems:
         flawed.setdefault(p.field, set()).add(p.row)
-    valid: dict[str, pd.Series] = {}
-    numbers: dict[str, pd.Series] = {}
+    valid: dict[str, np.ndarray] = {}
+    numbers: dict[str, np.ndarray] = {}  # every row's number (None where its value is not valid), by position
     for name in dict.fromkeys(n for rule in resource.rules for n in rule.needs):
-        valid[name] = records[name].notna() & ~failed[name] & ~records.index.isin(list(flawed.get(name, ())))
-        numbers.update(_as_numbers(resource.field(name), records.loc[valid[name], name]))
+        column = records[name]
+        valid[name] = mask = (column.notna() & ~failed[name]).to_numpy(dtype=bool) & ~records.index.isin(
+            list(flawed.get(name, ())))
+        for key, part in _as_numbers(resource.field(name), column.to_numpy(dtype=object)[mask]).items():
+            numbers[key] = np.full(len(records), None, dtype=object)
+            numbers[key][mask] = part
     for rule in resource.rules:
-        ok = pd.Series(True, index=records.index)
+        ok = np.ones(len(records), dtype=bool)
         for name in rule.needs:
             ok &= valid[name]
         if not ok.any():
             continue
-        rows = ok[ok].index
+        rows = records.index[np.flatnonzero(ok)]
         given: dict[str, Any] = {"today": today.toordinal()}
-        given.update({key: column.loc[rows].to_numpy() for key, column in numbers.items()
-                      if key.partition(".")[0] in rule.needs})
+        given.update({key: column[ok] for key, column in numbers.items() if key.partition(".")[0] in rule.needs})
         broken = np.asarray(rule.breached(given), dtype=bool)
         needs = list(rule.needs)
         out.add(rows[broken], rule.field, rule.code, lambda r, rule=rule, needs=needs:
@@ -199,8 +233,10 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
     if not present.any():
         return
     rows = present[present].index
-    frame = pd.DataFrame({name: _comparable(resource.field(name), records.loc[rows, name])
-                          for name in resource.natural_key})
+    lead = out.comparable(records, resource.natural_key[0], rows)
+    if lead.nunique() == len(lead):  # no two rows share the key's first part (the EVSE): no key is there twice
+        return
+    frame = pd.DataFrame({name: out.comparable(records, name, rows) for name in resource.natural_key})
     dup = frame.duplicated(keep=False)
     if not dup.any():
         return
@@ -228,11 +264,13 @@ def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collec
     if present.sum() < 2:
         return
     rows = present[present].index
-    key = pd.Series(list(zip(*(_comparable(resource.field(n), records.loc[rows, n]) for n in what), strict=True)),
-                    index=rows, dtype=object) if what else pd.Series([()] * len(rows), index=rows, dtype=object)
-    codes = pd.factorize(key.to_numpy(dtype=object))[0].astype(np.int64)
-    starts = np.array([d.toordinal() for d in records.loc[rows, start_name]], dtype=np.int64)
-    ends = np.array([d.toordinal() for d in records.loc[rows, end_name]], dtype=np.int64)
+    if len(what) == 1:  # one column names the thing (the EVSE): its values group the rows as they are
+        key = out.comparable(records, what[0], rows).to_numpy(dtype=object)
+    else:  # tuples, which a Series keeps whole
+        key = pd.Series(list(zip(*(out.comparable(records, n, rows) for n in what), strict=True)) if what
+                        else [()] * len(rows), index=rows, dtype=object).to_numpy(dtype=object)
+    codes = pd.factorize(key)[0].astype(np.int64)
+    starts, ends = (_day_numbers(records.loc[rows, name]) for name in (start_name, end_name))
     order = np.lexsort((ends, starts, codes))
     big = np.int64(10_000_000)  # above every day number: each group's running maximum starts afresh
     shifted_end = ends[order] + codes[order] * big
@@ -269,6 +307,12 @@ def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collec
     out.add(sorted(partners), start_name, "overlapping-periods", note)
 
 
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Dates as day numbers, each distinct date (a period's start is shared by many rows) converted once."""
+    codes, uniques = pd.factorize(dates.to_numpy(dtype=object))
+    return np.array([d.toordinal() for d in uniques], dtype=np.int64)[codes]
+
+
 def _duplicate_weak_keys(resource: Resource, records: pd.DataFrame, out: _Collector) -> None:
     """Rows without a reference that name the same operator (by its legal name): each would be created, or each
     would be taken for the other. A reference on every such row tells them apart."""
@@ -280,7 +324,7 @@ def _duplicate_weak_keys(resource: Resource, records: pd.DataFrame, out: _Collec
     if present.sum() < 2:
         return
     rows = present[present].index
-    keys = pd.Series(list(zip(*(_comparable(resource.field(n), records.loc[rows, n]).str.casefold()
+    keys = pd.Series(list(zip(*(out.comparable(records, n, rows).str.casefold()
                                 for n in resource.weak_key), strict=True)), index=rows, dtype=object)
     dup = keys.duplicated(keep=False)
     if not dup.any():
@@ -336,10 +380,12 @@ def _duplicate_references(resource: Resource, records: pd.DataFrame, out: _Colle
     present = refs.notna()
     if not present.any():
         return
-    keys = refs[present].astype(str).str.strip().str.casefold()
-    dup = keys.duplicated(keep=False)
-    if not dup.any():
+    given = refs[present]
+    folded = [str(v).strip().casefold() for v in given.to_numpy()]
+    if len(set(folded)) == len(folded):  # most sheets: every reference once
         return
+    keys = pd.Series(folded, index=given.index, dtype=object)
+    dup = keys.duplicated(keep=False)
     groups: dict[str, list[int]] = {}
     for r in dup[dup].index:
         groups.setdefault(keys[r], []).append(int(r))

@@ -108,3 +108,27 @@ def test_any_input_gives_a_value_or_a_named_problem(values) -> None:
         for value, error in zip(parsed.values, parsed.errors, strict=True):
             assert error is None or (isinstance(error, tuple) and error[0] and error[1])
             assert error is None or value is None
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=-1e6, max_value=1e6).map(
+    lambda x: round(x, 3)) | st.sampled_from([0.0, -0.0, 1e15, -1e15, 1e16, 0.1 + 0.2, 1 / 3, 1e-5, 2.0**53, 1.5e-10,
+                                              124999999999999.0, 149.99999999999997, 1234.5])
+
+
+@given(st.lists(floats, min_size=1, max_size=40))
+def test_a_column_of_floats_reads_as_each_float_alone(values) -> None:
+    # parse_decimal makes each distinct float once, in bulk: every cell must come out as that float does alone,
+    # the same Decimal to its last digit, and that is the number as typed, without binary noise.
+    column = values + values[::2]
+    parsed = parsing.parse_decimal(pd.Series(column, dtype=object))
+    for raw, value, error in zip(column, parsed.values, parsed.errors, strict=True):
+        assert (value, error) == parsing._to_decimal(raw) or raw != raw  # NaN: an empty cell, not an error
+        if raw != raw:
+            assert value is None and error is None
+        elif value is None:
+            assert error[0] == "not-a-number" and abs(raw) >= parsing.MAX_NUMBER
+        else:
+            assert str(value) == str(parsing._to_decimal(raw)[0])
+            assert abs(value - Decimal(raw)) <= Decimal("1e-9")  # Decimal(raw): the float's exact binary value
+            assert value.as_tuple().exponent >= -9  # no binary noise below the ninth place
+            assert raw != int(raw) or value.as_tuple().exponent == 0  # a whole number has no decimal places

@@ -7,9 +7,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from qaas_excel import parsing
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
-from qaas_excel.validation import check_evse_id, validate
+from qaas_excel.validation import _too_many_places, check_evse_id, validate
 
 TODAY = date(2026, 1, 1)
 
@@ -116,3 +119,11 @@ def test_evse_check_for_the_worksheet_function() -> None:
     assert check_evse_id("de abc e1234567 1") == "ok"
     assert "eMI3" in check_evse_id("hello")
     assert check_evse_id(None) == "a value is required"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [Decimal("1.2300"), Decimal("1E-7"), Decimal("1.0000"), Decimal("-0.0001"), Decimal("5E+3"), Decimal("0E-10"),
+     Decimal("123.4560"), Decimal("-7.0010")]), st.integers(0, 4))
+def test_decimal_places_are_counted_without_trailing_zeros(value: Decimal, places: int) -> None:
+    # The check reads most values from their text; it must say what decimal_places says (1.500 has one place).
+    assert _too_many_places([value], places) == [parsing.decimal_places(value) > places]
