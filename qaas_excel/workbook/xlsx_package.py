@@ -199,7 +199,8 @@ class Package:
         200,000 rows is some 190 MB) and compared with the part as it is while it is made: False, and nothing
         written, when it is the same."""
         old = self.read(part) if self.has(part) else None
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - held until saved
+        # held until saved; a large buffer, as a sheet comes in some 400,000 pieces of a few hundred bytes each
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, buffering=_WINDOW)  # noqa: SIM115
         size, same = 0, old is not None
         for piece in pieces:
             if same:

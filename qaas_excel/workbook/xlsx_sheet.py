@@ -128,6 +128,10 @@ class Sheet:
     _formats: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)  # (own, style, *restyle) -> format
     _memo: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
+    # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
+    # where the row's number goes); the next row, alike but for its number, is made from it at once
+    _last_block: tuple[Any, ...] = field(default=(), repr=False)
+    _shapes: dict[tuple[int, ...], tuple[list[int], list[int], list[int]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if b"<!DOCTYPE" in self.data[:4096] or b"<!ENTITY" in self.data[:4096]:
@@ -564,14 +568,13 @@ class Sheet:
         close = row.end - len(b"</" + p + b"row>")
         number = str(row.number).encode()
         lead = b"<" + p + b'c r="'
-        cols = sorted(ops)
         edits: list[tuple[int, int, bytes]] = []
-        run = _longest_run(cols)
+        cols, run, others = self._shape(ops)
         if len(run) > 1:  # a run's columns side by side (the system block): one stretch
             block = self._edit_block(row, ops, run, number, tag_end, close)
             if block is not None:
                 edits.append(block)
-                cols = [col for col in cols if col < run[0] or col > run[-1]]
+                cols = others
         refs: list[tuple[int, int]] | None = None  # (column, start) of the row's cells, when needed
         k = 0  # refs[k:] are the cells right of the column before; ops come in column order
         for col in cols:
@@ -595,6 +598,19 @@ class Sheet:
         edits.sort(key=lambda x: (x[0], x[1]))  # a new cell put right before the stretch comes before it
         return self._spans(row, ops, tag_end) + edits
 
+    def _shape(self, ops: dict[int, CellOp]) -> tuple[list[int], list[int], list[int]]:
+        """A row's columns to write in order, their longest stretch of adjacent ones, and the others; rows written
+        alike share one answer."""
+        key = tuple(ops)
+        shape = self._shapes.get(key)
+        if shape is None:
+            cols = sorted(ops)
+            run = _longest_run(cols)
+            shape = (cols, run, [col for col in cols if col < run[0] or col > run[-1]] if run else cols)
+            if len(self._shapes) < _MEMO_MAX:
+                self._shapes[key] = shape
+        return shape
+
     def _edit_block(self, row: Row, ops: dict[int, CellOp], cols: list[int], number: bytes, tag_end: int,
                     close: int) -> tuple[int, int, bytes] | None:
         """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: the splice of that stretch made
@@ -609,6 +625,10 @@ class Sheet:
         m = self._cell_re.match(data, last)
         assert m is not None
         stretch = data[start:m.end()]
+        sig = tuple((op.set_value, type(op.value), op.value, op.style, op.restyle) for op in map(ops.__getitem__, cols))
+        before = self._last_block
+        if before and before[0] == cols and before[1] == sig and stretch == before[2].replace(b"\x00", number):
+            return start, m.end(), before[3].replace(b"\x00", number)  # the row before's, with this row's number
         pieces = stretch.split(lead)  # b"", then each cell without its "<c r=": a text never holds "<c "
         if len(pieces) != len(cols) + 1 or pieces[0]:
             return None
@@ -618,11 +638,11 @@ class Sheet:
                 return None
             tails.append(piece[len(ref) + len(suffix):])
         key: tuple[Any, ...] | None = None
-        sig = tuple((op.set_value, type(op.value), op.value, op.style, op.restyle) for op in map(ops.__getitem__, cols))
         if all(type(v) in _MEMO_KINDS and type(r) is tuple for _s, _t, v, _y, r in sig):
             key = (tuple(cols), *tails, sig)
             template = self._blocks.get(key)
             if template is not None:
+                self._remember_block(cols, sig, letters, tails, template, stretch)
                 return start, m.end(), template.replace(b"\x00", number)
         new = b"".join([self._cell(number, col, ops[col], lead + piece)
                         for piece, col in zip(pieces[1:], cols, strict=True)])
@@ -632,7 +652,17 @@ class Sheet:
                 template = template.replace(lead + _letters(col) + suffix, lead + _letters(col) + b'\x00"')
             if template.count(b"\x00") == len(cols):
                 self._blocks[key] = template
+                self._remember_block(cols, sig, letters, tails, template, stretch)
         return start, m.end(), new
+
+    def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
+                        template: bytes, stretch: bytes) -> None:
+        """The stretch just made, for the next row (``_last_block``); not where the old one holds a NUL of its own
+        (XML never does) or where the new one's count of them is not one per cell."""
+        lead = b"<" + self.p + b'c r="'
+        old = b"".join(lead + ref + b'\x00"' + tail for ref, tail in zip(letters, tails, strict=True))
+        if old.count(b"\x00") == len(cols) == template.count(b"\x00") and b"\x00" not in stretch:
+            self._last_block = (list(cols), sig, old, template)
 
     def _spans(self, row: Row, ops: dict[int, CellOp], tag_end: int) -> list[tuple[int, int, bytes]]:
         """The splice of the row's start tag where its ``spans`` hint must widen; none where it covers ``ops``."""

@@ -129,3 +129,27 @@ def test_cells_spliced_by_reference_are_what_walking_each_row_writes(rows: list[
     walking._refs = False  # as in a sheet where some cell has no reference
     _, again = build(spec)
     assert fast.render(ops) == walking.render(again)
+
+
+def test_a_row_like_the_one_before_but_for_one_byte_or_one_op_is_written_as_it_is() -> None:
+    # Rows alike but for their number are made from the row before at once; a row whose old cells differ by one
+    # byte (a format, a value, a formula) or whose ops differ (a value, the type of an equal value) must not be.
+    base = [0, 0, 0, 0, 0]
+    same_ops = {2: (True, "valid", None, GREEN), 3: (True, None, None, GREEN), 4: (False, None, None, GREEN)}
+    odd: dict[int, tuple[list[int | None], dict[int, tuple[Any, ...]]]] = {
+        5: ([0, 1, 0, 0, 0], same_ops),  # B's old cell self-closed
+        7: ([0, 0, 4, 0, 0], same_ops),  # C held a formula
+        9: (base, {**same_ops, 2: (True, "invalid", None, GREEN)}),
+        10: (base, {**same_ops, 3: (True, 1, None, GREEN)}),
+        11: (base, {**same_ops, 3: (True, True, None, GREEN)}),
+        12: (base, {**same_ops, 4: (False, None, None, RED)}),
+        13: (base, {**same_ops, 4: (False, None, 4, GREEN)}),
+    }
+    spec = [(r, *odd.get(r, (base, same_ops))) for r in range(2, 18)]
+    xml, ops = build(spec)
+    ws = sheet(xml)
+    together = ws.render(ops)
+    for number, olds, row_ops in spec:
+        alone_xml, alone_ops = build([(number, olds, row_ops)])
+        assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number), number
+    assert ws.replaced_formula  # row 7's formula, though rows alike came before it
