@@ -128,6 +128,8 @@ class Sheet:
     _formats: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)  # (own, style, *restyle) -> format
     _memo: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
+    _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
+    _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
     # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
     # where the row's number goes); the next row, alike but for its number, is made from it at once
     _last_block: tuple[Any, ...] = field(default=(), repr=False)
@@ -167,6 +169,12 @@ class Sheet:
         self._inline_re = re.compile(rb"<" + p + rb"is><" + p + rb"t(?:\s[^>]*)?>([^<]*)</" + p + rb"t></" + p
                                      + rb"is>")
         self._rph_re = re.compile(rb"<" + p + rb"rPh\b.*?</" + p + rb"rPh>", re.S)
+        # what comes before and after a value's text in a cell, after its reference and format, for each form of
+        # ``_value_text``: empty, TRUE/FALSE, a number, a text
+        v, c = self.p + b"v>", b"</" + self.p + b"c>"
+        self._forms = ((b"/>", b""), (b' t="b"><' + v, b"</" + v + c), (b"><" + v, b"</" + v + c),
+                       (b' t="inlineStr"><' + self.p + b"is><" + self.p + b't xml:space="preserve">',
+                        b"</" + self.p + b"t></" + self.p + b"is>" + c))
 
     # -- reading -------------------------------------------------------------------------------------
     def rows(self) -> list[Row]:
@@ -546,6 +554,15 @@ class Sheet:
             tail = self._memo.get(key)
             if tail is not None:
                 return lead + tail
+        # A value of its own (an ID, a time, a fingerprint): the cell as a row before wrote one in this column over the
+        # same old cell, with the same changes and a value of the same form, but for the value's text.
+        shape: tuple[Any, ...] | None = None
+        if op.set_value and type(restyle) is tuple:
+            form, text = self._value_text(value)
+            shape = (col, old[len(lead):] if old is not None else None, op.style, restyle, form)
+            around = self._around.get(shape)
+            if around is not None:
+                return lead + around + text + self._forms[form][1]
         if old is None:
             new = self._new_cell(int(row), col, op, None)
         else:
@@ -554,6 +571,10 @@ class Sheet:
             new = self._new_cell(int(row), col, op, (int(_head(head.group(1))[1].get(b"s", b"0")), old))
         if key is not None and len(self._memo) < _MEMO_MAX and new.startswith(lead):
             self._memo[key] = new[len(lead):]
+        if shape is not None and len(self._around) < _MEMO_MAX and new.startswith(lead):
+            end = text + self._forms[shape[-1]][1]
+            if new.endswith(end) and len(new) >= len(lead) + len(end):
+                self._around[shape] = new[len(lead):len(new) - len(end)]
         return new
 
     def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> list[tuple[int, int, bytes]]:
@@ -712,23 +733,27 @@ class Sheet:
             return _with_style(old[1], style) if style != own else old[1]
         ref = f"{get_column_letter(col)}{row}".encode()
         head = b"<" + p + b'c r="' + ref + b'"' + (b' s="' + str(style).encode() + b'"' if style else b"")
-        value = op.value
+        form, text = self._value_text(op.value)
+        before, after = self._forms[form]
+        return head + before + text + after
+
+    def _value_text(self, value: Any) -> tuple[int, bytes]:
+        """How a value is written: its form (an index into ``_forms``: empty, TRUE/FALSE, a number, a text) and its
+        text in that form."""
         if value is None or (isinstance(value, float) and not math.isfinite(value)) or \
                 (isinstance(value, Decimal) and not value.is_finite()):
-            return head + b"/>"
+            return 0, b""
         if isinstance(value, bool):
-            return head + b' t="b"><' + p + b"v>" + (b"1" if value else b"0") + b"</" + p + b"v></" + p + b"c>"
+            return 1, b"1" if value else b"0"
         if isinstance(value, int | float | Decimal):
             text = repr(value) if isinstance(value, float) else decimal_text(value) if isinstance(value, Decimal) \
                 else str(value)
-            return head + b"><" + p + b"v>" + text.encode() + b"</" + p + b"v></" + p + b"c>"
+            return 2, text.encode()
         if isinstance(value, datetime | date):
             serial = to_excel(value, epoch=CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900)
-            return head + b"><" + p + b"v>" + repr(float(serial)).removesuffix(".0").encode() + b"</" + p + b"v></" \
-                + p + b"c>"
-        text = str(value)
-        return (head + b' t="inlineStr"><' + p + b"is><" + p + b't xml:space="preserve">' + xml_text(text)
-                + b"</" + p + b"t></" + p + b"is></" + p + b"c>")
+            return 2, repr(float(serial)).removesuffix(".0").encode()
+        return 3, xml_text(str(value))
+
 
     def _with_dimension(self, head: bytes, max_row: int, max_col: int) -> bytes:
         p = re.escape(self.p)

@@ -153,3 +153,19 @@ def test_a_row_like_the_one_before_but_for_one_byte_or_one_op_is_written_as_it_i
         alone_xml, alone_ops = build([(number, olds, row_ops)])
         assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number), number
     assert ws.replaced_formula  # row 7's formula, though rows alike came before it
+
+
+def test_cells_of_a_column_with_values_of_their_own_are_each_what_writing_it_alone_gives() -> None:
+    # IDs, times and fingerprints differ on every row: the cell is made from one a row before wrote in the same
+    # column over the same old cell, but for the value's text, which must be this row's, in this row's form.
+    values: list[Any] = [1, 22, -3, 1.5, -0.0, 0.0, 2.0**60, Decimal("1.50"), Decimal("-7"), datetime(2026, 1, 2, 3),
+                         date(2026, 1, 3), "abc", "a<b & \"c\"", " padded ", "", True, False, None, float("nan"),
+                         Decimal("NaN"), 123456789, "DE*ABC*E1", datetime(2024, 2, 29), 0.1 + 0.2]
+    for olds in ([0, 0], [6, 6], [2, 3], [4, 4]):  # empty cells, missing ones, values, a formula
+        for restyle in ((), GREEN):
+            spec = [(2 + i, olds, {1: (True, v, None, restyle), 2: (True, v, 4, restyle)}) for i, v in enumerate(values)]
+            xml, ops = build(spec)
+            together = sheet(xml).render(ops)
+            for number, row_olds, row_ops in spec:
+                alone_xml, alone_ops = build([(number, row_olds, row_ops)])
+                assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number)
