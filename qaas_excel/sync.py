@@ -455,7 +455,7 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
             continue
         fp = row_fps[id(r)]
         if r.record_id is None:
-            planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place))
+            planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place, service_fps))
             continue
         others = [row for row in owners[r.record_id] if row != r.row]
         if others or r.record_id in claimed:
@@ -511,7 +511,8 @@ def _mismatch(resource: Resource, r: RowState, record: dict[str, Any] | None, sh
 
 
 def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, periods: Periods, taken: dict[int, int],
-              where: Callable[[int], str], sheet: str | None, place: Place) -> Planned:
+              where: Callable[[int], str], sheet: str | None, place: Place, service_fps: Mapping[int, str]) -> Planned:
+    """``service_fps``: each record's fingerprint by the record's ``id()``."""
     match, how = matches.find(r, fp)
     if match is not None:
         if match["id"] in taken:
@@ -520,7 +521,8 @@ def _plan_new(resource: Resource, r: RowState, fp: str, matches: _Matches, perio
                             f"(found by {how}); nothing was sent for this row. Two rows cannot be one record.",
                             sheet, None, place)
         taken[match["id"]] = r.row
-        diffs = differences(resource, r.values, match)
+        # the same values hash alike (most rows a push adopts): nothing to take apart field by field
+        diffs = {} if same_values(fp, service_fps[id(match)]) else differences(resource, r.values, match)
         if not diffs:
             return Planned(r.row, Action.NONE, Result.ADOPTED,
                            f"Already on the service (found by {how}); linked to this row, not created again.",
