@@ -129,6 +129,7 @@ class Sheet:
     _memo: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
     _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
+    _restyled: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_restyled_cell``
     _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
     # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
     # where the row's number goes); the next row, alike but for its number, is made from it at once
@@ -547,6 +548,8 @@ class Sheet:
             self.replaced_formula = True  # a formula the run overwrites: the calculation chain must go
         value = op.value
         restyle = op.restyle
+        if old is not None and not op.set_value and type(restyle) is tuple:
+            return self._restyled_cell(lead, col, op, old)
         key: tuple[Any, ...] | None = None
         if type(value) in _MEMO_KINDS and type(restyle) is tuple:
             key = (col, old[len(lead):] if old is not None else None, op.set_value, type(value), value, op.style,
@@ -575,6 +578,23 @@ class Sheet:
             end = text + self._forms[shape[-1]][1]
             if new.endswith(end) and len(new) >= len(lead) + len(end):
                 self._around[shape] = new[len(lead):len(new) - len(end)]
+        return new
+
+    def _restyled_cell(self, lead: bytes, col: int, op: CellOp, old: bytes) -> bytes:
+        """An existing cell whose format alone changes (a problem marked, a row coloured): only its start tag changes
+        (``_with_style``), and that only by the tag itself, so a tag met before (the same attributes after the
+        reference, the same changes) is changed as it was then; the value after it stays the cell's own."""
+        close = old.find(b">") + 1
+        tag, rest = old[len(lead):close], old[close:]
+        key = (tag, op.style, op.restyle)
+        new_tag = self._restyled.get(key)
+        if new_tag is not None:
+            return lead + new_tag + rest
+        head = self._cell_re.match(old)
+        assert head is not None
+        new = self._new_cell(0, col, op, (int(_head(head.group(1))[1].get(b"s", b"0")), old))
+        if len(self._restyled) < _MEMO_MAX and close > len(lead) and new.startswith(lead) and new.endswith(rest):
+            self._restyled[key] = new[len(lead):len(new) - len(rest)]
         return new
 
     def _edit_row(self, row: Row, ops: dict[int, CellOp]) -> list[tuple[int, int, bytes]]:

@@ -169,3 +169,19 @@ def test_cells_of_a_column_with_values_of_their_own_are_each_what_writing_it_alo
             for number, row_olds, row_ops in spec:
                 alone_xml, alone_ops = build([(number, row_olds, row_ops)])
                 assert row_xml(together, number) == row_xml(sheet(alone_xml).render(alone_ops), number)
+
+
+def test_cells_marked_alike_keep_each_their_own_value() -> None:
+    # A problem's cell gets a red fill: only its start tag changes, the same way for the same tag, while what
+    # follows (a value, a formula, a text with a ">" of its own, nothing) stays each cell's own.
+    cells = ['<c r="A{r}" s="7"><v>{r}</v></c>', '<c r="A{r}" s="7"><f>B{r}*2</f><v>{r}</v></c>',
+             '<c r="A{r}" s="7" t="inlineStr"><is><t>a>b {r}</t></is></c>', '<c r="A{r}" s="7"/>',
+             '<c r="A{r}"><v>{r}</v></c>', '<c r="A{r}" t="s"><v>0</v></c>', '<c r="A{r}" s="0" t="n"><v>1.5</v></c>']
+    for restyle, style in ((RED, None), (BOTH, None), ((), 4), (GREEN, 4)):
+        rows = "".join(f'<row r="{r}">{cells[r % len(cells)].format(r=r)}</row>' for r in range(2, 30)).encode()
+        ops = {r: {1: CellOp(style=style, restyle=restyle)} for r in range(2, 30)}
+        together = sheet(rows).render(ops)
+        for r in range(2, 30):
+            alone = f'<row r="{r}">{cells[r % len(cells)].format(r=r)}</row>'.encode()
+            assert row_xml(together, r) == row_xml(sheet(alone).render({r: {1: CellOp(style=style, restyle=restyle)}}),
+                                                   r)
