@@ -211,8 +211,13 @@ def to_milli(values: pd.Series) -> pd.Series:
 
 
 def decimal_places(value: Decimal | None) -> int:
+    """Decimal places once trailing zeros are dropped: 1.500 has one."""
     if value is None:
         return 0
+    text = str(value)
+    if len(text) < 26 and "E" not in text and "e" not in text:  # plain notation, too short to be rounded below
+        point = text.find(".")
+        return 0 if point < 0 else len(text[point + 1:].rstrip("0"))
     exp = value.as_tuple().exponent
     if isinstance(exp, int) and exp < 0:
         exp = value.normalize().as_tuple().exponent  # 1.500 has one decimal place, not three

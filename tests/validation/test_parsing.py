@@ -129,6 +129,18 @@ def test_a_column_of_floats_reads_as_each_float_alone(values) -> None:
             assert error[0] == "not-a-number" and abs(raw) >= parsing.MAX_NUMBER
         else:
             assert str(value) == str(parsing._to_decimal(raw)[0])
-            assert abs(value - Decimal(raw)) <= Decimal("1e-9")  # Decimal(raw): the float's exact binary value
+            # the float as typed (its shortest spelling reads back as the same float), or it less binary noise
+            # below 1e-9 (0.1 + 0.2 is 0.3); Decimal(raw) is the float's exact binary value
+            assert float(value) == raw or abs(value - Decimal(raw)) <= Decimal("1e-9")
             assert value.as_tuple().exponent >= -9  # no binary noise below the ninth place
             assert raw != int(raw) or value.as_tuple().exponent == 0  # a whole number has no decimal places
+
+
+@given(st.decimals() | st.sampled_from([Decimal("1.500"), Decimal("-0.000"), Decimal("0E-7"), Decimal("1E+2"),
+                                        Decimal("12.3456789012345678901234567890"), Decimal("NaN")]))
+def test_decimal_places_drop_trailing_zeros(value: Decimal) -> None:
+    # the places a number was typed with, as the exponent of its normal form says (read from its text when short)
+    exp = value.as_tuple().exponent
+    if isinstance(exp, int) and exp < 0:
+        exp = value.normalize().as_tuple().exponent
+    assert parsing.decimal_places(value) == (max(0, -exp) if isinstance(exp, int) else 0)
