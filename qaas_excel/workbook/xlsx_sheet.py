@@ -130,6 +130,7 @@ class Sheet:
     _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
     _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _restyled: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_restyled_cell``
+    _slots: dict[tuple[Any, ...], tuple[bytes, ...]] = field(default_factory=dict, repr=False)  # ``_slotted_block``
     _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
     # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
     # where the row's number goes); the next row, alike but for its number, is made from it at once
@@ -685,8 +686,30 @@ class Sheet:
             if template is not None:
                 self._remember_block(cols, sig, letters, tails, template, stretch)
                 return start, m.end(), template.replace(b"\x00", number)
-        new = b"".join([self._cell(number, col, ops[col], lead + piece)
-                        for piece, col in zip(pieces[1:], cols, strict=True)])
+        row_ops = [ops[col] for col in cols]
+        slot: tuple[Any, ...] | None = None  # see ``_learn_slots``
+        if all(type(op.restyle) is tuple for op in row_ops) and b"<" + self.p + b"f" not in stretch:
+            # each cell: its start tag (its format), what changes, and its own text: the value written, or what
+            # follows the start tag of a cell whose format alone changes (an amount marked as a problem)
+            shapes, texts = [], []
+            for tail, op in zip(tails, row_ops, strict=True):
+                close = tail.find(b">") + 1
+                if op.set_value:
+                    form, text = self._value_text(op.value)
+                else:
+                    form, text = -1, tail[close:]
+                shapes.append((tail[:close], op.set_value, form, op.style, op.restyle))
+                texts.append((form, text))
+            values = [text for _form, text in texts]
+            if b"\x00" not in b"".join(values):  # XML never holds a NUL; the row's number goes where one is
+                slot = (tuple(cols), *shapes)
+                parts = self._slots.get(slot)
+                if parts is not None:
+                    return start, m.end(), b"".join([part for pair in zip(parts, [*values, b""], strict=True)
+                                                     for part in pair]).replace(b"\x00", number)
+        cells = [self._cell(number, col, op, lead + piece) for piece, col, op in zip(pieces[1:], cols, row_ops,
+                                                                                       strict=True)]
+        new = b"".join(cells)
         if key is not None and len(self._blocks) < _MEMO_MAX and b"\x00" not in new:  # XML never holds a NUL
             template = new
             for col in cols:  # the row's number left out of each reference
@@ -694,7 +717,33 @@ class Sheet:
             if template.count(b"\x00") == len(cols):
                 self._blocks[key] = template
                 self._remember_block(cols, sig, letters, tails, template, stretch)
+        if slot is not None and len(self._slots) < _MEMO_MAX:
+            self._learn_slots(slot, cells, texts, values, letters, number, new)
         return start, m.end(), new
+
+    def _learn_slots(self, slot: tuple[Any, ...], cells: list[bytes], texts: list[tuple[int, bytes]],
+                     values: list[bytes], letters: list[bytes], number: bytes, new: bytes) -> None:
+        """Remember a stretch whose cells got texts of their own (an ID, a message, a fingerprint written on every
+        row; the amount of a cell marked as a problem, its format alone changed) as the bytes between those texts,
+        each row's number left out: a row over cells with the same start tags, the same changes and values of the
+        same forms is then its texts put in their places (``_slots``). Not where taking it apart and putting it
+        together again would not give the same bytes."""
+        lead, suffix = b"<" + self.p + b'c r="', number + b'"'
+        made, constant = [], b""
+        for cell, (form, text) in zip(cells, texts, strict=True):
+            after = self._forms[form][1] if form >= 0 else b""
+            if not cell.endswith(text + after):
+                return
+            made.append(constant + cell[:len(cell) - len(text) - len(after)])
+            constant = after
+        made.append(constant)
+        for i, part in enumerate(made):  # the row's number left out of each reference
+            for ref in letters:
+                part = part.replace(lead + ref + suffix, lead + ref + b'\x00"')
+            made[i] = part
+        remade = b"".join([part for pair in zip(made, [*values, b""], strict=True) for part in pair])
+        if sum(part.count(b"\x00") for part in made) == len(cells) and remade.replace(b"\x00", number) == new:
+            self._slots[slot] = tuple(made)
 
     def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
                         template: bytes, stretch: bytes) -> None:

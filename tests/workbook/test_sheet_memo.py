@@ -88,7 +88,9 @@ def test_a_remembered_stretch_keeps_each_rows_own_cells_and_references() -> None
         assert row_xml(out, r) == (b'<row r="%d"><c r="A%d"><v>%d</v></c><c r="B%d" s="107"><v>%d</v></c>'
                                    b'<c r="C%d" s="107" t="inlineStr"><is><t xml:space="preserve">valid</t></is></c>'
                                    b"</row>" % (r, r, r, r, r % 2, r))
-    assert len(ws._blocks) == 2  # one stretch for B = 0, one for B = 1: the other eight rows came from the memo
+    # one stretch remembered whole (B = 0) and as the bytes around each cell's own text (B's value): the other nine
+    # rows came from these two memos
+    assert len(ws._blocks) == 1 and len(ws._slots) == 1
 
 
 def test_a_formula_overwritten_on_any_row_is_known_though_the_row_came_from_the_memo() -> None:
@@ -163,7 +165,8 @@ def test_cells_of_a_column_with_values_of_their_own_are_each_what_writing_it_alo
                          Decimal("NaN"), 123456789, "DE*ABC*E1", datetime(2024, 2, 29), 0.1 + 0.2]
     for olds in ([0, 0], [6, 6], [2, 3], [4, 4]):  # empty cells, missing ones, values, a formula
         for restyle in ((), GREEN):
-            spec = [(2 + i, olds, {1: (True, v, None, restyle), 2: (True, v, 4, restyle)}) for i, v in enumerate(values)]
+            spec = [(2 + i, olds, {1: (True, v, None, restyle), 2: (True, v, 4, restyle)})
+                    for i, v in enumerate(values)]
             xml, ops = build(spec)
             together = sheet(xml).render(ops)
             for number, row_olds, row_ops in spec:
