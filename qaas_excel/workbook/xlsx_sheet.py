@@ -130,7 +130,7 @@ class Sheet:
     _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
     _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _restyled: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_restyled_cell``
-    _slots: dict[tuple[Any, ...], tuple[bytes, ...]] = field(default_factory=dict, repr=False)  # ``_slotted_block``
+    _slots: dict[tuple[Any, ...], tuple[bytes, ...]] = field(default_factory=dict, repr=False)  # ``_learn_slots``
     _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
     # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
     # where the row's number goes); the next row, alike but for its number, is made from it at once
