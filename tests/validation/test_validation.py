@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -127,3 +128,18 @@ def test_evse_check_for_the_worksheet_function() -> None:
 def test_decimal_places_are_counted_without_trailing_zeros(value: Decimal, places: int) -> None:
     # The check reads most values from their text; it must say what decimal_places says (1.500 has one place).
     assert _too_many_places([value], places) == [parsing.decimal_places(value) > places]
+
+
+@pytest.mark.parametrize(("natural_key", "overlapping"), [
+    (("evse_id", "period_start", "period_end"), {2, 3}),  # one column names the charge point
+    (("evse_id", "zip_code", "period_start", "period_end"), set()),  # two columns: rows 2 and 3 differ in one
+    (("period_start", "period_end"), {2, 3, 4}),  # none: every row's period against every other's
+])
+def test_overlapping_periods_are_found_whatever_names_the_thing(natural_key, overlapping) -> None:
+    # A contract may define the key otherwise; overlaps are looked for among rows alike in all its other parts.
+    resource = replace(CHARGEPOINT, natural_key=natural_key)
+    rows = [cp_row(customer_reference="R-1"),
+            cp_row(customer_reference="R-2", period_start=datetime(2024, 6, 1), amount=1.0, zip_code="01069"),
+            cp_row(customer_reference="R-3", evse_id="DE*ABC*E7654321*1", period_end=datetime(2024, 3, 1), amount=1.0)]
+    result = run(*rows, resource=resource)
+    assert {p.row for p in result.problems if p.code == "overlapping-periods"} == overlapping
