@@ -151,7 +151,7 @@ def _to_decimal(value: Any) -> tuple[Decimal | None, Error]:
     if isinstance(value, float):
         if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
             return None, _out_of_range(value)
-        return _float_decimals(np.array([value], dtype=float))[0], None
+        return _float_decimal(value), None
     if isinstance(value, Decimal):
         return value, None
     if isinstance(value, str):
@@ -197,6 +197,17 @@ def _float_decimals(floats: np.ndarray) -> np.ndarray:
              for text, near in zip(map(repr, floats[~whole].tolist()), rounded[~whole].tolist(), strict=True)]
     out[~whole] = list(map(Decimal, texts))
     return out
+
+
+def _float_decimal(value: float) -> Decimal:
+    """``_float_decimals`` of one float (a cell read alone), without an array: the same rounding, the same Decimal."""
+    if value == math.trunc(value):
+        return Decimal(int(value))
+    rounded = float(np.round(value, 9))
+    if rounded == math.trunc(rounded):
+        return Decimal(int(rounded))
+    text = repr(value)
+    return Decimal(text if "e" not in text and len(text) - text.index(".") - 1 <= 9 else repr(rounded))
 
 
 def _out_of_range(number: float) -> Error:
