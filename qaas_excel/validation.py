@@ -163,20 +163,8 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
 
 
 def _too_many_places(decimals: Any, places: int) -> list[bool]:
-    """Per Decimal: more than ``places`` decimal places once trailing zeros are dropped (1.500 has one).
-
-    A Decimal's text in plain notation has as many digits after its point as the value's exponent says, so the
-    text answers most values at once; only a text with an exponent (1E-7) or with more digits than allowed is
-    looked at closely (``decimal_places``)."""
-    out = []
-    for d in decimals:
-        text = str(d)
-        point = text.find(".")
-        if "E" in text or "e" in text or (point >= 0 and len(text) - point - 1 > places):
-            out.append(d.as_tuple().exponent < -places and parsing.decimal_places(d) > places)
-        else:
-            out.append(False)
-    return out
+    """Per Decimal: more than ``places`` decimal places once trailing zeros are dropped (1.500 has one)."""
+    return [parsing.decimal_places(d) > places for d in decimals]
 
 
 def _as_numbers(f: Field, values: np.ndarray) -> dict[str, np.ndarray]:

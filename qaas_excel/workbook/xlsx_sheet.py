@@ -711,9 +711,7 @@ class Sheet:
                                                                                        strict=True)]
         new = b"".join(cells)
         if key is not None and len(self._blocks) < _MEMO_MAX and b"\x00" not in new:  # XML never holds a NUL
-            template = new
-            for col in cols:  # the row's number left out of each reference
-                template = template.replace(lead + _letters(col) + suffix, lead + _letters(col) + b'\x00"')
+            template = self._unnumbered(new, letters, number)
             if template.count(b"\x00") == len(cols):
                 self._blocks[key] = template
                 self._remember_block(cols, sig, letters, tails, template, stretch)
@@ -728,7 +726,6 @@ class Sheet:
         each row's number left out: a row over cells with the same start tags, the same changes and values of the
         same forms is then its texts put in their places (``_slots``). Not where taking it apart and putting it
         together again would not give the same bytes."""
-        lead, suffix = b"<" + self.p + b'c r="', number + b'"'
         made, constant = [], b""
         for cell, (form, text) in zip(cells, texts, strict=True):
             after = self._forms[form][1] if form >= 0 else b""
@@ -737,13 +734,18 @@ class Sheet:
             made.append(constant + cell[:len(cell) - len(text) - len(after)])
             constant = after
         made.append(constant)
-        for i, part in enumerate(made):  # the row's number left out of each reference
-            for ref in letters:
-                part = part.replace(lead + ref + suffix, lead + ref + b'\x00"')
-            made[i] = part
+        made = [self._unnumbered(part, letters, number) for part in made]
         remade = b"".join([part for pair in zip(made, [*values, b""], strict=True) for part in pair])
         if sum(part.count(b"\x00") for part in made) == len(cells) and remade.replace(b"\x00", number) == new:
             self._slots[slot] = tuple(made)
+
+    def _unnumbered(self, xml: bytes, letters: list[bytes], number: bytes) -> bytes:
+        """Cells' XML with the row's number left out of each reference to ``letters`` (a NUL in its place): what a
+        row alike but for its number is made from."""
+        lead, suffix = b"<" + self.p + b'c r="', number + b'"'
+        for ref in letters:
+            xml = xml.replace(lead + ref + suffix, lead + ref + b'\x00"')
+        return xml
 
     def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
                         template: bytes, stretch: bytes) -> None:
