@@ -5,8 +5,10 @@ The planner (``sync``) produces outcomes, the workbook layer writes them back, t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from qaas_excel.problems import Problem
@@ -25,10 +27,10 @@ class Outcome:
 
 
 def count_results(outcomes: Iterable[Outcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.result.value] = counts.get(o.result.value, 0) + 1
-    return counts
+    """How many rows had each result, in the order the results first appear. Counted in C by the results
+    themselves, each named once: a result's ``.value`` is a Python call, and a report of 200,000 rows asked it four
+    times a row."""
+    return {result.value: n for result, n in Counter(map(attrgetter("result"), outcomes)).items()}
 
 
 def needs_attention(outcomes: Iterable[Outcome]) -> bool:

@@ -120,6 +120,7 @@ class RunReport:
             s.file_problems for s in self.sheets) or bool(self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
+        names = {result: result.value for result in Result}  # asked of every row: a dict, not the enum's property
         return {
             "command": self.command,
             "book": self.book,
@@ -130,9 +131,11 @@ class RunReport:
                 {"sheet": s.sheet, "resource": s.resource, "counts": s.counts,
                  "problems": [p.to_dict() for p in s.file_problems],
                  "hidden_rows": self.hidden_rows.get(s.sheet, []),
-                 "rows": [{"sheet": s.sheet, "row": o.row, "result": o.result.value, "message": o.message,
-                           "id": (o.record or {}).get("id"), "status": (o.record or {}).get("status"),
-                           "problems": [p.to_dict() for p in o.problems]} for o in s.outcomes]}
+                 "rows": [{"sheet": s.sheet, "row": o.row, "result": names[o.result], "message": o.message,
+                           "id": None if o.record is None else o.record.get("id"),
+                           "status": None if o.record is None else o.record.get("status"),
+                           "problems": [p.to_dict() for p in o.problems] if o.problems else []}
+                          for o in s.outcomes]}
                 for s in self.sheets
             ],
             "skipped": self.skipped,

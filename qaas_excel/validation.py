@@ -12,6 +12,7 @@ names; masks over typed columns do both directly and stay well under a second fo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -150,16 +151,21 @@ def _field_rules(f: Field, values: pd.Series, failed: pd.Series, out: _Collector
             out.add(ok[~ok].index, f.name, "pattern", lambda r: f"{wrong[r]!r} is not valid: expected {f.pattern_help}")
     if f.type is FieldType.DECIMAL:
         decimals = values[present]
-        if f.decimals is not None:
+        # a column of plain numbers, none too fine and none at or below zero, is seen to be so in its text at once
+        plain = parsing.plain_decimal_texts(decimals.to_numpy()) if f.decimals is not None or f.positive else None
+        if f.decimals is not None and (plain is None or re.search(rf"\.\d{{{f.decimals}}}\d*[1-9]", plain)):
             many = pd.Series(_too_many_places(decimals.to_numpy(), f.decimals), index=decimals.index, dtype=bool)
             too_fine = decimals[many].to_dict()
             out.add(many[many].index, f.name, "too-many-decimals",
                     lambda r: f"{too_fine[r]} has more than {f.decimals} decimal places")
-        if f.positive:
+        if f.positive and (plain is None or _AT_MOST_ZERO.search(plain)):
             neg = pd.Series([d <= 0 for d in decimals.to_numpy()], index=decimals.index, dtype=bool)
             not_positive = decimals[neg].to_dict()
             out.add(neg[neg].index, f.name, "not-positive",
                     lambda r: f"{german_number_as_typed(not_positive[r])} must be greater than 0")
+
+
+_AT_MOST_ZERO = re.compile(r"(?:^|\x00)(?:-|0+(?:\.0+)?(?:\x00|$))")  # in plain numbers joined: one negative or zero
 
 
 def _too_many_places(decimals: Any, places: int) -> list[bool]:
@@ -333,7 +339,8 @@ def _comparable(f: Field, values: pd.Series) -> pd.Series:
     """Text in the form values are compared in (DE*ABC*E1 is deabce1); other values as they are."""
     if f.type is not FieldType.STR:
         return values
-    return pd.Series([f.comparable(str(v)) for v in values.to_numpy()], index=values.index, dtype=object)
+    texts = [v if type(v) is str else str(v) for v in values.to_numpy()]
+    return pd.Series(parsing.each_text(texts, f.comparable), index=values.index, dtype=object)
 
 
 def _key_text(resource: Resource, record: pd.Series) -> str:

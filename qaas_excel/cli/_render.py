@@ -140,7 +140,7 @@ def _plain(value: Any) -> Any:
             return value
         out = value
         for k, v in value.items():
-            if type(v) not in _SCALARS and (new := _plain(v)) is not v:
+            if type(v) not in _SCALARS and (type(v) is not list or v) and (new := _plain(v)) is not v:  # [] as it is
                 if out is value:
                     out = dict(value)
                 out[k] = new

@@ -144,3 +144,30 @@ def test_decimal_places_drop_trailing_zeros(value: Decimal) -> None:
     if isinstance(exp, int) and exp < 0:
         exp = value.normalize().as_tuple().exponent
     assert parsing.decimal_places(value) == (max(0, -exp) if isinstance(exp, int) else 0)
+
+
+# texts as cells hold them: mostly clean, some with the white space, "#" errors and odd characters each reader minds
+cell_texts = st.lists(st.sampled_from(["a", "B", "ß", "ŉ", "*", "1", " ", "  ", "\t", "\n", "\r", "\u00a0", "\u2003",
+                                        "#", "#REF!", "\x00", "É", "ﬁ"]), max_size=8).map("".join)
+
+
+@given(st.lists(cell_texts | st.from_regex(r"DE\*[A-Z]{3}\*E[0-9]{1,7}\*1", fullmatch=True), min_size=1,
+                max_size=30))
+def test_a_column_of_texts_reads_as_each_text_alone(values) -> None:
+    # parse_text and parse_evse read a column whose texts are all clean in one go (joined, in C): every cell must
+    # come out as it does alone, the same text or the same error; a text that is not clean sends the column the
+    # slow way
+    column = values + values[::2]
+    for parser, one in ((parsing.parse_text, parsing._to_text), (parsing.parse_evse, parsing._to_evse),
+                        (parsing.parse_zip, parsing._to_zip)):
+        parsed = parser(pd.Series(column, dtype=object))
+        for raw, value, error in zip(column, parsed.values, parsed.errors, strict=True):
+            assert (value, error) == (one(raw) if raw.strip() else (None, None)), (parser, raw)
+
+
+def test_a_clean_column_of_texts_is_read_at_once_and_an_unclean_one_each_alone() -> None:
+    clean = ["B-1", "de*swe*e1*1", "Straße 4"]
+    assert parsing._clean_texts(clean) is clean
+    assert parsing._clean_texts(clean, parsing._evse_form) == ["B-1", "DE*SWE*E1*1", "STRASSE4"]
+    for unclean in (" B-1", "B-1 ", "B  1", "B\t1", "B\n1", "B\u00a01", "#REF!", "", "B\x001", "\u2003B"):
+        assert parsing._clean_texts([*clean, unclean]) is None, repr(unclean)

@@ -143,3 +143,23 @@ def test_overlapping_periods_are_found_whatever_names_the_thing(natural_key, ove
             cp_row(customer_reference="R-3", evse_id="DE*ABC*E7654321*1", period_end=datetime(2024, 3, 1), amount=1.0)]
     result = run(*rows, resource=resource)
     assert {p.row for p in result.problems if p.code == "overlapping-periods"} == overlapping
+
+
+amounts = st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=-10**6, max_value=10**6) | \
+    st.sampled_from([Decimal("0"), Decimal("-0"), Decimal("0.000"), Decimal("-0.001"), Decimal("1.5000"),
+                     Decimal("1E+2"), Decimal("1.5E-7"), Decimal("0E-7"), Decimal("12.3456789012345678901234567890"),
+                     Decimal("100"), Decimal("0.0001"), Decimal("10.0010"),
+                     Decimal("1234567890123456789012345.0001")])  # 29 digits: rounded to 28 by normalize, no places
+
+
+@given(st.lists(amounts, min_size=1, max_size=25))
+def test_decimal_places_and_signs_are_found_in_a_column_as_in_each_value(values) -> None:
+    # a column of plain numbers is looked at in its joined text (too many places, at or below zero): the rows it
+    # finds must be those each value names alone
+    frame = pd.DataFrame({"amount": values, "max_power_kw": values}, index=range(2, len(values) + 2), dtype=object)
+    result = validate(CHARGEPOINT, frame)
+    for field in ("amount", "max_power_kw"):
+        for code, alone in (("too-many-decimals", lambda d: parsing.decimal_places(d) > 3),
+                            ("not-positive", lambda d: d <= 0)):
+            found = {p.row for p in result.problems if p.field == field and p.code == code}
+            assert found == {row for row, d in zip(frame.index, values, strict=True) if alone(d)}, (field, code)
