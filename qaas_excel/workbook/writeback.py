@@ -29,8 +29,10 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
     synced_at = excel_time(now or datetime.now(UTC).replace(microsecond=0))
     rows, values = [], []
     marks: list[Problem] = []
+    names = {result: result.value for result in Result}  # asked of every row: a dict, not the enum's property
+    exchanged = {Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.PULLED}
     for o in outcomes:
-        v: dict[str, Any] = {C.RESULT: o.result.value, C.MESSAGE: o.message or None}
+        v: dict[str, Any] = {C.RESULT: names[o.result], C.MESSAGE: o.message or None}
         if o.record is not None and o.result is Result.MISMATCH:
             v[C.ID] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's data
         elif o.record is not None:
@@ -41,13 +43,14 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
                 v[C.STATUS] = o.record.get("status")
         if o.fingerprint is not None:
             v[C.FINGERPRINT] = o.fingerprint
-        if o.result in (Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.PULLED):
+        if o.result in exchanged:
             v[C.SYNCED_AT] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
         values.append(v)
-        marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
+        if o.problems:
+            marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
     frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
-    results = pd.Series([o.result.value for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
+    results = pd.Series([names[o.result] for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
 
 
