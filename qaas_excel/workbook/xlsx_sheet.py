@@ -127,12 +127,11 @@ class Sheet:
     _rows: list[Row] | None = field(default=None, repr=False)
     _formats: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)  # (own, style, *restyle) -> format
     _memo: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
-    _blocks: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_edit_block``
     _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _restyled: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_restyled_cell``
     _slots: dict[tuple[Any, ...], tuple[bytes, ...]] = field(default_factory=dict, repr=False)  # ``_learn_slots``
     _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
-    # the last stretch made through ``_blocks``: (columns, ops' signature, its old XML and its new, each with NUL
+    # the last stretch made by ``_edit_block``: (columns, ops' signature, its old XML and its new, each with NUL
     # where the row's number goes); the next row, alike but for its number, is made from it at once
     _last_block: tuple[Any, ...] = field(default=(), repr=False)
     _shapes: dict[tuple[int, ...], tuple[list[int], list[int], list[int]]] = field(default_factory=dict, repr=False)
@@ -656,8 +655,10 @@ class Sheet:
     def _edit_block(self, row: Row, ops: dict[int, CellOp], cols: list[int], number: bytes, tag_end: int,
                     close: int) -> tuple[int, int, bytes] | None:
         """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: the splice of that stretch made
-        anew, through a memo of whole stretches (a validation writes the same result in the same cells of every valid
-        row). None where the row is otherwise (a cell missing, another in between): the general way does it."""
+        anew: from the row before's at once where the two are alike but for their number (a validation writes the
+        same result in the same cells of every valid row), else through the memo of stretches with texts of their
+        own (``_slots``), else cell by cell. None where the row is otherwise (a cell missing, another in between): the
+        general way does it."""
         data, lead, suffix = self.data, b"<" + self.p + b'c r="', number + b'"'
         letters = [_letters(col) for col in cols]
         start = data.find(lead + letters[0] + suffix, tag_end, close)
@@ -679,13 +680,8 @@ class Sheet:
             if not piece.startswith(ref + suffix):  # another cell between, or cells out of column order
                 return None
             tails.append(piece[len(ref) + len(suffix):])
-        key: tuple[Any, ...] | None = None
-        if all(type(v) in _MEMO_KINDS and type(r) is tuple for _s, _t, v, _y, r in sig):
-            key = (tuple(cols), *tails, sig)
-            template = self._blocks.get(key)
-            if template is not None:
-                self._remember_block(cols, sig, letters, tails, template, stretch)
-                return start, m.end(), template.replace(b"\x00", number)
+        # ops equal in these values write the same bytes (not so for 0.0 and -0.0): such a stretch is the next row's
+        alike = all(type(v) in _MEMO_KINDS and type(r) is tuple for _s, _t, v, _y, r in sig)
         row_ops = [ops[col] for col in cols]
         slot: tuple[Any, ...] | None = None  # see ``_learn_slots``
         if all(type(op.restyle) is tuple for op in row_ops) and b"<" + self.p + b"f" not in stretch:
@@ -705,16 +701,15 @@ class Sheet:
                 slot = (tuple(cols), *shapes)
                 parts = self._slots.get(slot)
                 if parts is not None:
-                    return start, m.end(), b"".join([part for pair in zip(parts, [*values, b""], strict=True)
-                                                     for part in pair]).replace(b"\x00", number)
+                    template = b"".join([part for pair in zip(parts, [*values, b""], strict=True) for part in pair])
+                    if alike:
+                        self._remember_block(cols, sig, letters, tails, template, stretch)
+                    return start, m.end(), template.replace(b"\x00", number)
         cells = [self._cell(number, col, op, lead + piece) for piece, col, op in zip(pieces[1:], cols, row_ops,
                                                                                        strict=True)]
         new = b"".join(cells)
-        if key is not None and len(self._blocks) < _MEMO_MAX and b"\x00" not in new:  # XML never holds a NUL
-            template = self._unnumbered(new, letters, number)
-            if template.count(b"\x00") == len(cols):
-                self._blocks[key] = template
-                self._remember_block(cols, sig, letters, tails, template, stretch)
+        if alike and b"\x00" not in new:  # XML never holds a NUL
+            self._remember_block(cols, sig, letters, tails, self._unnumbered(new, letters, number), stretch)
         if slot is not None and len(self._slots) < _MEMO_MAX:
             self._learn_slots(slot, cells, texts, values, letters, number, new)
         return start, m.end(), new
