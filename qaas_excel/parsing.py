@@ -369,7 +369,14 @@ def parse_text(series: pd.Series) -> Parsed:
 
 
 _UNSEEN = "\x00"  # joins a column's distinct texts; never in a cell's text (XML 1.0 cannot hold it), checked
-_EDGE_SPACE = re.compile(r"^\s|\s$|\s\x00|\x00\s")  # a text beginning or ending with white space, which strip takes
+# white space at the start or the end of one of the texts joined (which ``strip`` takes), by two searches that each
+# begin with what they look for: one alternation of the four cases tries every position, some five times slower
+_SPACE_AFTER = re.compile(r"\x00\s")
+_SPACE_BEFORE = re.compile(r"\s(?:\x00|\Z)")
+
+
+def _edge_space(joined: str) -> bool:
+    return joined[:1].isspace() or _SPACE_AFTER.search(joined) is not None or _SPACE_BEFORE.search(joined) is not None
 
 
 def _clean_texts(uniques: list[str], finish: Callable[[str], str] | None = None) -> list[str] | None:
@@ -384,7 +391,7 @@ def _clean_texts(uniques: list[str], finish: Callable[[str], str] | None = None)
     joined = _UNSEEN.join(uniques)
     if joined.count(_UNSEEN) != len(uniques) - 1 or joined.startswith("#") or _UNSEEN + "#" in joined:
         return None
-    if "  " in joined or "\n" in joined or "\t" in joined or "\u00a0" in joined or _EDGE_SPACE.search(joined):
+    if "  " in joined or "\n" in joined or "\t" in joined or "\u00a0" in joined or _edge_space(joined):
         return None
     return uniques if finish is None else each_text(uniques, finish)
 
@@ -413,12 +420,24 @@ def _to_evse(value: Any) -> tuple[str | None, Error]:
 def each_text(texts: list[str], form: Callable[[str], str]) -> list[str]:
     """``form`` of each text, where ``form`` changes a text character by character (replaces, case folds): done once to
     them all joined by ``_UNSEEN``, in C, unless one holds it or ``form`` would not keep the texts apart."""
+    done = _at_once(texts, form)
+    return done if done is not None else [form(text) for text in texts]
+
+
+def each_stripped_text(texts: list[str], form: Callable[[str], str]) -> list[str] | None:
+    """``form(text.strip())`` of each text, at once as ``each_text`` does it, where no text has white space at its
+    ends (most: a column of IDs and references); None where one has, or holds ``_UNSEEN``."""
+    return _at_once(texts, form, stripped=True)
+
+
+def _at_once(texts: list[str], form: Callable[[str], str], *, stripped: bool = False) -> list[str] | None:
+    if not texts:
+        return None
     joined = _UNSEEN.join(texts)
-    if joined.count(_UNSEEN) == len(texts) - 1:
-        done = form(joined).split(_UNSEEN)
-        if len(done) == len(texts):
-            return done
-    return [form(text) for text in texts]
+    if joined.count(_UNSEEN) != len(texts) - 1 or (stripped and _edge_space(joined)):
+        return None
+    done = form(joined).split(_UNSEEN)
+    return done if len(done) == len(texts) else None
 
 
 def _evse_form(text: str) -> str:

@@ -38,6 +38,7 @@ from qaas_excel.interrupt import Stop
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.jsonl import StateWriteError, free_space_problem
 from qaas_excel.outcomes import Outcome
+from qaas_excel.parsing import each_stripped_text
 from qaas_excel.problems import Problem, from_rejection
 from qaas_excel.resources import Field, FieldType, Resource, is_editable_status
 from qaas_excel.results import Result
@@ -163,6 +164,10 @@ def fingerprints(resource: Resource, many: Sequence[Mapping[str, Any]]) -> list[
 def _spelled(f: Field, values: list[Any]) -> list[str]:
     """``name=canonical value`` for each of a column's values."""
     prefix = f.name + "="
+    if f.type is FieldType.STR and set(map(type, values)) == {str}:  # references, EVSE IDs: mostly each its own
+        forms = each_stripped_text(values, f.comparable)  # ``canonical_value`` of each, at once
+        if forms is not None:
+            return [prefix + text for text in forms]
     seen: dict[tuple[type, Any], str] = {}  # towns, dates, operators, powers: the same few values again
     out = []
     for value in values:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, decode_record
-from qaas_excel.sync import fingerprint, fingerprints
+from qaas_excel.sync import _spelled, canonical_value, fingerprint, fingerprints
 
 from .test_plan import cp
 
@@ -56,3 +56,19 @@ def test_a_record_from_the_service_is_typed_and_what_cannot_be_read_is_kept_as_i
     assert str(record["amount"]) == "1234.50"  # the service's own digits
     assert body["period_start"] == "2024-01-01"  # the body as it came is not changed
     assert list(record) == list(body)
+
+
+_TEXTS = st.lists(st.sampled_from(["a", "B", "ß", "*", "1", " ", "\t", "\u00a0", "\x00", "É", "DE*ABC*E1", "de abc"]),
+                  max_size=6).map("".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_TEXTS, max_size=12), st.sampled_from(["customer_reference", "evse_id", "town", "zip_code"]))
+@example([" de*abc*e1", "B"], "evse_id")  # white space where no separator is: at the start of the first
+@example(["B", "de*abc*e1 "], "evse_id")  # and at the end of the last
+def test_a_column_of_texts_is_spelled_at_once_as_each_text_alone(texts: list[str], name: str) -> None:
+    """A column of texts is spelled in one go (joined, in C) where none has white space at its ends: each must be
+    what ``canonical_value`` spells for it alone (DE*ABC*E1 and de*abc*e1 are one EVSE; ' A' is 'A')."""
+    f = CHARGEPOINT.field(name)
+    for column in (texts, texts + texts[::2]):  # as drawn (its first and last texts are the ends), with repeats
+        assert _spelled(f, column) == [f"{name}={canonical_value(f, text)}" for text in column]

@@ -171,3 +171,4 @@ def test_a_clean_column_of_texts_is_read_at_once_and_an_unclean_one_each_alone()
     assert parsing._clean_texts(clean, parsing._evse_form) == ["B-1", "DE*SWE*E1*1", "STRASSE4"]
     for unclean in (" B-1", "B-1 ", "B  1", "B\t1", "B\n1", "B\u00a01", "#REF!", "", "B\x001", "\u2003B"):
         assert parsing._clean_texts([*clean, unclean]) is None, repr(unclean)
+        assert parsing._clean_texts([unclean, *clean]) is None, repr(unclean)  # first and last: no separator there
