@@ -172,7 +172,9 @@ def _spelled(f: Field, values: list[Any]) -> list[str]:
     out = []
     for value in values:
         kind = type(value)
-        if kind is Decimal or kind is float:  # amounts: mostly unique, not worth remembering
+        # amounts, mostly unique; and equal values spelled otherwise (1.0 and 1.00, 0.0 and -0.0, one instant in two
+        # time zones), which a memory of equal values would spell alike: each spelled on its own
+        if kind is Decimal or kind is float or kind is datetime:
             out.append(prefix + canonical_value(f, value))
             continue
         key = (kind, value)

@@ -4,7 +4,7 @@ spelled them."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import example, given, settings
@@ -72,3 +72,15 @@ def test_a_column_of_texts_is_spelled_at_once_as_each_text_alone(texts: list[str
     f = CHARGEPOINT.field(name)
     for column in (texts, texts + texts[::2]):  # as drawn (its first and last texts are the ends), with repeats
         assert _spelled(f, column) == [f"{name}={canonical_value(f, text)}" for text in column]
+
+
+def test_equal_values_spelled_otherwise_never_share_a_spelling() -> None:
+    """Equal values of some types are spelled otherwise (Decimal 1.0 and 1.00 as text, 0.0 and -0.0, one instant in
+    two time zones): a column of them must not be spelled once per distinct value (from memory)."""
+    cet = timezone(timedelta(hours=1))
+    twins: list[list[object]] = [[Decimal("1.0"), Decimal("1.00"), None], [0.0, -0.0], [1, 1, None], [True, True],
+                                 [datetime(2024, 1, 1, 12, tzinfo=UTC), datetime(2024, 1, 1, 13, tzinfo=cet)],
+                                 [date(2024, 1, 1), date(2024, 1, 1)], ["a", "a ", " A"], [None, None]]
+    for f in (*CHARGEPOINT.client_fields, *OPERATOR.client_fields):
+        for column in twins:
+            assert _spelled(f, column) == [f"{f.name}={canonical_value(f, v)}" for v in column], (f.name, column)
