@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaas_excel.workbook import xlsx_package
@@ -83,3 +83,16 @@ def test_a_spooled_part_is_saved_as_a_part_held_whole(tmp_path: Path, in_memory:
     assert (tmp_path / "whole.xlsx").read_bytes() == (tmp_path / "spooled.xlsx").read_bytes()
     with zipfile.ZipFile(tmp_path / "spooled.xlsx") as z:
         assert z.read(PART) == new and z.testzip() is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=200), st.lists(st.integers(0, 40), max_size=12), st.integers(1, 50))
+def test_a_part_made_of_pieces_is_written_whole_and_in_order(tmp_path_factory: pytest.TempPathFactory,
+                                                                            new: bytes, sizes: list[int],
+                                                                            window: int) -> None:
+    # pieces of every length, bytes and views, compared a window at a time: every byte, once, in its place
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(xlsx_package, "_WINDOW", window)
+        pkg = package(tmp_path_factory.mktemp("spool"), b"")  # no piece is the same: all is written
+        assert pkg.write_pieces(PART, cut(new, sizes)) is True
+        assert pkg.read(PART) == new
