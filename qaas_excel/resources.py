@@ -516,8 +516,15 @@ def encode_record(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
 _TYPED_FIELDS: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
 
 
-def decode_record(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
-    """A record from the service; fields we do not know are kept verbatim (text fields are kept as they came)."""
+_SEEN_TEXTS = 1000  # distinct texts of one field remembered while a list is decoded (amounts: each its own)
+
+
+def decode_record(resource: Resource, body: dict[str, Any],
+                  seen: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A record from the service; fields we do not know are kept verbatim (text fields are kept as they came).
+
+    ``seen``: kept by the caller over the records of one list: a field's text met again (a date, a power, a time
+    stamp) is decoded once, and its value shared by the records, which are never changed in place."""
     cached = _TYPED_FIELDS.get(id(resource.fields))
     if cached is None or cached[0] is not resource.fields:  # (the tuple is kept, so its id stays its own)
         cached = _TYPED_FIELDS[id(resource.fields)] = (resource.fields,
@@ -525,5 +532,18 @@ def decode_record(resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
     record = dict(body)
     for f in cached[1]:
         if f.name in record:
-            record[f.name] = decode_value(f, record[f.name])
+            raw = record[f.name]
+            if seen is None or type(raw) is not str:
+                record[f.name] = decode_value(f, raw)
+                continue
+            known = seen.setdefault(f.name, {})
+            value = known.get(raw, _UNSEEN)
+            if value is _UNSEEN:
+                value = decode_value(f, raw)
+                if len(known) < _SEEN_TEXTS:
+                    known[raw] = value
+            record[f.name] = value
     return record
+
+
+_UNSEEN = object()

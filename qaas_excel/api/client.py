@@ -224,7 +224,8 @@ class QaasClient:
 
         Raises ``IncompleteListError`` (with what was read) when it cannot be read whole.
         """
-        return [self._record(resource, item) for item in self.read_list(resource, **filters).items]
+        seen: dict[str, dict[str, Any]] = {}  # a field's texts met again in the list: decoded once
+        return [self._record(resource, item, seen) for item in self.read_list(resource, **filters).items]
 
     def read_list(self, resource: Resource, *, lookup: bool = False, **filters: Any) -> paging.ListRead:
         """The whole list as it came (the service's field names), with how it was paged.
@@ -249,7 +250,8 @@ class QaasClient:
 
         def incomplete(reason: str, pages: int, items: list[dict[str, Any]],
                        cause: errors.QaasError | None) -> errors.IncompleteListError:
-            records = [self._record(resource, item) for item in items]
+            seen: dict[str, dict[str, Any]] = {}
+            records = [self._record(resource, item, seen) for item in items]
             read = f"read {len(records)} on {pages} page{'s' if pages != 1 else ''}" if pages else "nothing kept"
             return errors.IncompleteListError(
                 f"The service's list of {resource.title}s could not be read whole: {reason} ({read}).",
@@ -259,9 +261,11 @@ class QaasClient:
                                  id_key=contract.name(resource, "id"), max_pages=self.max_pages,
                                  max_records=self.max_records, on_incomplete=incomplete, lookup=lookup)
 
-    def _record(self, resource: Resource, body: dict[str, Any]) -> dict[str, Any]:
-        """A record from the service in our field names (the environment's contract renames)."""
-        record = decode_record(resource, self.env.contract.from_wire(resource, body))
+    def _record(self, resource: Resource, body: dict[str, Any],
+                seen: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """A record from the service in our field names (the environment's contract renames); ``seen``: see
+        ``decode_record``."""
+        record = decode_record(resource, self.env.contract.from_wire(resource, body), seen)
         record_id = record.get("id")
         if record_id is not None and (not isinstance(record_id, int) or isinstance(record_id, bool)):
             # the workbook, the journal and the planner link rows by whole-number ids: a text id would leave a pushed

@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from qaas_excel import resources
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, decode_record
 from qaas_excel.sync import _spelled, canonical_value, fingerprint, fingerprints
 
@@ -84,3 +86,26 @@ def test_equal_values_spelled_otherwise_never_share_a_spelling() -> None:
     for f in (*CHARGEPOINT.client_fields, *OPERATOR.client_fields):
         for column in twins:
             assert _spelled(f, column) == [f"{f.name}={canonical_value(f, v)}" for v in column], (f.name, column)
+
+
+# what the service may send in a typed field: the same texts in fields of other types, numbers, nothing
+_RAW = st.sampled_from(["2024-01-01", "2024-01-01T10:00:00Z", "2024-01-01T11:00:00+01:00", "22", "22.0", "22.00",
+                        "7", " 7", "not a date", "", None, 7, 1, True, Decimal("1.50"), Decimal("1.5")])
+_TYPED = ["id", "chargepointoperator_id", "commissioning_date", "max_power_kw", "period_start", "amount", "created",
+          "last_updated"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.fixed_dictionaries({}, optional={name: _RAW for name in _TYPED}), max_size=10),
+       st.integers(0, 3))
+def test_records_of_one_list_decoded_with_what_was_seen_are_each_as_decoded_alone(bodies: list[dict[str, object]],
+                                                                                  remembered: int) -> None:
+    """A list's records share what a field's text decodes to (a date, a power, a time): each must be what decoding
+    that record alone gives, of the same type and digits ("22.0" is not "22.00"), even where one text is in fields
+    of several types, and where the memory is full (``remembered``)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(resources, "_SEEN_TEXTS", remembered)
+        seen: dict[str, dict[str, object]] = {}
+        together = [decode_record(CHARGEPOINT, body, seen) for body in bodies + bodies]
+    alone = [decode_record(CHARGEPOINT, body) for body in bodies + bodies]
+    assert [repr(r) for r in together] == [repr(r) for r in alone]
