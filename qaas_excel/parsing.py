@@ -393,7 +393,7 @@ def _clean_texts(uniques: list[str], finish: Callable[[str], str] | None = None)
         return None
     if "  " in joined or "\n" in joined or "\t" in joined or "\u00a0" in joined or _edge_space(joined):
         return None
-    return uniques if finish is None else each_text(uniques, finish)
+    return uniques if finish is None else _formed(joined, len(uniques), finish)
 
 
 def _to_zip(value: Any) -> tuple[str | None, Error]:
@@ -436,8 +436,14 @@ def _at_once(texts: list[str], form: Callable[[str], str], *, stripped: bool = F
     joined = _UNSEEN.join(texts)
     if joined.count(_UNSEEN) != len(texts) - 1 or (stripped and _edge_space(joined)):
         return None
+    return _formed(joined, len(texts), form)
+
+
+def _formed(joined: str, count: int, form: Callable[[str], str]) -> list[str] | None:
+    """``form`` of ``count`` texts joined by ``_UNSEEN`` (none holding it), split again; None where ``form`` did not
+    keep them apart."""
     done = form(joined).split(_UNSEEN)
-    return done if len(done) == len(texts) else None
+    return done if len(done) == count else None
 
 
 def _evse_form(text: str) -> str:

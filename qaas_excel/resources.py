@@ -517,6 +517,7 @@ _TYPED_FIELDS: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
 
 
 _SEEN_TEXTS = 1000  # distinct texts of one field remembered while a list is decoded (amounts: each its own)
+_MISSING = object()
 
 
 def decode_record(resource: Resource, body: dict[str, Any],
@@ -537,13 +538,10 @@ def decode_record(resource: Resource, body: dict[str, Any],
                 record[f.name] = decode_value(f, raw)
                 continue
             known = seen.setdefault(f.name, {})
-            value = known.get(raw, _UNSEEN)
-            if value is _UNSEEN:
+            value = known.get(raw, _MISSING)
+            if value is _MISSING:
                 value = decode_value(f, raw)
                 if len(known) < _SEEN_TEXTS:
                     known[raw] = value
             record[f.name] = value
     return record
-
-
-_UNSEEN = object()

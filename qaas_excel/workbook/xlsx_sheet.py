@@ -701,7 +701,7 @@ class Sheet:
                 slot = (tuple(cols), *shapes)
                 parts = self._slots.get(slot)
                 if parts is not None:
-                    template = b"".join([part for pair in zip(parts, [*values, b""], strict=True) for part in pair])
+                    template = _interleaved(parts, values)
                     if alike:
                         self._remember_block(cols, sig, letters, tails, template, stretch)
                     return start, m.end(), template.replace(b"\x00", number)
@@ -730,7 +730,7 @@ class Sheet:
             constant = after
         made.append(constant)
         made = [self._unnumbered(part, letters, number) for part in made]
-        remade = b"".join([part for pair in zip(made, [*values, b""], strict=True) for part in pair])
+        remade = _interleaved(made, values)
         if sum(part.count(b"\x00") for part in made) == len(cells) and remade.replace(b"\x00", number) == new:
             self._slots[slot] = tuple(made)
 
@@ -820,7 +820,6 @@ class Sheet:
             return 2, repr(float(serial)).removesuffix(".0").encode()
         return 3, xml_text(str(value))
 
-
     def _with_dimension(self, head: bytes, max_row: int, max_col: int) -> bytes:
         p = re.escape(self.p)
         m = re.search(rb"<" + p + rb'dimension\b[^>]*\bref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"', head)
@@ -889,6 +888,11 @@ def _with_spans(open_tag: bytes, ops: dict[int, CellOp]) -> bytes:
 
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
+
+
+def _interleaved(parts: Sequence[bytes], texts: list[bytes]) -> bytes:
+    """A slotted stretch put together: its constant parts with each cell's own text between them (``_learn_slots``)."""
+    return b"".join([part for pair in zip(parts, [*texts, b""], strict=True) for part in pair])
 
 
 def _with_style(cell: bytes, style: int) -> bytes:
