@@ -222,7 +222,9 @@ def as_numbers(f: Field, values: Iterable[Any]) -> list[int]:
     if f.type is FieldType.DATE:
         return [int(v.toordinal()) for v in values]
     if f.type is FieldType.DECIMAL:
-        return [int((v * 1000).to_integral_value()) for v in values]
+        # each value in thousandths, rounded half to even (``to_integral_value``); most are whole already (at most
+        # three places: every value the rules see), and a whole one's int is exact without the rounding step
+        return [n if (n := int(m := v * 1000)) == m else int(m.to_integral_value()) for v in values]
     return [cast(int, v) for v in values]  # an INT field's values: the rules compare no other type
 
 

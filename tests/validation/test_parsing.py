@@ -110,6 +110,21 @@ def test_any_input_gives_a_value_or_a_named_problem(values) -> None:
             assert error is None or value is None
 
 
+@given(st.lists(anything | st.sampled_from([float("nan"), pd.NaT, Decimal("NaN"), "", "  ", "#REF!", " x ",
+                                            "DE*ABC*E1*1", "12,5", True, 0]), min_size=1, max_size=30))
+def test_what_a_parser_knows_of_its_column_is_what_notna_says(values) -> None:
+    # validation takes a column's "has a value" and "has an error" from its parser instead of asking every cell
+    # again: each must be exactly what notna() says of the values and of the errors
+    series = pd.Series(values, index=range(2, len(values) + 2), dtype=object)
+    for parser in (parsing.parse_decimal, parsing.parse_date, parsing.parse_datetime, parsing.parse_text,
+                   parsing.parse_zip, parsing.parse_evse, parsing.parse_id_or_reference, parsing.parse_int):
+        parsed = parser(series)
+        assert parsed.known_present is not None and parsed.known_failed is not None, parser
+        assert parsed.present.equals(parsed.values.notna()), parser
+        assert parsed.failed.equals(parsed.errors.notna()), parser
+        assert parsed.present.index.equals(series.index)
+
+
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=-1e6, max_value=1e6).map(
     lambda x: round(x, 3)) | st.sampled_from([0.0, -0.0, 1e15, -1e15, 1e16, 0.1 + 0.2, 1 / 3, 1e-5, 2.0**53, 1.5e-10,
                                               124999999999999.0, 149.99999999999997, 1234.5])
@@ -163,6 +178,19 @@ def test_a_column_of_texts_reads_as_each_text_alone(values) -> None:
         parsed = parser(pd.Series(column, dtype=object))
         for raw, value, error in zip(column, parsed.values, parsed.errors, strict=True):
             assert (value, error) == (one(raw) if raw.strip() else (None, None)), (parser, raw)
+
+
+@given(st.lists(cell_texts | st.from_regex(r"[Dd][Ee] ?\*[A-Z]{3}\*E[0-9]{1,7}\*1", fullmatch=True),
+                min_size=parsing._PROBE + 1, max_size=parsing._PROBE + 30), st.lists(cell_texts, max_size=5))
+def test_a_column_of_distinct_texts_reads_as_each_text_alone(values, after) -> None:
+    # a column whose first cells all differ is read without finding its distinct values first (every text at once
+    # where all are clean): each cell must still come out as it does alone, and say what notna() says
+    column = [v + str(i) if i % 2 else str(i) + v for i, v in enumerate(values)] + after + [None] * (len(after) % 2)
+    for parser, one in ((parsing.parse_text, parsing._to_text), (parsing.parse_evse, parsing._to_evse)):
+        parsed = parser(pd.Series(column, dtype=object))
+        for raw, value, error in zip(column, parsed.values, parsed.errors, strict=True):
+            assert (value, error) == (one(raw) if raw is not None and raw.strip() else (None, None)), (parser, raw)
+        assert parsed.present.equals(parsed.values.notna()) and parsed.failed.equals(parsed.errors.notna())
 
 
 def test_a_clean_column_of_texts_is_read_at_once_and_an_unclean_one_each_alone() -> None:

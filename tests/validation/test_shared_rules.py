@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qaas_excel.resources import CHARGEPOINT, RecordRule, Resource, encode_record, max_amount_kwh
+from qaas_excel.resources import CHARGEPOINT, RecordRule, Resource, as_numbers, encode_record, max_amount_kwh
 from qaas_excel.sandbox.api import validate_record
 from qaas_excel.validation import validate
 
@@ -111,3 +111,14 @@ def test_the_rules_speak_each_sides_words() -> None:
     _, errors = validate_record(CHARGEPOINT, encode_record(CHARGEPOINT, values), partial=False, today=TODAY)
     assert errors == {"amount": ["Ensure the amount does not exceed max_power_kw × hours of the period "
                                  "(193248 kWh)."]}
+
+
+@given(st.lists(st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**15, max_value=10**15)
+                | st.sampled_from([Decimal("0.0005"), Decimal("0.0015"), Decimal("-0.0025"), Decimal("12.3456"),
+                                   Decimal("1E+3"), Decimal("-0"), Decimal("1.500"), Decimal("0E-9")]), max_size=30))
+def test_amounts_in_thousandths_are_rounded_half_to_even(values) -> None:
+    # the rules compare exact thousandths: a whole number of them is taken as it is, a finer value rounded half to
+    # even, as Decimal's to_integral_value does it
+    amount = CHARGEPOINT.field("amount")
+    assert as_numbers(amount, values) == [int((v * 1000).to_integral_value()) for v in values]
+    assert all(type(n) is int for n in as_numbers(amount, values))
