@@ -237,6 +237,9 @@ def parse_decimal(series: pd.Series) -> Parsed:
                   pd.Series(errors, index=series.index, dtype=object), known_present=present, known_failed=failed)
 
 
+_TEN_PLACES = re.compile(r"\.\d{10}")  # in floats' texts joined: one with more than 9 decimal places
+
+
 def _float_decimals(floats: np.ndarray) -> np.ndarray:
     """Finite floats below ``MAX_NUMBER`` as exact Decimals, what Excel shows: a whole number (or one within binary
     noise of it) as its int; otherwise the shortest repr, which is exact for what was typed, or where that has more
@@ -245,10 +248,14 @@ def _float_decimals(floats: np.ndarray) -> np.ndarray:
     exact = floats == np.trunc(floats)  # np.round of a large whole float may leave it off by a fraction
     whole = exact | (rounded == np.trunc(rounded))
     out = np.empty(len(floats), dtype=object)
-    out[whole] = list(map(Decimal, np.where(exact, floats, rounded)[whole].astype(np.int64).tolist()))
-    texts = [text if "e" not in text and len(text) - text.index(".") - 1 <= 9 else repr(near)
-             for text, near in zip(map(repr, floats[~whole].tolist()), rounded[~whole].tolist(), strict=True)]
-    out[~whole] = list(map(Decimal, texts))
+    ints = np.where(exact, floats, rounded)[whole].astype(np.int64).tolist()
+    out[whole] = np.fromiter(map(Decimal, ints), dtype=object, count=len(ints))  # (from a list: numpy looks into each)
+    texts = list(map(repr, floats[~whole].tolist()))  # each with a point: finite and not whole
+    joined = UNSEEN.join(texts)
+    if "e" in joined or _TEN_PLACES.search(joined):  # one text is too long: each is looked at
+        texts = [text if "e" not in text and len(text) - text.index(".") - 1 <= 9 else repr(near)
+                 for text, near in zip(texts, rounded[~whole].tolist(), strict=True)]
+    out[~whole] = np.fromiter(map(Decimal, texts), dtype=object, count=len(texts))
     return out
 
 

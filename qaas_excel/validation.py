@@ -147,9 +147,7 @@ def _field_rules(f: Field, values: pd.Series, present: pd.Series, failed: pd.Ser
         return
     if f.type is FieldType.STR:
         given = values[present]
-        texts = given.to_numpy().tolist()
-        if set(map(type, texts)) != {str}:  # (a text field's values are texts: each made one only where not)
-            texts = [str(v) for v in texts]
+        texts = _texts(given)
         if f.max_length and max(map(len, texts)) > f.max_length:  # the longest first: most sheets have none
             long = pd.Series([len(t) > f.max_length for t in texts], index=given.index, dtype=bool)
             too_long = dict(zip(given.index, texts, strict=True))  # the texts the note names, as plain values
@@ -176,6 +174,12 @@ def _field_rules(f: Field, values: pd.Series, present: pd.Series, failed: pd.Ser
             not_positive = decimals[neg].to_dict()
             out.add(neg[neg].index, f.name, "not-positive",
                     lambda r: f"{german_number_as_typed(not_positive[r])} must be greater than 0")
+
+
+def _texts(values: pd.Series) -> list[str]:
+    """``str`` of each value (a text field's values are texts already: each is made one only where not)."""
+    texts = values.to_numpy().tolist()
+    return texts if set(map(type, texts)) == {str} else [str(v) for v in texts]
 
 
 _AT_MOST_ZERO = re.compile(r"(?:^|\x00)(?:-|0+(?:\.0+)?(?:\x00|$))")  # in plain numbers joined: one negative or zero
@@ -250,7 +254,7 @@ def _duplicate_keys(resource: Resource, records: pd.DataFrame, out: _Collector) 
         return
     rows = present[present].index
     lead = out.comparable(records, resource.natural_key[0], rows)
-    if lead.nunique() == len(lead):  # no two rows share the key's first part (the EVSE): no key is there twice
+    if len(set(lead.tolist())) == len(lead):  # no two rows share the key's first part (the EVSE): no key twice
         return
     frame = pd.DataFrame({name: out.comparable(records, name, rows) for name in resource.natural_key})
     dup = frame.duplicated(keep=False)
@@ -398,7 +402,8 @@ def _duplicate_references(resource: Resource, records: pd.DataFrame, out: _Colle
     if not present.any():
         return
     given = refs[present]
-    folded = [str(v).strip().casefold() for v in given.to_numpy()]
+    texts = _texts(given)
+    folded = parsing.each_stripped_text(texts, str.casefold) or [text.strip().casefold() for text in texts]
     if len(set(folded)) == len(folded):  # most sheets: every reference once
         return
     keys = pd.Series(folded, index=given.index, dtype=object)

@@ -127,7 +127,8 @@ def test_what_a_parser_knows_of_its_column_is_what_notna_says(values) -> None:
 
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=-1e6, max_value=1e6).map(
     lambda x: round(x, 3)) | st.sampled_from([0.0, -0.0, 1e15, -1e15, 1e16, 0.1 + 0.2, 1 / 3, 1e-5, 2.0**53, 1.5e-10,
-                                              124999999999999.0, 149.99999999999997, 1234.5])
+                                              124999999999999.0, 149.99999999999997, 1234.5, 1.23456789e-05,
+                                              -4.5678901234e-06])
 
 
 @given(st.lists(floats, min_size=1, max_size=40))

@@ -163,3 +163,16 @@ def test_decimal_places_and_signs_are_found_in_a_column_as_in_each_value(values)
                             ("not-positive", lambda d: d <= 0)):
             found = {p.row for p in result.problems if p.field == field and p.code == code}
             assert found == {row for row, d in zip(frame.index, values, strict=True) if alone(d)}, (field, code)
+
+
+@given(st.lists(st.sampled_from(["R-1", "r-1", " R-1 ", "STRASSE", "straße", "Straße", "ﬁ", "FI", "Ǆ", "ǆ", "#REF!",
+                                 "", None, 7, 7.0, "ß\x00", "SS\x00"]), min_size=1, max_size=20))
+def test_a_reference_twice_is_found_as_each_reference_folded_alone(refs) -> None:
+    # references are compared case-folded, all at once where none has white space at its ends: the rows named
+    # must be those whose own reference, folded alone, another row shares
+    frame = pd.DataFrame({"customer_reference": refs}, index=range(2, len(refs) + 2), dtype=object)
+    result = validate(CHARGEPOINT, frame)
+    values = CHARGEPOINT.field("customer_reference").parse(frame["customer_reference"]).values
+    folded = {row: str(v).strip().casefold() for row, v in values.items() if v is not None}
+    twice = {row for row, key in folded.items() if list(folded.values()).count(key) > 1}
+    assert {p.row for p in result.problems if p.code == "duplicate-reference"} == twice
