@@ -49,6 +49,9 @@ class Parsed:
     # distinct value's, spread as its value is); None: asked of every element when wanted
     known_present: np.ndarray | None = field(default=None, repr=False)
     known_failed: np.ndarray | None = field(default=None, repr=False)
+    # (codes, distinct values): each element's value is ``distinct[codes]`` (an object array; code -1 picks the last,
+    # None), where the parser made each distinct value once; None where it did not
+    known_distinct: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> pd.Series:
@@ -70,7 +73,8 @@ def _spread(values: np.ndarray, errors: np.ndarray, codes: np.ndarray, index: pd
     ``notna`` says of an element is what it says of its distinct value, so it is asked once per distinct value."""
     return Parsed(pd.Series(values[codes], index=index, dtype=object),
                   pd.Series(errors[codes], index=index, dtype=object),
-                  known_present=pd.notna(values)[codes], known_failed=pd.notna(errors)[codes])
+                  known_present=pd.notna(values)[codes], known_failed=pd.notna(errors)[codes],
+                  known_distinct=(codes, values))
 
 
 def formula_error(value: Any) -> Error:
@@ -216,13 +220,17 @@ def parse_decimal(series: pd.Series) -> Parsed:
     errors = np.full(len(arr), None, dtype=object)
     present = np.zeros(len(arr), dtype=bool)
     failed = np.zeros(len(arr), dtype=bool)
+    distinct = None
     if is_float.any():
         at = np.flatnonzero(is_float)
         floats = arr[at].astype(float)
         finite = np.isfinite(floats) & (np.abs(floats) < MAX_NUMBER)
         codes, uniques = pd.factorize(floats[finite])
-        values[at[finite]] = _float_decimals(uniques)[codes]  # finite Decimals, each there
+        decimals = _float_decimals(uniques)
+        values[at[finite]] = decimals[codes]  # finite Decimals, each there
         present[at[finite]] = True
+        if len(codes) == len(arr):  # every cell a float, and each in range: the column is its distinct floats'
+            distinct = (codes, decimals)
         for i, number in zip(at[~finite].tolist(), floats[~finite].tolist(), strict=True):
             errors[i] = _out_of_range(number)
             failed[i] = errors[i] is not None
@@ -234,7 +242,8 @@ def parse_decimal(series: pd.Series) -> Parsed:
         present[rest] = parsed.present.to_numpy(dtype=bool)
         failed[rest] = parsed.failed.to_numpy(dtype=bool)
     return Parsed(pd.Series(values, index=series.index, dtype=object),
-                  pd.Series(errors, index=series.index, dtype=object), known_present=present, known_failed=failed)
+                  pd.Series(errors, index=series.index, dtype=object), known_present=present, known_failed=failed,
+                  known_distinct=distinct)
 
 
 _TEN_PLACES = re.compile(r"\.\d{10}")  # in floats' texts joined: one with more than 9 decimal places

@@ -51,6 +51,7 @@ class _Collector:
         self.problems: list[Problem] = []
         self._comparable: dict[str, pd.Series] = {}
         self.present: dict[str, pd.Series] = {}  # a field's ``notna()``, as its parser knew it
+        self.distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # ``Parsed.known_distinct``, where known
 
     def given(self, records: pd.DataFrame, name: str) -> pd.Series:
         """Whether each row has a value in field ``name`` (``records[name].notna()``, each column asked once)."""
@@ -123,6 +124,8 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
         records[f.name] = parsed.values
         failed[f.name] = broken = parsed.failed  # made once: each asks every cell again
         out.present[f.name] = parsed.present
+        if parsed.known_distinct is not None:
+            out.distinct[f.name] = parsed.known_distinct
         for row, (code, text) in parsed.errors[broken].items():
             out.add([cast(int, row)], f.name, code, text)  # the index: Excel rows
         _field_rules(f, records[f.name], out.given(records, f.name), broken, out)
@@ -199,9 +202,30 @@ def _too_many_places(decimals: Any, places: int) -> list[bool]:
     return [parsing.decimal_places(d) > places for d in decimals]
 
 
-def _as_numbers(f: Field, values: np.ndarray) -> dict[str, np.ndarray]:
+def _each_distinct(codes: np.ndarray, uniques: np.ndarray, convert: Callable[[np.ndarray], list[Any]]) -> np.ndarray:
+    """``convert`` of each value ``uniques[codes]``, made once per distinct value the codes pick (none of them the
+    None of code -1: the rows asked about hold valid values)."""
+    held = np.zeros(len(uniques), dtype=bool)
+    held[codes] = True
+    taken = uniques[held]
+    each = np.full(len(uniques), None, dtype=object)
+    each[held] = np.fromiter(convert(taken), dtype=object, count=len(taken))
+    spread: np.ndarray = each[codes]
+    return spread
+
+
+def _as_numbers(f: Field, values: np.ndarray, distinct: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> dict[str, np.ndarray]:
     """A column's valid values as the record rules see them (``resources.as_number``): exact Python ints; a date
-    made once per distinct date (a Decimal is slower to hash than to convert: each is converted in turn)."""
+    made once per distinct date (a Decimal is slower to hash than to convert: each is converted in turn).
+
+    ``distinct``: (codes, distinct values), each value ``distinct[code]``, where the parser knew them: each distinct
+    value a row holds is then converted once (a power or a date is shared by many rows), none hashed."""
+    if distinct is not None:
+        spread = {f.name: _each_distinct(*distinct, lambda taken: as_numbers(f, taken))}
+        if f.type is FieldType.DATE:
+            spread[year_key(f.name)] = _each_distinct(*distinct, lambda taken: [v.year for v in taken])
+        return spread
     if f.type is not FieldType.DATE:
         numbers = np.empty(len(values), dtype=object)
         numbers[:] = as_numbers(f, values)
@@ -225,7 +249,9 @@ def _record_rules(resource: Resource, records: pd.DataFrame, failed: dict[str, p
         column = records[name]
         valid[name] = mask = (out.given(records, name) & ~failed[name]).to_numpy(dtype=bool) & ~records.index.isin(
             list(flawed.get(name, ())))
-        for key, part in _as_numbers(resource.field(name), column.to_numpy(dtype=object)[mask]).items():
+        distinct = out.distinct.get(name)
+        for key, part in _as_numbers(resource.field(name), column.to_numpy(dtype=object)[mask],
+                                     None if distinct is None else (distinct[0][mask], distinct[1])).items():
             numbers[key] = np.full(len(records), None, dtype=object)
             numbers[key][mask] = part
     for rule in resource.rules:
@@ -290,7 +316,9 @@ def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collec
         key = pd.Series(list(zip(*(out.comparable(records, n, rows) for n in what), strict=True)) if what
                         else [()] * len(rows), index=rows, dtype=object).to_numpy(dtype=object)
     codes = pd.factorize(key)[0].astype(np.int64)
-    starts, ends = (_day_numbers(records.loc[rows, name]) for name in (start_name, end_name))
+    at = np.flatnonzero(present.to_numpy(dtype=bool))
+    starts, ends = (_day_numbers(records.loc[rows, name], out.distinct.get(name), at)
+                    for name in (start_name, end_name))
     order = np.lexsort((ends, starts, codes))
     big = np.int64(10_000_000)  # above every day number: each group's running maximum starts afresh
     shifted_end = ends[order] + codes[order] * big
@@ -327,8 +355,12 @@ def _overlapping_periods(resource: Resource, records: pd.DataFrame, out: _Collec
     out.add(sorted(partners), start_name, "overlapping-periods", note)
 
 
-def _day_numbers(dates: pd.Series) -> np.ndarray:
-    """Dates as day numbers, each distinct date (a period's start is shared by many rows) converted once."""
+def _day_numbers(dates: pd.Series, distinct: tuple[np.ndarray, np.ndarray] | None, at: np.ndarray) -> np.ndarray:
+    """Dates as day numbers, each distinct date (a period's start is shared by many rows) converted once; the column's
+    distinct dates as its parser knew them (``distinct``), of which the dates are those at positions ``at``."""
+    if distinct is not None:
+        return _each_distinct(distinct[0][at], distinct[1], lambda taken: [d.toordinal() for d in taken]).astype(
+            np.int64)
     codes, uniques = pd.factorize(dates.to_numpy(dtype=object))
     return np.array([d.toordinal() for d in uniques], dtype=np.int64)[codes]
 

@@ -122,3 +122,19 @@ def test_amounts_in_thousandths_are_rounded_half_to_even(values) -> None:
     amount = CHARGEPOINT.field("amount")
     assert as_numbers(amount, values) == [int((v * 1000).to_integral_value()) for v in values]
     assert all(type(n) is int for n in as_numbers(amount, values))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(charge_point_records(), min_size=1, max_size=6), st.booleans())
+def test_rows_validated_together_are_judged_each_as_alone(drawn: list[dict[str, object]], as_floats: bool) -> None:
+    # the rules take each distinct power, amount and date to a number once and share it among the rows that hold
+    # it (each row here is there twice, and rows share values): every row must be judged as it is alone
+    rows = [{**values, "customer_reference": f"R-{i}", "evse_id": f"DE*ABC*E{i}*1"}
+            for i, values in enumerate(drawn + drawn)]
+    cells = [{k: datetime(v.year, v.month, v.day) if isinstance(v, date) else float(v)
+              if as_floats and isinstance(v, Decimal) else v for k, v in row.items()} for row in rows]
+    together = validate(CHARGEPOINT, pd.DataFrame(cells, index=range(2, len(cells) + 2), dtype=object), today=TODAY)
+    for i, row in enumerate(cells):
+        alone = validate(CHARGEPOINT, pd.DataFrame([row], index=[i + 2], dtype=object), today=TODAY)
+        assert {(p.field, p.code) for p in together.problems if p.row == i + 2} == \
+            {(p.field, p.code) for p in alone.problems}, row
