@@ -52,6 +52,8 @@ class Parsed:
     # (codes, distinct values): each element's value is ``distinct[codes]`` (an object array; code -1 picks the last,
     # None), where the parser made each distinct value once; None where it did not
     known_distinct: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    # each distinct value's ``str``, beside ``known_distinct``'s values, where the parser had them at no cost
+    known_texts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def failed(self) -> pd.Series:
@@ -220,13 +222,13 @@ def parse_decimal(series: pd.Series) -> Parsed:
     errors = np.full(len(arr), None, dtype=object)
     present = np.zeros(len(arr), dtype=bool)
     failed = np.zeros(len(arr), dtype=bool)
-    distinct = None
+    distinct = texts = None
     if is_float.any():
         at = np.flatnonzero(is_float)
         floats = arr[at].astype(float)
         finite = np.isfinite(floats) & (np.abs(floats) < MAX_NUMBER)
         codes, uniques = pd.factorize(floats[finite])
-        decimals = _float_decimals(uniques)
+        decimals, texts = _float_decimals(uniques)
         values[at[finite]] = decimals[codes]  # finite Decimals, each there
         present[at[finite]] = True
         if len(codes) == len(arr):  # every cell a float, and each in range: the column is its distinct floats'
@@ -243,16 +245,20 @@ def parse_decimal(series: pd.Series) -> Parsed:
         failed[rest] = parsed.failed.to_numpy(dtype=bool)
     return Parsed(pd.Series(values, index=series.index, dtype=object),
                   pd.Series(errors, index=series.index, dtype=object), known_present=present, known_failed=failed,
-                  known_distinct=distinct)
+                  known_distinct=distinct, known_texts=texts if distinct is not None else None)
 
 
 _TEN_PLACES = re.compile(r"\.\d{10}")  # in floats' texts joined: one with more than 9 decimal places
 
 
-def _float_decimals(floats: np.ndarray) -> np.ndarray:
+def _float_decimals(floats: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Finite floats below ``MAX_NUMBER`` as exact Decimals, what Excel shows: a whole number (or one within binary
     noise of it) as its int; otherwise the shortest repr, which is exact for what was typed, or where that has more
-    than 9 decimal places (0.1 + 0.2), the value rounded to 9 places."""
+    than 9 decimal places (0.1 + 0.2), the value rounded to 9 places.
+
+    And each Decimal's ``str``, where each was made from a text it gives back: an int's, or a repr without an
+    exponent (which has no trailing zeros, and at least 0.0001 needs no exponent in a Decimal's text either); None
+    where one was made otherwise."""
     rounded = np.round(floats, 9)
     exact = floats == np.trunc(floats)  # np.round of a large whole float may leave it off by a fraction
     whole = exact | (rounded == np.trunc(rounded))
@@ -261,11 +267,17 @@ def _float_decimals(floats: np.ndarray) -> np.ndarray:
     out[whole] = np.fromiter(map(Decimal, ints), dtype=object, count=len(ints))  # (from a list: numpy looks into each)
     texts = list(map(repr, floats[~whole].tolist()))  # each with a point: finite and not whole
     joined = UNSEEN.join(texts)
-    if "e" in joined or _TEN_PLACES.search(joined):  # one text is too long: each is looked at
+    plain = "e" not in joined and _TEN_PLACES.search(joined) is None
+    if not plain:  # one text has an exponent or is too long: each is looked at
         texts = [text if "e" not in text and len(text) - text.index(".") - 1 <= 9 else repr(near)
                  for text, near in zip(texts, rounded[~whole].tolist(), strict=True)]
     out[~whole] = np.fromiter(map(Decimal, texts), dtype=object, count=len(texts))
-    return out
+    if not plain:
+        return out, None
+    spelled = np.empty(len(floats), dtype=object)
+    spelled[whole] = np.fromiter(map(str, ints), dtype=object, count=len(ints))
+    spelled[~whole] = np.fromiter(texts, dtype=object, count=len(texts))
+    return out, spelled
 
 
 def _float_decimal(value: float) -> Decimal:
@@ -290,12 +302,13 @@ def to_milli(values: pd.Series) -> pd.Series:
                      index=values.index, dtype="Int64")
 
 
-def plain_decimal_texts(decimals: Any) -> str | None:
+def plain_decimal_texts(decimals: Any, texts: list[str] | None = None) -> str | None:
     """The texts of ``decimals`` joined by ``UNSEEN``, where each is a plain number ("-12.50": no exponent, not NaN),
     so that a column's signs, and that none has more decimal places than so many, can be seen in its text at once,
     in C; None where any is otherwise. (A text shows at least the places ``decimal_places`` counts: a long number's
-    normal form may be rounded, which only takes places away.)"""
-    texts = list(map(str, decimals))
+    normal form may be rounded, which only takes places away.) ``texts``: each Decimal's ``str``, where known."""
+    if texts is None:
+        texts = list(map(str, decimals))
     if not texts:
         return None
     joined = UNSEEN.join(texts)

@@ -52,6 +52,7 @@ class _Collector:
         self._comparable: dict[str, pd.Series] = {}
         self.present: dict[str, pd.Series] = {}  # a field's ``notna()``, as its parser knew it
         self.distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # ``Parsed.known_distinct``, where known
+        self.texts: dict[str, np.ndarray] = {}  # ``Parsed.known_texts``, where known
 
     def given(self, records: pd.DataFrame, name: str) -> pd.Series:
         """Whether each row has a value in field ``name`` (``records[name].notna()``, each column asked once)."""
@@ -126,6 +127,8 @@ def validate(resource: Resource, data: pd.DataFrame, *, sheet: str | None = None
         out.present[f.name] = parsed.present
         if parsed.known_distinct is not None:
             out.distinct[f.name] = parsed.known_distinct
+            if parsed.known_texts is not None:
+                out.texts[f.name] = parsed.known_texts
         for row, (code, text) in parsed.errors[broken].items():
             out.add([cast(int, row)], f.name, code, text)  # the index: Excel rows
         _field_rules(f, records[f.name], out.given(records, f.name), broken, out)
@@ -166,7 +169,11 @@ def _field_rules(f: Field, values: pd.Series, present: pd.Series, failed: pd.Ser
     if f.type is FieldType.DECIMAL:
         decimals = values[present]
         # a column of plain numbers, none too fine and none at or below zero, is seen to be so in its text at once
-        plain = parsing.plain_decimal_texts(decimals.to_numpy()) if f.decimals is not None or f.positive else None
+        plain = None
+        if f.decimals is not None or f.positive:
+            spelled = out.texts.get(f.name)  # each distinct value's text, where its parser knew it
+            known = None if spelled is None else spelled[out.distinct[f.name][0][present.to_numpy()]].tolist()
+            plain = parsing.plain_decimal_texts(decimals.to_numpy(), known)
         if f.decimals is not None and (plain is None or re.search(rf"\.\d{{{f.decimals}}}\d*[1-9]", plain)):
             many = pd.Series(_too_many_places(decimals.to_numpy(), f.decimals), index=decimals.index, dtype=bool)
             too_fine = decimals[many].to_dict()

@@ -152,6 +152,20 @@ def test_a_column_of_floats_reads_as_each_float_alone(values) -> None:
             assert raw != int(raw) or value.as_tuple().exponent == 0  # a whole number has no decimal places
 
 
+@given(st.lists(floats.filter(lambda x: x == x and abs(x) < parsing.MAX_NUMBER) | st.floats(1e-4, 1e-3)
+                | st.sampled_from([0.0001, 0.00012, -0.5, 100.25, 99999999999999.9, 0.1 + 0.7]), min_size=1,
+                max_size=40))
+def test_a_column_of_floats_knows_each_decimals_text(values) -> None:
+    # the texts a column of floats was read from are kept, where each is its Decimal's own str: the checks of
+    # signs and places read them instead of spelling each Decimal again
+    parsed = parsing.parse_decimal(pd.Series(values + values[::3], dtype=object))
+    if parsed.known_texts is not None:
+        codes, _ = parsed.known_distinct
+        assert parsed.known_texts[codes].tolist() == [str(v) for v in parsed.values]
+    if all("e" not in repr(x) and (x == int(x) or len(repr(x).partition(".")[2]) <= 9) for x in values):
+        assert parsed.known_texts is not None  # what the texts are known for
+
+
 @given(st.decimals() | st.sampled_from([Decimal("1.500"), Decimal("-0.000"), Decimal("0E-7"), Decimal("1E+2"),
                                         Decimal("12.3456789012345678901234567890"), Decimal("NaN")]))
 def test_decimal_places_drop_trailing_zeros(value: Decimal) -> None:
