@@ -153,19 +153,24 @@ def _field_rules(f: Field, values: pd.Series, present: pd.Series, failed: pd.Ser
         return
     if f.type is FieldType.STR:
         given = values[present]
-        texts = _texts(given)
+        # each distinct text checked once where the parser knew them (a town, a PLZ), else each row's
+        texts, each = _texts_once(given, out.distinct.get(f.name), present)
+
+        def rows(bad: np.ndarray) -> tuple[pd.Index, dict[Any, str]]:
+            """The rows whose text is ``bad`` (one flag a text), and the text of each (what a note names)."""
+            which = np.flatnonzero(bad if each is None else bad[each])  # the rows' positions
+            spelled = which if each is None else each[which]  # their texts'
+            return given.index[which], dict(zip(given.index[which], (texts[i] for i in spelled.tolist()), strict=True))
+
         if f.max_length and max(map(len, texts)) > f.max_length:  # the longest first: most sheets have none
-            long = pd.Series([len(t) > f.max_length for t in texts], index=given.index, dtype=bool)
-            too_long = dict(zip(given.index, texts, strict=True))  # the texts the note names, as plain values
-            out.add(long[long].index, f.name, "too-long",
+            long, too_long = rows(np.fromiter((len(t) > f.max_length for t in texts), dtype=bool, count=len(texts)))
+            out.add(long, f.name, "too-long",
                     lambda r: f"{len(too_long[r])} characters; at most {f.max_length} are allowed")
         if f.regex is not None:
             match = f.regex.fullmatch
             if not all(map(match, texts)):  # (a match is true, None false) the rows and texts, only where one is wrong
-                ok = np.fromiter((match(t) is not None for t in texts), dtype=bool, count=len(texts))
-                wrong = dict(zip(given.index, texts, strict=True))
-                out.add(given.index[~ok], f.name, "pattern",
-                        lambda r: f"{wrong[r]!r} is not valid: expected {f.pattern_help}")
+                bad, wrong = rows(np.fromiter((match(t) is None for t in texts), dtype=bool, count=len(texts)))
+                out.add(bad, f.name, "pattern", lambda r: f"{wrong[r]!r} is not valid: expected {f.pattern_help}")
     if f.type is FieldType.DECIMAL:
         decimals = values[present]
         # a column of plain numbers, none too fine and none at or below zero, is seen to be so in its text at once
@@ -184,6 +189,19 @@ def _field_rules(f: Field, values: pd.Series, present: pd.Series, failed: pd.Ser
             not_positive = decimals[neg].to_dict()
             out.add(neg[neg].index, f.name, "not-positive",
                     lambda r: f"{german_number_as_typed(not_positive[r])} must be greater than 0")
+
+
+def _texts_once(given: pd.Series, distinct: tuple[np.ndarray, np.ndarray] | None, present: pd.Series
+                ) -> tuple[list[str], np.ndarray | None]:
+    """``_texts`` of the values ``given`` (the column's ``present`` ones); where the column's distinct values are
+    known, of each distinct value given, once, and each row's position among them (else None: one text a row)."""
+    if distinct is None:
+        return _texts(given), None
+    codes = distinct[0][present.to_numpy(dtype=bool)]  # (each value given is there: none has code -1)
+    held = np.flatnonzero(np.bincount(codes, minlength=len(distinct[1])))
+    position = np.zeros(len(distinct[1]), dtype=np.intp)
+    position[held] = np.arange(len(held))
+    return _texts(pd.Series(distinct[1][held], dtype=object)), position[codes]
 
 
 def _texts(values: pd.Series) -> list[str]:

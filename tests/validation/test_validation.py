@@ -176,3 +176,20 @@ def test_a_reference_twice_is_found_as_each_reference_folded_alone(refs) -> None
     folded = {row: str(v).strip().casefold() for row, v in values.items() if v is not None}
     twice = {row for row, key in folded.items() if list(folded.values()).count(key) > 1}
     assert {p.row for p in result.problems if p.code == "duplicate-reference"} == twice
+
+
+@given(st.lists(st.tuples(st.sampled_from(["01067", "1067", "ABCDE", "123456", " 85123", "8512", None, 1067, "#N/A"]),
+                          st.sampled_from(["Dresden", "D" * 101, "x" * 100, " Leipzig ", "", None])),
+                min_size=1, max_size=40))
+def test_texts_that_repeat_are_checked_once_and_each_row_is_marked_with_its_own(pairs) -> None:
+    # a PLZ or a town is checked once per distinct text: the rows marked, and the text each row's note names, must
+    # be those of each row's own value
+    frame = pd.DataFrame([{"zip_code": z, "town": t} for z, t in pairs], index=range(2, len(pairs) + 2), dtype=object)
+    result = validate(CHARGEPOINT, frame)
+    for name, code, bad in (("zip_code", "pattern", lambda v: CHARGEPOINT.field("zip_code").regex.fullmatch(v) is None),
+                            ("town", "too-long", lambda v: len(v) > 100)):
+        values = CHARGEPOINT.field(name).parse(frame[name]).values
+        marked = {p.row: p.note for p in result.problems if p.field == name and p.code == code}
+        assert set(marked) == {row for row, v in values.items() if v is not None and bad(v)}, name
+        for row, note in marked.items():
+            assert (repr(values[row]) if code == "pattern" else f"{len(values[row])} characters") in note
