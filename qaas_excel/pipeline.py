@@ -20,6 +20,7 @@ import pandas as pd
 from qaas_excel.api import errors
 from qaas_excel.api.client import QaasClient
 from qaas_excel.api.errors import IncompleteListError
+from qaas_excel.gcpause import collector_paused
 from qaas_excel.incomplete import hold_creates, mark_transient, not_pulled, unresolved_creates, whole_list
 from qaas_excel.interrupt import Stop
 from qaas_excel.journal import Journal, JournalEntry
@@ -546,7 +547,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
 
     guard = nullcontext() if dry_run else account_lock(
         client.env.name + "|" + client.env.base_url, client.account, command=f"push {book.name}", on_wait=waiting)
-    with guard:
+    # the collector paused: reading, listing and planning keep millions of objects, and its collections find nothing
+    with guard, collector_paused(collect_after=True):
         service_operators, operators_incomplete = whole_list(client, OPERATOR)
         operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
         targets = sheets_to_process(book, sheet, report)

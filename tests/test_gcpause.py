@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +76,24 @@ def test_overlapping_pauses_in_threads_end_with_the_last() -> None:
     assert second_in.is_set()
     assert seen == {"while the second still runs": False}
     assert gc.isenabled()
+
+
+def test_a_pause_that_asks_ends_with_a_full_collection_of_what_the_run_left() -> None:
+    # a push pauses the collector for its whole run: the cycles it leaves are freed when it ends, before the next
+    # run (also paused) could begin with them
+    gc.enable()
+    gc.collect()
+
+    class Node:
+        pass
+
+    freed: list[int] = []
+    with collector_paused(collect_after=True):
+        with collector_paused():  # the write-back's own pause, inside the run's
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # a cycle, left behind
+            probe = weakref.ref(a, lambda _: freed.append(1))
+            del a, b
+        assert not freed and probe() is not None  # still paused: nothing collected yet
+    assert freed and probe() is None  # the last pause ended with a collection
+

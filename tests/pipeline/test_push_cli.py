@@ -219,6 +219,28 @@ def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
     assert set(api_requests(sandbox)) == {"GET /chargepointoperators", "GET /chargepoints"}
 
 
+def test_a_push_runs_with_the_collector_paused_and_gives_it_back(sandbox, signed_in, demo_book: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # reading, listing and planning make millions of objects a push keeps: the collector is off meanwhile, and on
+    # again (after a full collection) when the push ends
+    import gc
+
+    from qaas_excel import pipeline
+
+    seen: list[bool] = []
+    listing = pipeline.whole_list
+
+    def whole_list(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return listing(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "whole_list", whole_list)
+    gc.enable()
+    _, report = run_json("push", str(demo_book), "--env", "sandbox", "--dry-run")
+    assert report["counts"] == {"valid": 16, "invalid": 8}
+    assert seen == [False, False] and gc.isenabled()
+
+
 def test_push_without_sign_in_exits_3(sandbox, demo_book: Path) -> None:
     result = cli("push", str(demo_book), "--env", "sandbox")
     assert result.exit_code == 3
