@@ -124,7 +124,7 @@ def test_amounts_in_thousandths_are_rounded_half_to_even(values) -> None:
     assert all(type(n) is int for n in as_numbers(amount, values))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(charge_point_records(), min_size=1, max_size=6), st.booleans())
 def test_rows_validated_together_are_judged_each_as_alone(drawn: list[dict[str, object]], as_floats: bool) -> None:
     # the rules take each distinct power, amount and date to a number once and share it among the rows that hold
