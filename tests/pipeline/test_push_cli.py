@@ -241,6 +241,26 @@ def test_a_push_runs_with_the_collector_paused_and_gives_it_back(sandbox, signed
     assert seen == [False, False] and gc.isenabled()
 
 
+def test_validate_runs_with_the_collector_paused_and_gives_it_back(qaas_home: Path, demo_book: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from qaas_excel import pipeline
+
+    seen: list[bool] = []
+    prepare = pipeline._prepare
+
+    def _prepare(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_prepare", _prepare)
+    gc.enable()
+    _, report = run_json("validate", str(demo_book))
+    assert report["counts"] == {"valid": 16, "invalid": 8}
+    assert seen == [False, False] and gc.isenabled()
+
+
 def test_push_without_sign_in_exits_3(sandbox, demo_book: Path) -> None:
     result = cli("push", str(demo_book), "--env", "sandbox")
     assert result.exit_code == 3
