@@ -248,6 +248,8 @@ class PackageBook:
             series = changes.values[key]
             for row, value in zip(series.index.tolist(), series.tolist(), strict=True):  # the index: Excel rows
                 kind = type(value)
+                if kind is float and value != value:  # NaN: nothing for this cell (``put`` would say so; each row
+                    continue  # of an unchanged push has several)
                 if kind is str or kind is int or value is None:  # most cells: nothing to convert
                     row_ops = ops[row]
                     op = row_ops.get(col)

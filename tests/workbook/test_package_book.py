@@ -91,6 +91,29 @@ def test_text_that_looks_like_a_formula_is_written_as_text(demo_book: Path) -> N
     assert cell.data_type == "s"
 
 
+def test_a_write_back_writes_a_number_clears_for_none_and_leaves_a_cell_given_nan(demo_book: Path) -> None:
+    # NaN says "nothing for this cell" (what a run's unchanged values become), None clears a cell, a number is
+    # written: the three are told apart cell by cell
+    from qaas_excel.workbook import columns as C
+    from qaas_excel.workbook.table import WriteBack
+
+    def write(message: dict[int, object], status: dict[int, object]) -> dict[str, int]:
+        book = PackageBook.open(demo_book)
+        table = book.read(CHARGEPOINT)
+        values = pd.DataFrame({k: pd.Series(list(v.values()), index=list(v), dtype=object)  # (None stays None)
+                               for k, v in ((C.MESSAGE, message), (C.STATUS, status))})
+        book.write_back(table, WriteBack(values, pd.Series(dtype=object), []))
+        book.save()
+        return {k: table.columns[k] for k in (C.MESSAGE, C.STATUS)}
+
+    first, second, third = 2, 3, 4
+    write({first: "M1", second: "M2", third: "M3"}, {first: "S1", second: "S2", third: "S3"})
+    col = write({first: 12.5, second: float("nan"), third: None}, {first: float("nan"), second: 7.25, third: None})
+    ws = openpyxl.load_workbook(demo_book)["ChargePoints"]
+    assert [ws.cell(r, col[C.MESSAGE]).value for r in (first, second, third)] == [12.5, "M2", None]
+    assert [ws.cell(r, col[C.STATUS]).value for r in (first, second, third)] == ["S1", 7.25, None]
+
+
 def test_saving_writes_through_a_symlink_and_keeps_the_files_mode(demo_book: Path, tmp_path: Path) -> None:
     os.chmod(demo_book, 0o644)
     link = tmp_path / "link.xlsx"
