@@ -219,44 +219,26 @@ def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
     assert set(api_requests(sandbox)) == {"GET /chargepointoperators", "GET /chargepoints"}
 
 
-def test_a_push_runs_with_the_collector_paused_and_gives_it_back(sandbox, signed_in, demo_book: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # reading, listing and planning make millions of objects a push keeps: the collector is off meanwhile, and on
-    # again (after a full collection) when the push ends
+@pytest.mark.parametrize(("command", "hooked"), [(("push", "--env", "sandbox", "--dry-run"), "whole_list"),
+                                                 (("validate",), "_prepare")])
+def test_a_run_works_with_the_collector_paused_and_gives_it_back(sandbox, signed_in, demo_book: Path, monkeypatch,
+                                                                 command, hooked) -> None:
+    # reading, listing and planning make millions of objects a run keeps: the collector is off meanwhile, and on
+    # again (after a full collection) when the run ends
     import gc
 
     from qaas_excel import pipeline
 
     seen: list[bool] = []
-    listing = pipeline.whole_list
+    original = getattr(pipeline, hooked)
 
-    def whole_list(*args, **kwargs):
+    def hook(*args, **kwargs):
         seen.append(gc.isenabled())
-        return listing(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "whole_list", whole_list)
+    monkeypatch.setattr(pipeline, hooked, hook)
     gc.enable()
-    _, report = run_json("push", str(demo_book), "--env", "sandbox", "--dry-run")
-    assert report["counts"] == {"valid": 16, "invalid": 8}
-    assert seen == [False, False] and gc.isenabled()
-
-
-def test_validate_runs_with_the_collector_paused_and_gives_it_back(qaas_home: Path, demo_book: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import gc
-
-    from qaas_excel import pipeline
-
-    seen: list[bool] = []
-    prepare = pipeline._prepare
-
-    def _prepare(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return prepare(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_prepare", _prepare)
-    gc.enable()
-    _, report = run_json("validate", str(demo_book))
+    _, report = run_json(command[0], str(demo_book), *command[1:])
     assert report["counts"] == {"valid": 16, "invalid": 8}
     assert seen == [False, False] and gc.isenabled()
 
