@@ -24,32 +24,45 @@ def excel_time(value: Any) -> Any:
     return value
 
 
+_NOT_GIVEN = float("nan")
+
+
 def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: datetime | None = None) -> WriteBack:
     """System-column values, row colours and cell marks for every row the run touched."""
     synced_at = excel_time(now or datetime.now(UTC).replace(microsecond=0))
-    rows, values = [], []
+    rows: list[int] = []
     marks: list[Problem] = []
     names = {result: result.value for result in Result}  # asked of every row: a dict, not the enum's property
     exchanged = {Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.PULLED}
-    for o in outcomes:
-        v: dict[str, Any] = {C.RESULT: names[o.result], C.MESSAGE: o.message or None}
+    # a list per column, made when a row first gives it a value (the columns in that order); NaN where a row gives
+    # none ("nothing for this cell"), None where it clears one: what a frame of one dict a row would hold
+    columns: dict[str, list[Any]] = {}
+
+    def column(key: str) -> list[Any]:
+        found = columns.get(key)
+        if found is None:
+            found = columns[key] = [_NOT_GIVEN] * len(outcomes)
+        return found
+
+    for i, o in enumerate(outcomes):
+        column(C.RESULT)[i] = names[o.result]
+        column(C.MESSAGE)[i] = o.message or None
         if o.record is not None and o.result is Result.MISMATCH:
-            v[C.ID] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's data
+            column(C.ID)[i] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's
         elif o.record is not None:
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
-                v[C.ID] = o.record.get("id")
-            v[C.LAST_UPDATED] = excel_time(o.record.get("last_updated"))
+                column(C.ID)[i] = o.record.get("id")
+            column(C.LAST_UPDATED)[i] = excel_time(o.record.get("last_updated"))
             if resource.has_status:
-                v[C.STATUS] = o.record.get("status")
+                column(C.STATUS)[i] = o.record.get("status")
         if o.fingerprint is not None:
-            v[C.FINGERPRINT] = o.fingerprint
+            column(C.FINGERPRINT)[i] = o.fingerprint
         if o.result in exchanged:
-            v[C.SYNCED_AT] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
+            column(C.SYNCED_AT)[i] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
-        values.append(v)
         if o.problems:
             marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
-    frame = pd.DataFrame(values, index=pd.Index(rows, name="row"), dtype=object)
+    frame = pd.DataFrame(columns, index=pd.Index(rows, name="row"), dtype=object)
     results = pd.Series([names[o.result] for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
 
