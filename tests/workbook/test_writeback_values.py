@@ -48,9 +48,10 @@ def one_dict_a_row(resource: Any, outs: list[Outcome]) -> pd.DataFrame:
 
 
 def cells(frame: pd.DataFrame) -> list[tuple[str, list[Any]]]:
-    """Each column's cells, None and NaN told apart (pandas' own comparison takes both for missing)."""
+    """Each column's cells with their types, None and NaN told apart (pandas' own comparison takes both for missing,
+    and 5 == 5.0: an id must stay a whole number)."""
     def kind(v: Any) -> Any:
-        return "<None>" if v is None else "<NaN>" if isinstance(v, float) and math.isnan(v) else v
+        return "<None>" if v is None else "<NaN>" if isinstance(v, float) and math.isnan(v) else (type(v), v)
     return [(str(k), [kind(v) for v in frame[k].tolist()]) for k in frame.columns]
 
 
