@@ -27,7 +27,7 @@ from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome, count_results
 from qaas_excel.problems import Problem, by_row, column_labels
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, RESOURCES, Resource, is_editable_status
-from qaas_excel.results import ATTENTION, Result
+from qaas_excel.results import ATTENTION, NAMES, Result
 from qaas_excel.runlock import LOCK_WAIT_S, account_lock, book_lock
 from qaas_excel.sync import (
     Action,
@@ -121,7 +121,6 @@ class RunReport:
             s.file_problems for s in self.sheets) or bool(self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
-        names = {result: result.value for result in Result}  # asked of every row: a dict, not the enum's property
         return {
             "command": self.command,
             "book": self.book,
@@ -132,7 +131,7 @@ class RunReport:
                 {"sheet": s.sheet, "resource": s.resource, "counts": s.counts,
                  "problems": [p.to_dict() for p in s.file_problems],
                  "hidden_rows": self.hidden_rows.get(s.sheet, []),
-                 "rows": [{"sheet": s.sheet, "row": o.row, "result": names[o.result], "message": o.message,
+                 "rows": [{"sheet": s.sheet, "row": o.row, "result": NAMES[o.result], "message": o.message,
                            "id": None if o.record is None else o.record.get("id"),
                            "status": None if o.record is None else o.record.get("status"),
                            "problems": [p.to_dict() for p in o.problems] if o.problems else []}

@@ -422,8 +422,7 @@ def _comparable(f: Field, values: pd.Series) -> pd.Series:
     """Text in the form values are compared in (DE*ABC*E1 is deabce1); other values as they are."""
     if f.type is not FieldType.STR:
         return values
-    texts = [v if type(v) is str else str(v) for v in values.to_numpy()]
-    return pd.Series(parsing.each_text(texts, f.comparable), index=values.index, dtype=object)
+    return pd.Series(parsing.each_text(_texts(values), f.comparable), index=values.index, dtype=object)
 
 
 def _key_text(resource: Resource, record: pd.Series) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 from qaas_excel.outcomes import Outcome
 from qaas_excel.problems import Problem
 from qaas_excel.resources import Resource
-from qaas_excel.results import Result
+from qaas_excel.results import NAMES, Result
 from qaas_excel.values import as_id, is_blank
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
@@ -32,7 +32,6 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
     synced_at = excel_time(now or datetime.now(UTC).replace(microsecond=0))
     rows: list[int] = []
     marks: list[Problem] = []
-    names = {result: result.value for result in Result}  # asked of every row: a dict, not the enum's property
     exchanged = {Result.CREATED, Result.UPDATED, Result.ADOPTED, Result.PULLED}
     # a list per column, made when a row first gives it a value (the columns in that order); NaN where a row gives
     # none ("nothing for this cell"), None where it clears one: what a frame of one dict a row would hold
@@ -45,7 +44,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
         return found
 
     for i, o in enumerate(outcomes):
-        column(C.RESULT)[i] = names[o.result]
+        column(C.RESULT)[i] = NAMES[o.result]
         column(C.MESSAGE)[i] = o.message or None
         if o.record is not None and o.result is Result.MISMATCH:
             column(C.ID)[i] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's
@@ -63,7 +62,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
         if o.problems:
             marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
     frame = pd.DataFrame(columns, index=pd.Index(rows, name="row"), dtype=object)
-    results = pd.Series([names[o.result] for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
+    results = pd.Series([NAMES[o.result] for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
 
 
