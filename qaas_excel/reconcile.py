@@ -32,7 +32,7 @@ import pandas as pd
 
 from qaas_excel.api.client import QaasClient
 from qaas_excel.csv_export import write_csv
-from qaas_excel.pipeline import OperatorDirectory, run_on_file, sheets_to_process, validate_table
+from qaas_excel.pipeline import ListsAhead, OperatorDirectory, run_on_file, sheets_to_process, validate_table
 from qaas_excel.problems import by_row
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.runlock import LOCK_WAIT_S
@@ -271,16 +271,19 @@ def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = N
     if not names:
         raise WorkbookError(f"{book.name}: there is no charge point sheet to reconcile"
                             + (f" (sheet {sheet!r} holds operators)." if sheet else "."), path=book.name, sheet=sheet)
-    service_operators = client.list(OPERATOR)
-    directory = OperatorDirectory(service_operators)
-    try:
-        operator_sheets = [name for resource, name in sheets_to_process(book) if resource is OPERATOR]
-    except WorkbookError:
-        operator_sheets = []  # a workbook of charge points only: references resolve through the service alone
-    for name in operator_sheets:
-        directory.learn_sheet(book.read(OPERATOR, name))
-    rows = [row for name in names for row in rows_of(book.read(CHARGEPOINT, name), directory.references())]
-    service = client.list(CHARGEPOINT)
+    with ListsAhead(client, [OPERATOR, CHARGEPOINT], QaasClient.list) as lists:  # read with the workbook
+        try:
+            operator_sheets = [name for resource, name in sheets_to_process(book) if resource is OPERATOR]
+        except WorkbookError:
+            operator_sheets = []  # a workbook of charge points only: references resolve through the service alone
+        tables = [book.read(OPERATOR, name) for name in operator_sheets]
+        charge_points = [book.read(CHARGEPOINT, name) for name in names]
+        service_operators = lists.take(OPERATOR)
+        directory = OperatorDirectory(service_operators)
+        for table in tables:
+            directory.learn_sheet(table)
+        rows = [row for table in charge_points for row in rows_of(table, directory.references())]
+        service = lists.take(CHARGEPOINT)
     operators: dict[Any, str] = {}
     for op in service_operators:
         name = str(op.get("organization_name") or op["id"])
