@@ -276,8 +276,10 @@ class PackageBook:
                      if cell in noted and (cell not in authors or authors[cell] == NOTE_AUTHOR)}
         tail = notes.apply(ws.tail, ours, new_notes)  # a note's drawing is linked after the cells, if at all
         # The sheet made row by row into a temporary file, compared with the sheet as it was while it is made: a
-        # 200,000-row sheet is never held twice in memory, and one that comes out the same is not written.
-        self.pkg.write_pieces(part, ws.pieces(ops, cols=new_cols, tail=tail))
+        # 200,000-row sheet is never held twice in memory, and one that comes out the same is not written. Where
+        # nothing at all changes (a push of unchanged rows) it is not made: walking its rows costs 0.3 s at 50,000.
+        if ops or new_cols or tail != ws.tail:
+            self.pkg.write_pieces(part, ws.pieces(ops, cols=new_cols, tail=tail))
         if ws.replaced_formula:
             self._drop_calc_chain = True
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))

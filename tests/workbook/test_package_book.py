@@ -54,6 +54,20 @@ def test_a_second_run_adds_no_formats_and_changes_nothing(demo_book: Path) -> No
     assert second == first
 
 
+def test_a_write_back_that_changes_nothing_does_not_make_the_sheet_again(demo_book: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from qaas_excel.workbook import xlsx_sheet
+
+    book = PackageBook.open(demo_book)
+    validate_book(book)
+    book.save()
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT)
+    monkeypatch.setattr(xlsx_sheet.Sheet, "pieces", lambda *a, **k: pytest.fail("the sheet was made again"))
+    book.write_back(table, outcomes_to_writeback(CHARGEPOINT, []))
+    assert book.pkg.changed == set()
+
+
 def _look(cell) -> tuple:
     return cell.fill.fgColor.rgb, cell.fill.fill_type, cell.number_format, cell.protection.locked, cell.font.b
 
