@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from qaas_excel.api.client import QaasClient
+from qaas_excel.api.client import FirstPage, QaasClient
 from qaas_excel.api.errors import IncompleteListError
 from qaas_excel.journal import Journal, JournalEntry
 from qaas_excel.outcomes import Outcome
@@ -20,10 +20,12 @@ from qaas_excel.results import Result
 from qaas_excel.sync import Action, Planned, RowState, fingerprint, same_values
 
 
-def whole_list(client: QaasClient, resource: Resource) -> tuple[list[dict[str, Any]], IncompleteListError | None]:
-    """The service's records, and the error when they are not all of them (then: those that were read)."""
+def whole_list(client: QaasClient, resource: Resource, first: FirstPage | None = None
+               ) -> tuple[list[dict[str, Any]], IncompleteListError | None]:
+    """The service's records, and the error when they are not all of them (then: those that were read). ``first``:
+    the list's first page, fetched ahead."""
     try:
-        return client.list(resource), None
+        return client.list(resource, first=first), None
     except IncompleteListError as exc:
         return exc.records, exc
 

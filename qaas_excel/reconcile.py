@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from qaas_excel.api.client import QaasClient
+from qaas_excel.api.client import FirstPage, QaasClient
 from qaas_excel.csv_export import write_csv
 from qaas_excel.pipeline import ListsAhead, OperatorDirectory, run_on_file, sheets_to_process, validate_table
 from qaas_excel.problems import by_row
-from qaas_excel.resources import CHARGEPOINT, OPERATOR
+from qaas_excel.resources import CHARGEPOINT, OPERATOR, Resource
 from qaas_excel.runlock import LOCK_WAIT_S
 from qaas_excel.sync import Periods, canonical_value, fingerprints, identity_mismatch, natural_key, reference_of
 from qaas_excel.values import decimal_text, jsonable
@@ -271,7 +271,10 @@ def reconcile_book(book: TableBook, client: QaasClient, *, sheet: str | None = N
     if not names:
         raise WorkbookError(f"{book.name}: there is no charge point sheet to reconcile"
                             + (f" (sheet {sheet!r} holds operators)." if sheet else "."), path=book.name, sheet=sheet)
-    with ListsAhead(client, [OPERATOR, CHARGEPOINT], QaasClient.list) as lists:  # read with the workbook
+    def read(client: QaasClient, resource: Resource, first: FirstPage | None) -> list[dict[str, Any]]:
+        return client.list(resource, first=first)  # all or an error: a total is never made of part of a list
+
+    with ListsAhead(client, [OPERATOR, CHARGEPOINT], read) as lists:  # fetched while the workbook is read
         try:
             operator_sheets = [name for resource, name in sheets_to_process(book) if resource is OPERATOR]
         except WorkbookError:

@@ -269,7 +269,7 @@ def _read_once(first: Callable[[dict[str, Any] | None], Page], follow: Callable[
                         raise _Changed(f"record {key} came twice", pages, items)
                     continue
                 ids.add(key)
-            items.append(dict(item))
+            items.append(item if type(item) is dict else dict(item))  # json's own dicts: not copied
         if len(items) > max_records:
             raise on_incomplete(f"it holds more than {max_records} records, the most the tool reads", pages, items,
                                 None)

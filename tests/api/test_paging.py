@@ -38,7 +38,7 @@ class FakeSession:
         self.asked: list[str] = []
 
     def request(self, method: str, url: str, params: dict | None = None, data: Any = None,
-                headers: dict | None = None) -> requests.Response:
+                headers: dict | None = None, stream: bool = False) -> requests.Response:
         prepared = requests.Request(method, url, params=params).prepare()
         self.asked.append(prepared.url or "")
         parts = urlsplit(prepared.url)
@@ -137,6 +137,26 @@ def test_bare_lists_paged_by_declared_parameters_are_asked_until_an_empty_page()
 
     client, _ = client_for(by_page, Contract(paging=Paging(page="page", size="page_size", page_size=4)))
     assert len(client.list(OPERATOR)) == len(ALL)
+
+
+def _by_offset(path: str, query: dict[str, str]) -> Answer:
+    offset, limit = int(query.get("offset", 0)), int(query.get("limit", 3))
+    chunk = ALL[offset: offset + limit]
+    return (200, chunk, {}) if chunk else (204, None, {})
+
+
+@pytest.mark.parametrize(("handler", "contract"), [
+    (drf(3), None), (drf(20), None), (_by_offset, Contract(paging=Paging(offset="offset", size="limit", page_size=3))),
+], ids=["drf-pages", "one-page", "offset-parameters"])
+def test_a_list_from_its_first_page_asked_for_ahead_asks_that_page_once(handler: Any, contract: Any) -> None:
+    """``first_page`` asks the query ``list`` asks first, however the service pages: the list made from it is the
+    list, and the first page is never asked twice."""
+    client, session = client_for(handler, contract)
+    at_once = client.list(OPERATOR)
+    asked_at_once, session.asked = session.asked, []
+    ahead = client.list(OPERATOR, first=client.first_page(OPERATOR))
+    assert ahead == at_once and len(ahead) == len(ALL)
+    assert session.asked == asked_at_once
 
 
 def test_a_bare_list_without_paging_is_one_answer_as_before_and_204_is_empty() -> None:

@@ -1,6 +1,7 @@
-"""The service's lists are read in a thread while the workbook is read (issue 20), and nothing else changes: within
-the account's lock, each resource's first list once, a second sheet of a resource listing afresh after the first
-sheet's creates, a list's error raised where the run takes it, and no thread left behind."""
+"""The first page of each of the service's lists is fetched in a thread while the workbook is read (issue 20), and
+nothing else changes: within the account's lock, each resource's page used once, a second sheet of a resource
+listing afresh after the first sheet's creates, an error raised where the run takes the list, no thread left
+behind, and the records the same as a list read at once."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from qaas_excel import pipeline
 from qaas_excel.api import errors
+from qaas_excel.api.client import QaasClient
+from qaas_excel.incomplete import whole_list
 from qaas_excel.pipeline import ListsAhead, open_book, pull_book, push_book, push_file
 from qaas_excel.resources import CHARGEPOINT, OPERATOR
 from qaas_excel.workbook.table import WorkbookError
@@ -24,18 +28,23 @@ def _listing_threads() -> list[threading.Thread]:
 
 
 @pytest.fixture
-def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """What a run does, in order: ("lock", "held"/"let go"), ("list", resource), ("read", sheet) and its end
-    ("read done", sheet). The first table's read (after the run chose its sheets) waits up
-    to 10 s for a list to begin, and notes whether one had."""
-    log: list[tuple[str, str]] = []
-    listing = threading.Event()
-    real_list, real_lock, real_sheets = pipeline.whole_list, pipeline.account_lock, pipeline.sheets_to_process
+def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """What a run does, in order: ("lock", "held"/"let go"), ("fetch", resource) as a first page is fetched ahead,
+    ("list", resource, "ahead"/"afresh") as a list is made, ("read", sheet) and ("read done", sheet). The first
+    table's read (after the run chose its sheets) waits up to 10 s for a fetch to begin, and notes whether one had."""
+    log: list[tuple[str, ...]] = []
+    fetching = threading.Event()
+    real_fetch, real_list = QaasClient.first_page, pipeline.whole_list
+    real_lock, real_sheets = pipeline.account_lock, pipeline.sheets_to_process
 
-    def whole_list(client: Any, resource: Any) -> Any:
-        log.append(("list", resource.name))
-        listing.set()
-        return real_list(client, resource)
+    def first_page(self: QaasClient, resource: Any) -> Any:
+        log.append(("fetch", resource.name))
+        fetching.set()
+        return real_fetch(self, resource)
+
+    def whole_list(client: Any, resource: Any, first: Any = None) -> Any:
+        log.append(("list", resource.name, "ahead" if first is not None else "afresh"))
+        return real_list(client, resource, first)
 
     @contextlib.contextmanager
     def account_lock(*args: Any, **kwargs: Any) -> Iterator[None]:
@@ -46,13 +55,13 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
     def sheets_to_process(book: Any, *args: Any, **kwargs: Any) -> Any:
         found = real_sheets(book, *args, **kwargs)
-        listing.clear()  # a run's lists begin after it has chosen its sheets
+        fetching.clear()  # a run's fetches begin after it has chosen its sheets
         real_read, first = book.read, [True]
 
         def read(resource: Any, name: str) -> Any:
             log.append(("read", name))
             if first.pop() if first else False:
-                log.append(("list begun before the first table was read", str(listing.wait(timeout=10))))
+                log.append(("fetch begun before the first table was read", str(fetching.wait(timeout=10))))
             table = real_read(resource, name)
             log.append(("read done", name))
             return table
@@ -60,62 +69,71 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         book.read = read
         return found
 
+    monkeypatch.setattr(QaasClient, "first_page", first_page)
     monkeypatch.setattr(pipeline, "whole_list", whole_list)
     monkeypatch.setattr(pipeline, "account_lock", account_lock)
     monkeypatch.setattr(pipeline, "sheets_to_process", sheets_to_process)
     return log
 
 
-def test_a_push_lists_while_it_reads_the_workbook_and_within_the_accounts_lock(client, demo_book: Path,
-                                                                             events: list) -> None:
+def _of(events: list[tuple[str, ...]], kind: str) -> list[tuple[str, ...]]:
+    return [e[1:] for e in events if e[0] == kind]
+
+
+def test_a_push_fetches_while_it_reads_the_workbook_and_within_the_accounts_lock(client, demo_book: Path,
+                                                                              events: list) -> None:
     report = push_book(open_book(demo_book), client)
     assert report.counts["created"] > 0
-    assert ("list begun before the first table was read", "True") in events
-    assert [e[1] for e in events if e[0] == "list"] == ["operator", "chargepoint"]
-    # within the lock: nothing listed before it is held or after it is let go, each list once for one sheet each
+    assert ("fetch begun before the first table was read", "True") in events
+    assert _of(events, "fetch") == [("operator",), ("chargepoint",)]
+    assert _of(events, "list") == [("operator", "ahead"), ("chargepoint", "ahead")]
+    # within the lock: nothing fetched or listed before it is held or after it is let go
     held, let_go = events.index(("lock", "held")), events.index(("lock", "let go"))
-    lists = [i for i, e in enumerate(events) if e[0] == "list"]
-    assert held < min(lists) and max(lists) < let_go
+    service = [i for i, e in enumerate(events) if e[0] in ("fetch", "list")]
+    assert held < min(service) and max(service) < let_go
     assert _listing_threads() == []
 
 
-def test_a_pull_lists_while_it_reads_the_workbook(client, demo_book: Path, events: list) -> None:
+def test_a_pull_fetches_while_it_reads_the_workbook(client, demo_book: Path, events: list) -> None:
     push_file(demo_book, client)
     events.clear()
     report = pull_book(open_book(demo_book), client)
     assert report.counts == {"pulled": 16}
-    assert ("list begun before the first table was read", "True") in events
-    assert [e for e in events if e[0] == "list"] == [("list", "operator"), ("list", "chargepoint")]
+    assert ("fetch begun before the first table was read", "True") in events
+    assert _of(events, "list") == [("operator", "ahead"), ("chargepoint", "ahead")]
     assert _listing_threads() == []
 
 
-def test_a_reconcile_lists_while_it_reads_the_workbook(client, demo_book: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from qaas_excel.api.client import QaasClient
+def test_a_reconcile_fetches_while_it_reads_the_workbook(client, demo_book: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from qaas_excel.reconcile import reconcile_book
 
     push_file(demo_book, client)
-    listing, log = threading.Event(), []
-    real_list = QaasClient.list
+    fetching, log = threading.Event(), []
+    real_fetch, real_list = QaasClient.first_page, QaasClient.list
 
-    def listed(self: QaasClient, resource: Any, **filters: Any) -> Any:
-        log.append(resource.name)
-        listing.set()
-        return real_list(self, resource, **filters)
+    def first_page(self: QaasClient, resource: Any) -> Any:
+        fetching.set()
+        return real_fetch(self, resource)
 
+    def listed(self: QaasClient, resource: Any, *, first: Any = None, **filters: Any) -> Any:
+        log.append((resource.name, first is not None))
+        return real_list(self, resource, first=first, **filters)
+
+    monkeypatch.setattr(QaasClient, "first_page", first_page)
     monkeypatch.setattr(QaasClient, "list", listed)
     book = open_book(demo_book)
     real_read, waited = book.read, []
 
     def read(resource: Any, name: str) -> Any:
         if name in ("Operators", "ChargePoints"):  # the tables (sheets_to_process looks into other sheets first)
-            waited.append(listing.wait(timeout=10))
+            waited.append(fetching.wait(timeout=10))
         return real_read(resource, name)
 
     monkeypatch.setattr(book, "read", read)
     report = reconcile_book(book, client)
-    assert waited[0] is True and log == ["operator", "chargepoint"]
-    assert report.counts.get("in sync", 0) > 0  # rows matched to the records listed ahead
+    assert waited[0] is True and log == [("operator", True), ("chargepoint", True)]
+    assert report.counts.get("in sync", 0) > 0  # rows matched to the records of the pages fetched ahead
 
 
 def test_a_second_sheet_of_a_resource_lists_again_after_the_first_sheets_creates(client, demo_book: Path,
@@ -126,8 +144,8 @@ def test_a_second_sheet_of_a_resource_lists_again_after_the_first_sheets_creates
     wb.copy_worksheet(wb["ChargePoints"]).title = "ChargePoints (2)"
     wb.save(demo_book)
     report = push_book(open_book(demo_book), client)
-    lists = [e[1] for e in events if e[0] == "list"]
-    assert lists == ["operator", "chargepoint", "chargepoint"]
+    assert _of(events, "fetch") == [("operator",), ("chargepoint",)]
+    assert _of(events, "list") == [("operator", "ahead"), ("chargepoint", "ahead"), ("chargepoint", "afresh")]
     # the second charge point list came after the first sheet's creates: its rows found the records, none twice
     copy_counts = next(s for s in report.sheets if s.sheet == "ChargePoints (2)").counts
     assert "created" not in copy_counts
@@ -135,10 +153,10 @@ def test_a_second_sheet_of_a_resource_lists_again_after_the_first_sheets_creates
 
 def test_a_list_that_fails_fails_the_run_with_its_own_error_and_leaves_no_thread(client, demo_book: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(client: Any, resource: Any) -> Any:
+    def unreachable(self: QaasClient, resource: Any) -> Any:
         raise errors.UnreachableError("the service could not be reached (test)")
 
-    monkeypatch.setattr(pipeline, "whole_list", unreachable)
+    monkeypatch.setattr(QaasClient, "first_page", unreachable)
     before = demo_book.read_bytes()
     with pytest.raises(errors.UnreachableError, match="could not be reached"):
         push_book(open_book(demo_book), client)
@@ -146,19 +164,124 @@ def test_a_list_that_fails_fails_the_run_with_its_own_error_and_leaves_no_thread
     assert _listing_threads() == []
 
 
-def test_a_list_not_taken_is_never_read(client) -> None:
-    """A run that fails while its lists are under way (a sheet that cannot be read) waits for the list being read
-    and cancels the rest: none is read for nothing, and no thread is left."""
+def test_a_page_not_taken_is_never_fetched(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that fails while its pages are being fetched (a sheet that cannot be read) waits for the one under
+    way and cancels the rest: none is fetched for nothing, and no thread is left."""
     started: list[str] = []
     gate = threading.Event()
 
-    def slow_list(client: Any, resource: Any) -> Any:
+    def slow(resource: Any) -> Any:
         started.append(resource.name)
         gate.wait(timeout=10)
-        return [], None
+        return SimpleNamespace(response=SimpleNamespace(close=lambda: started.append("closed")))
 
-    threading.Timer(2, gate.set).start()  # the operators' list ends only after the run has failed
-    with pytest.raises(WorkbookError), ListsAhead(client, [OPERATOR, CHARGEPOINT], slow_list):
+    monkeypatch.setattr(client, "first_page", slow)
+    threading.Timer(2, gate.set).start()  # the operators' page comes only after the run has failed
+    with pytest.raises(WorkbookError), ListsAhead(client, [OPERATOR, CHARGEPOINT], whole_list):
         raise WorkbookError("a sheet could not be read (test)")
-    assert started == ["operator"]
+    assert started == ["operator", "closed"]
     assert _listing_threads() == []
+
+
+@pytest.mark.both_sandboxes
+def test_a_list_from_its_page_fetched_ahead_is_the_list_read_at_once_with_one_request_less(
+        sandbox, client, demo_book: Path) -> None:
+    push_file(demo_book, client)
+    at_once = client.list(CHARGEPOINT)
+    def requests() -> int:
+        return int(client.stats.to_dict()["total_requests"])
+
+    before = requests()
+    ahead = client.list(CHARGEPOINT, first=client.first_page(CHARGEPOINT))
+    assert ahead == at_once and len(ahead) > 0
+    with_page, before = requests() - before, requests()  # the page fetched ahead and any after it
+    client.list(CHARGEPOINT)
+    assert with_page == requests() - before  # as many as a list read at once: the first page not fetched twice
+    page = client.first_page(CHARGEPOINT)
+    # a page is used once, and only for its own list: another resource's, or a filtered query, fetches anew
+    operators = client.list(OPERATOR, first=page)
+    assert operators == client.list(OPERATOR) and all("evse_id" not in r for r in operators)
+    assert client.list(CHARGEPOINT, first=page, status="created") == [r for r in at_once if r["status"] == "created"]
+
+
+@pytest.mark.parametrize("asks", [[None, None], [{"page": 9}, None]], ids=["again", "another-query-first"])
+def test_a_page_fetched_ahead_answers_only_the_first_ask_of_its_own_query(client, demo_book: Path, asks: list,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list read again (its count changed while it was read) or asked another query first must not be answered
+    from the page fetched ahead: the service is asked anew."""
+    from qaas_excel.api import paging
+
+    push_file(demo_book, client)
+    page = client.first_page(CHARGEPOINT)
+    answered: list[bool] = []
+
+    def read_whole(first: Any, follow: Any, **kwargs: Any) -> paging.ListRead:
+        for query in asks:
+            before = client.stats.to_dict()["total_requests"]
+            first(query)
+            answered.append(client.stats.to_dict()["total_requests"] == before)  # no request: the page ahead
+        return paging.ListRead([], 1, "list")
+
+    monkeypatch.setattr(paging, "read_whole", read_whole)
+    client.read_list(CHARGEPOINT, first=page)
+    assert answered == ([True, False] if asks[0] is None else [False, False])
+
+
+def test_a_page_asked_for_ahead_whose_body_is_cut_off_is_asked_for_again(client, demo_book: Path) -> None:
+    import requests
+
+    from qaas_excel.api.client import FirstPage
+
+    push_file(demo_book, client)
+
+    class CutOff:
+        closed = False
+
+        @property
+        def content(self) -> bytes:
+            raise requests.exceptions.ChunkedEncodingError("the connection broke mid-body (test)")
+
+        def close(self) -> None:
+            self.closed = True
+
+    cut = CutOff()
+    [query] = [None]  # the plain sandbox pages nothing: its first query has no parameters
+    records = client.list(CHARGEPOINT, first=FirstPage(CHARGEPOINT.name, query, cut))  # type: ignore[arg-type]
+    assert records == client.list(CHARGEPOINT) and len(records) > 0
+    assert cut.closed
+
+
+def test_a_page_asked_for_ahead_and_not_taken_lets_its_connection_go(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    pages: list[Any] = []
+    real = client.first_page
+
+    def first_page(resource: Any) -> Any:
+        pages.append(real(resource))
+        return pages[-1]
+
+    monkeypatch.setattr(client, "first_page", first_page)
+    with ListsAhead(client, [OPERATOR], whole_list):
+        pass
+    [page] = pages
+    assert page.response.raw is None or page.response.raw.closed
+
+
+def test_a_pages_body_is_read_by_the_thread_that_makes_the_records(client, demo_book: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in the asking thread, a 20 MB body stayed in that thread's memory after it was let go (40 MiB more at
+    the peak of a 50,000-row push): only the answer's head is waited for there."""
+    import requests
+
+    push_file(demo_book, client)
+    readers: list[str] = []
+    real = requests.Response.content
+
+    def content(self: requests.Response) -> Any:
+        if self._content is False and "/chargepoints" in (self.url or ""):  # its body not read yet
+            readers.append(threading.current_thread().name)
+        return real.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(requests.Response, "content", property(content))
+    with ListsAhead(client, [CHARGEPOINT], whole_list) as lists:
+        records, _ = lists.take(CHARGEPOINT)
+    assert records and readers == [threading.current_thread().name]

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -188,3 +189,11 @@ def test_cells_marked_alike_keep_each_their_own_value() -> None:
             alone = f'<row r="{r}">{cells[r % len(cells)].format(r=r)}</row>'.encode()
             assert row_xml(together, r) == row_xml(sheet(alone).render({r: {1: CellOp(style=style, restyle=restyle)}}),
                                                    r)
+
+
+def test_an_op_once_made_cannot_be_changed() -> None:
+    """Cells that change alike share one op (and a memo keys on its fields): changing one would change them all."""
+    op = CellOp(set_value=True, value="valid", restyle=GREEN)
+    with pytest.raises(AttributeError):
+        op.value = "invalid"  # type: ignore[misc]
+    assert op == CellOp(True, "valid", None, GREEN) and op.format_of(3) == CellOp(style=3, restyle=GREEN).format_of(0)
