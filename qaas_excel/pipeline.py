@@ -154,11 +154,12 @@ Listed = TypeVar("Listed")
 
 
 class ListsAhead(Generic[Listed]):
-    """The first page of each list a run needs, fetched in a thread of its own while the workbook is read: the
-    service's answer (some 0.65 s for 50,000 records on loopback, more over a network) comes meanwhile. ``take``
-    makes a resource's records from it, once; a second sheet of that resource lists again, after the first sheet's
-    creates, as before. Only the answer's bytes are made in the thread: the records, made while the workbook's
-    rows were, took 30 MiB more at 50,000 rows (the two threads' small objects kept each other's memory).
+    """The first page of each list a run needs, asked for in a thread of its own while the workbook is read: the
+    service's work on it (some 0.65 s for 50,000 records on loopback, more over a network) is done meanwhile.
+    ``take`` reads its body and makes the records in the run's own thread, once; a second sheet of that resource
+    lists again, after the first sheet's creates, as before. Body and records made in the asking thread stayed in
+    that thread's memory once let go: 30-40 MiB more at the peak of a 50,000-row push. A body cut off meanwhile (a
+    proxy that gives up on a slow reader) is asked for again.
 
     Nothing else changes: the pages are fetched under the same lock (entered after it), before any row is planned;
     an error raises where the run takes the list. ``read``: how a list is read from its first page (``whole_list``:
@@ -596,7 +597,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     guard = nullcontext() if dry_run else account_lock(
         client.env.name + "|" + client.env.base_url, client.account, command=f"push {book.name}", on_wait=waiting)
     targets = sheets_to_process(book, sheet, report)
-    ahead = ListsAhead(client, [OPERATOR, *(r for r, _ in targets)], whole_list)  # read in the lock, with the book
+    ahead = ListsAhead(client, [OPERATOR, *(r for r, _ in targets)], whole_list)  # asked for in the lock, with the book
     # the collector paused: reading, listing and planning keep millions of objects, and its collections find nothing
     with guard, collector_paused(collect_after=True), ahead as lists:
         tables = {name: book.read(resource, name) for resource, name in targets}

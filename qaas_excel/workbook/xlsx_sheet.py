@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, to_excel
@@ -78,15 +78,12 @@ def _column(letters: bytes) -> int:
     return col
 
 
-class CellOp(NamedTuple):
+@dataclass(slots=True, frozen=True)  # cells that change alike share one: never changed once made
+class CellOp:
     """What a run does to one cell: set its value (``set_value``) and/or its format.
 
     The format is ``style`` if given, else the cell's own (or its column's, for a new cell), passed through
     each of ``restyle`` in turn (e.g. "this format with a green fill"), decided when the cell's own is known.
-
-    Immutable, as cells that change alike share one. A named tuple rather than a frozen dataclass: a run makes a
-    million of them, and a frozen dataclass sets each field through ``object.__setattr__`` (0.6 µs an op, against
-    0.24 µs).
     """
 
     set_value: bool = False
