@@ -177,6 +177,7 @@ class QaasClient:
                     f"No answer from {self.env.base_url} ({_describe(exc)}).", method=method, url=url,
                     sent=not _never_sent(exc)) from None
             if response.status_code == 401 and not refreshed:
+                response.close()  # its connection back to the pool (a streamed answer's body is never read)
                 refreshed = True
                 self.stats.add("token_refreshes")
                 log.info("401 from %s %s: refreshing the token once", method, route)
