@@ -601,6 +601,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
     # the collector paused: reading, listing and planning keep millions of objects, and its collections find nothing
     with guard, collector_paused(collect_after=True), ahead as lists:
         tables = {name: book.read(resource, name) for resource, name in targets}
+        book.let_go()  # the sheets' XML, read again to write: not held while the service is listed and rows planned
         service_operators, operators_incomplete = lists.take(OPERATOR)
         operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
         claims = {name: _claims(table) for name, table in tables.items()}
@@ -629,8 +630,11 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 operators.learn_outcomes(prep.table, rows, outcomes)
             claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
-            write_back(book, prep.table, outcomes_to_writeback(resource, outcomes), report)
-            report.sheets.append(SheetReport(name, resource.name, outcomes, prep.file_problems))
+            table, file_problems = prep.table, prep.file_problems
+            del prep, rows  # the rows as read, typed and planned, let go before the sheet is read again to be written
+            table.data = table.data[[key for key in table.data.columns if key in C.SYSTEM_KEYS]]  # what writing uses
+            write_back(book, table, outcomes_to_writeback(resource, outcomes), report)
+            report.sheets.append(SheetReport(name, resource.name, outcomes, file_problems))
     if stop.requested():
         report.stopped, report.state_error = stop.why(), stop.failure is not None
     report.stats = client.stats.to_dict()

@@ -253,6 +253,9 @@ class JsonBook:
         return SheetTable(self.name, name, resource, layout.header_row, layout.columns, layout.headers, data, last)
 
     # -- writing -----------------------------------------------------------------------------------
+    def let_go(self) -> None:
+        """Nothing to let go: this backend keeps no copy of a sheet's XML that writing could read again."""
+
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
         grid = self._sheet(table.sheet)
         self._ensure_system_columns(grid, table)

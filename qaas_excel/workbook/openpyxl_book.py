@@ -128,6 +128,9 @@ class OpenpyxlBook:
                     values[r][c] = top
 
     # -- writing -----------------------------------------------------------------------------------
+    def let_go(self) -> None:
+        """Nothing to let go: this backend keeps no copy of a sheet's XML that writing could read again."""
+
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
         ws = self.wb[table.sheet]
         touched = list(changes.values.index)

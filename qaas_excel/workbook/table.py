@@ -189,4 +189,7 @@ class TableBook(Protocol):
 
     def write_back(self, table: SheetTable, changes: WriteBack) -> None: ...
 
+    def let_go(self) -> None:
+        """Let go of what reading kept that writing can read again (a push does, before it plans)."""
+
     def save(self, output: Path | None = None) -> Path | None: ...

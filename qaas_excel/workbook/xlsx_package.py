@@ -184,6 +184,11 @@ class Package:
             self._cache[part] = data
         return data
 
+    def forget(self, part: str) -> None:
+        """Let go of a part's bytes as read (never of what a run wrote); ``read`` reads them again through the same
+        open handle: the same bytes, or an error if the file can no longer be read as it was opened."""
+        self._cache.pop(part, None)
+
     def xml(self, part: str) -> etree._Element:
         return parse_xml(self.read(part), part=part)
 

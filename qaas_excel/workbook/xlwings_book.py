@@ -257,6 +257,9 @@ class XlwingsBook:
             return []
 
     # -- writing -----------------------------------------------------------------------------------
+    def let_go(self) -> None:
+        """Nothing to let go: this backend keeps no copy of a sheet's XML that writing could read again."""
+
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
         ws = self.book.sheets[table.sheet]
         protection = self._unprotect(ws)

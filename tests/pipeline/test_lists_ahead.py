@@ -94,6 +94,33 @@ def test_a_push_fetches_while_it_reads_the_workbook_and_within_the_accounts_lock
     assert _listing_threads() == []
 
 
+def test_a_push_lets_go_of_the_sheets_xml_before_it_lists_and_plans(client, demo_book: Path, events: list,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sheets' XML (170 MB at 200,000 rows) is not held while the service's records are made and rows planned
+    (a write-back that changes nothing never reads it again: ``test_package_book``)."""
+    from qaas_excel.workbook.package_book import PackageBook
+
+    real_let_go, real_sheet = PackageBook.let_go, PackageBook._sheet
+
+    def let_go(self: PackageBook) -> None:
+        events.append(("let go",))
+        real_let_go(self)
+
+    def sheet(self: PackageBook, name: str) -> Any:
+        events.append(("sheet read", name))
+        return real_sheet(self, name)
+
+    monkeypatch.setattr(PackageBook, "let_go", let_go)
+    monkeypatch.setattr(PackageBook, "_sheet", sheet)
+    report = push_book(open_book(demo_book), client)
+    assert report.counts["created"] > 0
+    let_go_at = events.index(("let go",))
+    assert let_go_at < min(i for i, e in enumerate(events) if e[0] == "list")
+    assert max(i for i, e in enumerate(events) if e[0] == "read done") < let_go_at
+    # each sheet is read again once, to be written
+    assert sorted(e[1] for e in events[let_go_at:] if e[0] == "sheet read") == ["ChargePoints", "Operators"]
+
+
 def test_a_pull_fetches_while_it_reads_the_workbook(client, demo_book: Path, events: list) -> None:
     push_file(demo_book, client)
     events.clear()

@@ -54,8 +54,9 @@ def test_a_second_run_adds_no_formats_and_changes_nothing(demo_book: Path) -> No
     assert second == first
 
 
-def test_a_write_back_that_changes_nothing_does_not_make_the_sheet_again(demo_book: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("let_go", [False, True])
+def test_a_write_back_that_changes_nothing_neither_reads_nor_makes_the_sheet_again(
+        demo_book: Path, monkeypatch: pytest.MonkeyPatch, let_go: bool) -> None:
     from qaas_excel.workbook import xlsx_sheet
 
     book = PackageBook.open(demo_book)
@@ -63,9 +64,38 @@ def test_a_write_back_that_changes_nothing_does_not_make_the_sheet_again(demo_bo
     book.save()
     book = PackageBook.open(demo_book)
     table = book.read(CHARGEPOINT)
+    if let_go:
+        book.let_go()
+        monkeypatch.setattr(PackageBook, "_sheet", lambda *a, **k: pytest.fail("the sheet was read again"))
     monkeypatch.setattr(xlsx_sheet.Sheet, "pieces", lambda *a, **k: pytest.fail("the sheet was made again"))
     book.write_back(table, outcomes_to_writeback(CHARGEPOINT, []))
     assert book.pkg.changed == set()
+
+
+def test_a_sheet_let_go_after_reading_is_written_from_the_same_bytes(demo_book: Path, tmp_path: Path) -> None:
+    """``let_go`` drops the worksheets' XML (40 MB at 50,000 rows) while a push plans; writing reads it again from
+    the archive opened at the start: the saved file is byte for byte the one written without letting go, even if
+    the file on disk was replaced meanwhile (the open handle still reads the original)."""
+    outputs = []
+    for let_go in (False, True):
+        path = tmp_path / f"{let_go}.xlsx"
+        shutil.copy(demo_book, path)
+        book = PackageBook.open(path)
+        table = book.read(CHARGEPOINT)
+        if let_go:
+            book.let_go()
+            parts = set(book._sheets.values())
+            assert not parts & set(book.pkg._cache), "the worksheets' XML is still held"
+            replacement = tmp_path / "other.xlsx"  # another program saves over the file meanwhile
+            write_template(replacement)
+            os.replace(replacement, path)
+        rows = [int(r) for r in table.data.index]
+        book.write_back(table, outcomes_to_writeback(CHARGEPOINT, [Outcome(r, Result.VALID) for r in rows]))
+        out = tmp_path / f"out-{let_go}.xlsx"
+        book.save(out)
+        with zipfile.ZipFile(out) as z:
+            outputs.append({n: z.read(n) for n in z.namelist()})
+    assert outputs[0] == outputs[1]
 
 
 def _look(cell) -> tuple:
@@ -298,3 +328,14 @@ def test_a_workbook_replaced_while_a_run_reads_it_is_read_whole_and_not_overwrit
         book.save()
     assert demo_book.read_bytes() == theirs
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("~$")]
+
+
+def test_forgetting_a_part_lets_go_of_it_as_read_never_of_what_a_run_wrote(demo_book: Path) -> None:
+    pkg = xlsx_package.Package.open(demo_book)
+    part = next(n for n in pkg.names() if n.startswith("xl/worksheets/"))
+    original = pkg.read(part)
+    pkg.forget(part)
+    assert pkg.read(part) == original  # read again: the same bytes
+    pkg.write(part, original + b"<!-- written -->")
+    pkg.forget(part)
+    assert pkg.read(part) == original + b"<!-- written -->"
