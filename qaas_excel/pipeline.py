@@ -565,10 +565,16 @@ def _validate_book(book: TableBook, *, sheet: str | None, today: date | None) ->
         ]
         table, file_problems = prep.table, prep.file_problems
         del prep  # the rows as read and as typed: some 200 MiB at 200,000 rows, let go before the results are written
-        table.data = table.data[[key for key in table.data.columns if key in C.SYSTEM_KEYS]]  # what writing compares
+        _keep_for_writing(table)
         write_back(book, table, outcomes_to_writeback(resource, outcomes), report)
         report.sheets.append(SheetReport(name, resource.name, outcomes, file_problems))
     return report
+
+
+def _keep_for_writing(table: SheetTable) -> None:
+    """Only the system columns of a table read, which writing compares with what it would write: the rest of the
+    rows' values (most of a 200,000-row sheet's memory) let go before the results are written."""
+    table.data = table.data[[key for key in table.data.columns if key in C.SYSTEM_KEYS]]
 
 
 def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, workers: int = 4,
@@ -632,7 +638,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             table, file_problems = prep.table, prep.file_problems
             del prep, rows  # the rows as read, typed and planned, let go before the sheet is read again to be written
-            table.data = table.data[[key for key in table.data.columns if key in C.SYSTEM_KEYS]]  # what writing uses
+            _keep_for_writing(table)
             write_back(book, table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, file_problems))
     if stop.requested():

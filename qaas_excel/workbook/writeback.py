@@ -62,7 +62,7 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
         if o.problems:
             marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
     frame = pd.DataFrame(columns, index=pd.Index(rows, name="row"), dtype=object)
-    results = pd.Series([NAMES[o.result] for o in outcomes], index=pd.Index(rows, name="row"), dtype=object)
+    results = pd.Series(columns.get(C.RESULT, []), index=pd.Index(rows, name="row"), dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
 
 
