@@ -61,7 +61,13 @@ from qaas_excel.workbook.table import (
     cell_name,
     column_letter,
 )
-from qaas_excel.workbook.writeback import excel_time, only_changes, outcomes_to_writeback, system_values
+from qaas_excel.workbook.writeback import (
+    excel_time,
+    only_changes,
+    outcomes_to_writeback,
+    slim_records,
+    system_values,
+)
 
 if TYPE_CHECKING:
     from qaas_excel.workbook.package_book import PackageBook
@@ -637,7 +643,10 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
             claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             table, file_problems = prep.table, prep.file_problems
-            del prep, rows  # the rows as read, typed and planned, let go before the sheet is read again to be written
+            # the rows as read, typed and planned, and the service's records, let go before the sheet is read again
+            # to be written
+            outcomes = slim_records(outcomes)
+            del prep, rows, service
             _keep_for_writing(table)
             write_back(book, table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, file_problems))
