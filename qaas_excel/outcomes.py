@@ -15,7 +15,7 @@ from qaas_excel.problems import Problem
 from qaas_excel.results import ATTENTION, Result
 
 
-@dataclass
+@dataclass(slots=True)  # one a row, held until the run's report is made
 class Outcome:
     row: int
     result: Result

@@ -322,7 +322,7 @@ def identity_text(resource: Resource, values: dict[str, Any]) -> str:
 
 # --- rows and plans -------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)  # one a row, and a plan one a row: no __dict__ each (some 6 MiB at 50,000 rows)
 class RowState:
     """One sheet row as the planner sees it."""
 
@@ -339,7 +339,7 @@ class RowState:
         return str(ref).strip() if ref not in (None, "") and str(ref).strip() else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     row: int
     action: Action

@@ -343,7 +343,8 @@ def test_forgetting_a_part_lets_go_of_it_as_read_never_of_what_a_run_wrote(demo_
 
 def test_a_large_part_is_read_holding_little_more_than_its_own_bytes(tmp_path: Path) -> None:
     """``ZipFile.read`` inflates a part in one call and joins its output at the end: a 56 MB sheet took 111 MiB more
-    to read. A part is read a MiB at a time into one buffer instead, with the same bytes and the same CRC check."""
+    to read (2.45 times its size here). A part is read in small pieces into one buffer made its full size at once
+    (1.13 times grown as written), with the same bytes and the same CRC check."""
     rows = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>DE*SWE*E%07d*1</t></is></c></row>' % (i, i, i)
                     for i in range(1, 120_000))
     xml = b"<worksheet><sheetData>" + rows + b"</sheetData></worksheet>"
@@ -356,7 +357,7 @@ def test_a_large_part_is_read_holding_little_more_than_its_own_bytes(tmp_path: P
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert data == xml and len(xml) > 8 * 2**20
-    assert peak < 1.6 * len(xml), f"{peak / len(xml):.2f} times the part's size"
+    assert peak < 1.08 * len(xml), f"{peak / len(xml):.2f} times the part's size"
 
 
 @pytest.mark.parametrize("where", [0, 1 / 3])  # at its start: zlib fails; further on: its CRC does not match
