@@ -515,7 +515,7 @@ def encode_record(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_TYPED_FIELDS: dict[int, tuple[tuple[Field, ...], tuple[Field, ...]]] = {}
+_TYPED_FIELDS: dict[int, tuple[tuple[Field, ...], tuple[Field, ...], tuple[str, ...]]] = {}
 
 
 _SEEN_TEXTS = 1000  # distinct texts of one field remembered while a list is decoded (amounts: each its own)
@@ -527,12 +527,24 @@ def decode_record(resource: Resource, body: dict[str, Any],
     """A record from the service; fields we do not know are kept verbatim (text fields are kept as they came).
 
     ``seen``: kept by the caller over the records of one list: a field's text met again (a date, a power, a time
-    stamp) is decoded once, and its value shared by the records, which are never changed in place."""
+    stamp) is decoded once, and its value shared by the records, which are never changed in place. A text field's
+    text met again (a town, a postcode, a status) is shared too: 12 MiB of 50,000 records' texts."""
     cached = _TYPED_FIELDS.get(id(resource.fields))
     if cached is None or cached[0] is not resource.fields:  # (the tuple is kept, so its id stays its own)
-        cached = _TYPED_FIELDS[id(resource.fields)] = (resource.fields,
-                                                        tuple(f for f in resource.fields if f.type in _DECODERS))
+        cached = _TYPED_FIELDS[id(resource.fields)] = (
+            resource.fields, tuple(f for f in resource.fields if f.type in _DECODERS),
+            tuple(f.name for f in resource.fields if f.type not in _DECODERS))
     record = dict(body)
+    if seen is not None:
+        for name in cached[2]:
+            raw = record.get(name)
+            if type(raw) is str:
+                texts = seen.setdefault(name, {})
+                known = texts.get(raw)
+                if known is not None:
+                    record[name] = known
+                elif len(texts) < _SEEN_TEXTS:
+                    texts[raw] = raw
     for f in cached[1]:
         if f.name in record:
             raw = record[f.name]
