@@ -17,10 +17,14 @@ when the last pause ends, and only if it ran before the first began.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import gc
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 _lock = threading.Lock()
 _depth = 0
@@ -49,3 +53,22 @@ def collector_paused(*, collect_after: bool = False) -> Iterator[None]:
                 gc.enable()
         if collect:
             gc.collect()
+
+
+def give_back_freed_memory() -> bool:
+    """Memory the run has freed given back to the system, before its largest allocation (a sheet's XML read again
+    to be written). glibc keeps the blocks a run freed (the service's records, the plan) in its heap, and a
+    sheet read afterwards comes on top of them: a 50,000-row dry run peaked 13 MiB higher. ``malloc_trim`` hands
+    back the heap's free pages. True if some were; elsewhere (macOS, Windows, musl) nothing happens."""
+    trim = _malloc_trim()
+    return bool(trim is not None and trim(0))
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cast(Callable[[int], int], ctypes.CDLL(None).malloc_trim)
+    except (OSError, AttributeError):  # not glibc
+        return None

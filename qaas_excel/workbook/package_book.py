@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils.cell import get_column_letter
 
-from qaas_excel.gcpause import collector_paused
+from qaas_excel.gcpause import collector_paused, give_back_freed_memory
 from qaas_excel.resources import Resource
 from qaas_excel.values import NOTE_AUTHOR, is_missing
 from qaas_excel.workbook import columns as C
@@ -187,6 +187,7 @@ class PackageBook:
 
         def sheet() -> Sheet:  # the sheet as it is, read (again, after ``let_go``) only when something changes
             if not made:
+                give_back_freed_memory()  # what the run let go of, not kept beneath the sheet's XML
                 made.append(self._sheet(table.sheet))
             return made[0]
 

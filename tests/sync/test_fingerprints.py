@@ -4,6 +4,7 @@ spelled them."""
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from qaas_excel import resources
+from qaas_excel import resources, sync
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, decode_record
 from qaas_excel.sync import _spelled, canonical_value, fingerprint, fingerprints
 
@@ -43,8 +44,25 @@ _FIELDS = ["customer_reference", "evse_id", "town", "zip_code", "chargepointoper
 def test_rows_fingerprinted_together_are_each_spelled_as_alone(rows: list[dict[str, object]]) -> None:
     """A value met again is spelled from memory: 1 and True, or a date and midnight of that date, are other
     values than each other and must not share a spelling because they are equal in Python."""
-    assert fingerprints(CHARGEPOINT, rows) == [fingerprints(CHARGEPOINT, [row])[0] for row in rows]
+    alone = [fingerprints(CHARGEPOINT, [row])[0] for row in rows]
+    assert fingerprints(CHARGEPOINT, rows) == alone
     assert fingerprints(OPERATOR, rows) == [fingerprint(OPERATOR, row) for row in rows]
+    with pytest.MonkeyPatch.context() as m:  # a long list is worked out a chunk at a time: the same fingerprints
+        m.setattr(sync, "FINGERPRINT_CHUNK", 5)
+        assert fingerprints(CHARGEPOINT, rows) == alone
+
+
+def test_a_long_list_is_fingerprinted_holding_a_chunks_spellings_not_all() -> None:
+    """Every field's spelling of 50,000 rows at once held some 50 MiB at a push's peak; a chunk at a time, little
+    more than the fingerprints themselves."""
+    rows = [cp(customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E{i:07d}*1", amount=Decimal(i) / 7)
+            for i in range(30_000)]
+    tracemalloc.start()
+    found = fingerprints(CHARGEPOINT, rows)
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(set(found)) == len(rows)
+    assert peak < 4 * held, f"{peak / held:.1f} times what the fingerprints hold"
 
 
 def test_a_record_from_the_service_is_typed_and_what_cannot_be_read_is_kept_as_it_came() -> None:

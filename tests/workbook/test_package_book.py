@@ -72,6 +72,26 @@ def test_a_write_back_that_changes_nothing_neither_reads_nor_makes_the_sheet_aga
     assert book.pkg.changed == set()
 
 
+def test_memory_the_run_freed_is_given_back_before_a_sheet_is_read_again_to_be_written(
+        demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    order: list[str] = []
+    real_sheet = PackageBook._sheet
+    monkeypatch.setattr(package_book, "give_back_freed_memory", lambda: order.append("given back") or True)
+
+    def sheet(self: PackageBook, name: str) -> object:
+        order.append(f"read {name}")
+        return real_sheet(self, name)
+
+    monkeypatch.setattr(PackageBook, "_sheet", sheet)
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT)
+    book.let_go()
+    order.clear()
+    row = int(table.data.index[0])
+    book.write_back(table, outcomes_to_writeback(CHARGEPOINT, [Outcome(row, Result.VALID, "checked")]))
+    assert order == ["given back", "read ChargePoints"]
+
+
 def test_a_sheet_let_go_after_reading_is_written_from_the_same_bytes(demo_book: Path, tmp_path: Path) -> None:
     """``let_go`` drops the worksheets' XML (40 MB at 50,000 rows) while a push plans; writing reads it again from
     the archive opened at the start: the saved file is byte for byte the one written without letting go, even if
