@@ -52,11 +52,13 @@ def test_rows_fingerprinted_together_are_each_spelled_as_alone(rows: list[dict[s
         assert fingerprints(CHARGEPOINT, rows) == alone
 
 
-def test_a_long_list_is_fingerprinted_holding_a_chunks_spellings_not_all() -> None:
+def test_a_long_list_is_fingerprinted_holding_a_chunks_spellings_not_all(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every field's spelling of 50,000 rows at once held some 50 MiB at a push's peak; a chunk at a time, little
-    more than the fingerprints themselves."""
+    more than the fingerprints themselves (here 10 chunks of 1,000 rows: some 10 times as much at once)."""
+    assert sync.FINGERPRINT_CHUNK <= 10_000  # a real list is worked out in chunks of at most a fifth of 50,000 rows
+    monkeypatch.setattr(sync, "FINGERPRINT_CHUNK", 1000)
     rows = [cp(customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E{i:07d}*1", amount=Decimal(i) / 7)
-            for i in range(30_000)]
+            for i in range(10_000)]
     tracemalloc.start()
     found = fingerprints(CHARGEPOINT, rows)
     held, peak = tracemalloc.get_traced_memory()
