@@ -17,6 +17,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
+# What a user can do about a damaged workbook, said wherever one is found.
+REPAIR_HINT = "Restore it from a backup, or open it in Excel, which may offer to repair it."
+
+
 def check_file(path: Path) -> None:
     """Refuse what openpyxl cannot (or must not) read, with a message a user can act on."""
     name = path.name
@@ -46,8 +50,8 @@ def check_file(path: Path) -> None:
             names = set(z.namelist())
             strict = _is_strict(z, names)
     except (zipfile.BadZipFile, OSError, EOFError):
-        raise WorkbookError(f"{name} is damaged (not a readable .xlsx archive). Restore it from a backup, or "
-                            "open it in Excel, which may offer to repair it.", path=str(path)) from None
+        raise WorkbookError(f"{name} is damaged (not a readable .xlsx archive). {REPAIR_HINT}",
+                            path=str(path)) from None
     if "xl/workbook.bin" in names:
         raise WorkbookError(f"{name} is an Excel Binary Workbook (.xlsb), which this tool cannot read. In Excel use "
                             "Save As > Excel Workbook (*.xlsx) and run it on that file.", path=str(path))

@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
+from qaas_excel.workbook.files import REPAIR_HINT
 from qaas_excel.workbook.table import WorkbookError
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ class Package:
             infos = source.infolist()
         except (zipfile.BadZipFile, OSError, EOFError):
             f.close()
-            raise WorkbookError(f"{path.name} is damaged (not a readable .xlsx archive). Restore it from a backup, "
-                                "or open it in Excel, which may offer to repair it.", path=str(path)) from None
+            raise WorkbookError(f"{path.name} is damaged (not a readable .xlsx archive). {REPAIR_HINT}",
+                                path=str(path)) from None
         try:
             check_limits(path, infos)
         except WorkbookError:
@@ -182,7 +183,7 @@ class Package:
                 data = _read_part(self._zip(), self._infos[part])
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
                 raise WorkbookError(f"{self.path.name}: the part {part} cannot be read ({exc}); the file is "
-                                    "damaged.", path=str(self.path)) from None
+                                    f"damaged. {REPAIR_HINT}", path=str(self.path)) from None
             self._cache[part] = data
         return data
 

@@ -398,3 +398,4 @@ def test_a_part_whose_compressed_bytes_are_damaged_gets_a_message_naming_the_fil
     result = cli("validate", str(broken))
     assert result.exit_code == 2, result.stderr
     assert "broken.xlsx" in result.stderr and "damaged" in result.stderr and "Traceback" not in result.stderr
+    assert "Restore it from a backup" in " ".join(result.stderr.split())  # what the user can do about it
