@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-import jwt
 import msal
 import msal_extensions
 import requests
@@ -86,7 +85,10 @@ def reachable(env: Environment) -> Iterator[None]:
 
 
 def token_claims(access_token: str) -> dict[str, Any]:
-    """The claims of a JWT, unverified: only for showing who is signed in (the service verifies)."""
+    """The claims of a JWT, unverified: only for showing who is signed in (the service verifies). PyJWT is imported
+    here, not above: it loads ``cryptography``'s X.509 modules, 8 MiB that a push signed in through msal never uses."""
+    import jwt
+
     try:
         return jwt.decode(access_token, options={"verify_signature": False})
     except jwt.PyJWTError:
