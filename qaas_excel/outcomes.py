@@ -6,8 +6,8 @@ The planner (``sync``) produces outcomes, the workbook layer writes them back, t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -22,7 +22,7 @@ class Outcome:
     message: str = ""
     record: dict[str, Any] | None = None
     fingerprint: str | None = None  # None: leave the stored one as it is
-    problems: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem] = ()  # one empty tuple shared by the rows without problems
     transient: bool = False  # failed because the service could not be reached or failed: try again later
 
 

@@ -8,7 +8,7 @@ the operator's reference from the Operators sheet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -431,11 +431,11 @@ def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None)
     records = _row_dicts(prep.records)
     system = _row_dicts(prep.system)
     for row, values in records.items():
-        problems = list(prep.problems.get(row, []))
+        problems: Sequence[Problem] = prep.problems.get(row, ())  # never changed in place: shared, not copied
         if prep.resource is CHARGEPOINT and not problems and operators is not None:
             problem = operators.resolve(row, values, prep.table)
             if problem is not None:
-                problems.append(problem)
+                problems = [problem]
         sys_row = system.get(row, {})
         rows.append(RowState(row, values, record_id=sys_row.get(C.ID), status=sys_row.get(C.STATUS),
                              stored_fingerprint=sys_row.get(C.FINGERPRINT), problems=problems))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -182,13 +182,19 @@ class PackageBook:
             self._write_back(table, changes)
 
     def _write_back(self, table: SheetTable, changes: WriteBack) -> None:
+        with ExitStack() as stack:
+            self._write_back_with(table, changes, stack)
+
+    def _write_back_with(self, table: SheetTable, changes: WriteBack, stack: ExitStack) -> None:
         part = self._sheets[table.sheet]
         made: list[Sheet] = []
 
-        def sheet() -> Sheet:  # the sheet as it is, read (again, after ``let_go``) only when something changes
+        def sheet() -> Sheet:
+            """The sheet as it is, read (again, after ``let_go``) only when something changes: a large one mapped
+            from a temporary file, its pages let go of as it is read and written (``Package.mapped``)."""
             if not made:
                 give_back_freed_memory()  # what the run let go of, not kept beneath the sheet's XML
-                made.append(self._sheet(table.sheet))
+                made.append(Sheet(stack.enter_context(self.pkg.mapped(part)), part, date1904=self._date1904))
             return made[0]
 
         styles = self.styles
@@ -296,7 +302,7 @@ class PackageBook:
             ws = sheet()
             tail = notes.apply(ws.tail, ours, new_notes)  # a note's drawing is linked after the cells, if at all
             if ops or new_cols or tail != ws.tail:
-                self.pkg.write_pieces(part, ws.pieces(ops, cols=new_cols, tail=tail))
+                self.pkg.write_pieces(part, ws.pieces(ops, cols=new_cols, tail=tail), old=ws.data)
             if ws.replaced_formula:
                 self._drop_calc_chain = True
         self._grow_tables(part, table, max(table.last_row, max(touched, default=0)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import mmap
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -23,8 +24,9 @@ from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, to_excel
 
 from qaas_excel.values import decimal_text
+from qaas_excel.workbook import xlsx_package
 from qaas_excel.workbook.table import WorkbookError
-from qaas_excel.workbook.xlsx_package import xml_text
+from qaas_excel.workbook.xlsx_package import release, xml_text
 from qaas_excel.workbook.xlsx_styles import set_attr
 
 _ATTRS = re.compile(rb'([\w:]+)="([^"]*)"')
@@ -111,7 +113,7 @@ class Row:
 class Sheet:
     """A worksheet part; ``cells()`` reads, ``render(ops)`` returns the new part."""
 
-    data: bytes
+    data: bytes | mmap.mmap  # a sheet a run writes may be mapped (``Package.mapped``)
     part: str = ""
     date1904: bool = False
     p: bytes = b""
@@ -151,7 +153,7 @@ class Sheet:
         if m.group(1) == b"/":
             self.body = (m.end(), m.end())
         else:
-            end = self.data.find(b"</" + self.p + b"sheetData>", m.end())
+            end = _find(self.data, b"</" + self.p + b"sheetData>", m.end())
             if end < 0:
                 raise WorkbookError(f"The worksheet {self.part} is cut short (no end of sheetData).")
             self.body = (m.end(), end)
@@ -185,7 +187,11 @@ class Sheet:
             pos, end = self.body
             close = b"</" + self.p + b"row>"
             number = _ROW_NUMBER.search
+            released, step = pos, xlsx_package.RELEASE_EVERY
             while (m := self._row_tag_re.search(data, pos, end)) is not None:  # the start tag by regex, the end by find
+                if pos - released >= step:  # a mapped sheet's pages read so far let go of
+                    release(data)
+                    released = pos
                 if m.group(2):
                     pos = m.end()  # <row .../>
                 else:
@@ -250,7 +256,7 @@ class Sheet:
             start, end = self.body
             # one pass for a cell start tag that does not begin with its reference
             other = re.compile(rb"<" + re.escape(self.p) + rb'c(?:[\t\n\r>/]| (?!r="))')
-            self._refs = other.search(self.data, start, end) is None
+            self._refs = _search(other, self.data, start, end) is None
         return self._refs
 
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
@@ -301,7 +307,8 @@ class Sheet:
 
     def _cell_count(self, start: int, end: int) -> int:
         tag = b"<" + self.p + b'c r="'
-        return self.data.count(tag, start, end)
+        data = self.data
+        return data.count(tag, start, end) if isinstance(data, bytes) else data[start:end].count(tag)
 
     def _plain_into(self, found: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
                     columns: set[int] | None, into: dict[int, dict[int, Any]]) -> None:
@@ -473,7 +480,7 @@ class Sheet:
                cols: Sequence[tuple[int, float | None, bool]] = ()) -> bytes:
         """``pieces`` joined: the whole part at once (a run writes a sheet through ``Package.write_pieces``)."""
         if not ops and not cols:
-            return self.data
+            return self.data if isinstance(self.data, bytes) else self.data[:]
         return b"".join(self.pieces(ops, cols=cols))
 
     def pieces(self, ops: dict[int, dict[int, CellOp]], *, cols: Sequence[tuple[int, float | None, bool]] = (),
@@ -912,6 +919,35 @@ def _col_attrs(el: bytes, width: float | None, hidden: bool) -> bytes:
     if hidden:
         el = set_attr(el, "hidden", "1")
     return el
+
+
+def _find(data: bytes | mmap.mmap, sub: bytes, start: int) -> int:
+    """``data.find(sub, start)``; in a mapped sheet (``Package.mapped``) a ``RELEASE_EVERY`` at a time, its pages let
+    go of after each."""
+    if isinstance(data, bytes):
+        return data.find(sub, start)
+    step = xlsx_package.RELEASE_EVERY
+    for at in range(start, len(data), step):
+        found = data.find(sub, at, at + step + len(sub) - 1)
+        release(data)
+        if found >= 0:
+            return found
+    return -1
+
+
+def _search(pattern: re.Pattern[bytes], data: bytes | mmap.mmap, start: int, end: int) -> re.Match[bytes] | None:
+    """``pattern.search(data, start, end)`` for a pattern whose matches are short (under 64 bytes); in a mapped
+    sheet a ``RELEASE_EVERY`` at a time, its pages let go of after each. A window reaches 64 bytes into the next, so
+    that a match near its end is seen whole; one that starts beyond it is left to the next."""
+    if isinstance(data, bytes):
+        return pattern.search(data, start, end)
+    step = xlsx_package.RELEASE_EVERY
+    for at in range(start, end, step):
+        m = pattern.search(data, at, min(end, at + step + 64))
+        release(data)
+        if m is not None and m.start() < at + step:
+            return m
+    return None
 
 
 def _text(raw: bytes) -> str:

@@ -66,7 +66,7 @@ def test_a_write_back_that_changes_nothing_neither_reads_nor_makes_the_sheet_aga
     table = book.read(CHARGEPOINT)
     if let_go:
         book.let_go()
-        monkeypatch.setattr(PackageBook, "_sheet", lambda *a, **k: pytest.fail("the sheet was read again"))
+        monkeypatch.setattr(xlsx_package.Package, "mapped", lambda *a, **k: pytest.fail("the sheet was read again"))
     monkeypatch.setattr(xlsx_sheet.Sheet, "pieces", lambda *a, **k: pytest.fail("the sheet was made again"))
     book.write_back(table, outcomes_to_writeback(CHARGEPOINT, []))
     assert book.pkg.changed == set()
@@ -75,21 +75,21 @@ def test_a_write_back_that_changes_nothing_neither_reads_nor_makes_the_sheet_aga
 def test_memory_the_run_freed_is_given_back_before_a_sheet_is_read_again_to_be_written(
         demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     order: list[str] = []
-    real_sheet = PackageBook._sheet
+    real_mapped = xlsx_package.Package.mapped
     monkeypatch.setattr(package_book, "give_back_freed_memory", lambda: order.append("given back") or True)
 
-    def sheet(self: PackageBook, name: str) -> object:
-        order.append(f"read {name}")
-        return real_sheet(self, name)
+    def mapped(self: xlsx_package.Package, part: str) -> object:
+        order.append(f"read {part}")
+        return real_mapped(self, part)
 
-    monkeypatch.setattr(PackageBook, "_sheet", sheet)
+    monkeypatch.setattr(xlsx_package.Package, "mapped", mapped)
     book = PackageBook.open(demo_book)
     table = book.read(CHARGEPOINT)
     book.let_go()
     order.clear()
     row = int(table.data.index[0])
     book.write_back(table, outcomes_to_writeback(CHARGEPOINT, [Outcome(row, Result.VALID, "checked")]))
-    assert order == ["given back", "read ChargePoints"]
+    assert order == ["given back", f"read {book._sheets['ChargePoints']}"]
 
 
 def test_a_sheet_let_go_after_reading_is_written_from_the_same_bytes(demo_book: Path, tmp_path: Path) -> None:
