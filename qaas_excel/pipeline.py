@@ -562,6 +562,7 @@ def _validate_book(book: TableBook, *, sheet: str | None, today: date | None) ->
         operators.learn_sheet(book.read(OPERATOR, OPERATOR.sheet))  # charge points name operators of that sheet
     for resource, name in targets:
         prep = _prepare(book, resource, name, today=today, operators=operators)
+        book.let_go()  # the sheet's XML (170 MB at 200,000 rows), read again to be written, a large one mapped
         if resource is OPERATOR:
             operators.learn_sheet(prep.table)
         outcomes = [
