@@ -195,6 +195,20 @@ class Package:
                                 f"damaged. {REPAIR_HINT}", path=str(self.path)) from None
 
     @contextmanager
+    def _temporary(self) -> Iterator[None]:
+        """A temporary file that cannot be written (the temporary folder full, or not writable): said so, with what
+        to do; the workbook is not touched."""
+        try:
+            yield
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise WorkbookError(
+                f"{self.path.name} could not be written: the temporary folder {tempfile.gettempdir()} "
+                f"{'is full' if full else 'cannot be used'} ({exc.strerror or exc}); the workbook is unchanged. Free "
+                "space there, or set TMPDIR to a folder with room (a sheet of 200,000 rows needs some 400 MB), and "
+                "run again.", path=str(self.path)) from None
+
+    @contextmanager
     def mapped(self, part: str) -> Iterator[bytes | mmap.mmap]:
         """A part as it is, to be read once more from start to end (a sheet a run writes): one larger than
         ``MAP_FROM``, as read from the archive, decompressed into a temporary file and mapped, not held in memory
@@ -205,9 +219,16 @@ class Package:
                 or info.file_size <= MAP_FROM):
             yield self.read(part)
             return
-        with tempfile.TemporaryFile() as f:  # on Windows deleted once the map is closed too
+        with self._temporary(), tempfile.TemporaryFile() as f:  # on Windows deleted once the map is closed too
             with self._reading(part):
-                _inflate_into(self._zip(), info, f)
+                source = self._zip().open(info)
+            with source:
+                while True:
+                    with self._reading(part):  # the CRC checked at the end, as ``read`` does
+                        chunk = source.read(_READ_CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)  # an error here is the temporary folder's, not the workbook's
             f.flush()
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         try:
@@ -247,7 +268,12 @@ class Package:
             for window in _windows(piece) if len(piece) > RELEASE_EVERY else (piece,):
                 if same:
                     same = _same_at(old, size, window)  # type: ignore[arg-type]  # not None where same
-                spool.write(window)
+                try:
+                    spool.write(window)
+                except OSError:
+                    spool.close()
+                    with self._temporary():
+                        raise
                 size += len(window)
                 if size - released >= RELEASE_EVERY:
                     release(old)

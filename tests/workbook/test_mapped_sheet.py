@@ -4,8 +4,10 @@ bytes are written as from a sheet held whole."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import mmap
+import os
 import re
 import tempfile
 import zipfile
@@ -186,3 +188,43 @@ def test_a_search_of_a_mapped_sheet_finds_what_one_of_bytes_finds(tmp_path: Path
                     found = _search(refless, mapped, 0, len(data))
                     expected = refless.search(data)
                     assert (found and found.start()) == (expected and expected.start()), (tag, at)
+
+
+class _FullFile:
+    """A temporary file on a full disk: writes fail as the system's do."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> _FullFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.mark.parametrize("where", ["TemporaryFile", "SpooledTemporaryFile"])
+def test_a_full_temporary_folder_is_named_not_taken_for_a_damaged_workbook(demo_book: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           where: str) -> None:
+    """The sheet read again (mapped) or made (spooled) in the temporary folder, which is full: the message says so
+    and what to do; the workbook is untouched."""
+    before = demo_book.read_bytes()
+    monkeypatch.setattr(xlsx_package, "MAP_FROM", 0)
+    monkeypatch.setattr(xlsx_package.tempfile, where, _FullFile)
+    if where == "SpooledTemporaryFile":
+        monkeypatch.setattr(xlsx_package, "MAP_FROM", 2**40)  # the sheet held: only the spool fails
+    book = PackageBook.open(demo_book)
+    with pytest.raises(WorkbookError) as err:
+        validate_book(book)
+    message = str(err.value)
+    assert message.startswith("demo.xlsx could not be written: the temporary folder ")
+    assert "is full (No space left on device); the workbook is unchanged" in message and "TMPDIR" in message
+    assert "damaged" not in message
+    assert demo_book.read_bytes() == before
