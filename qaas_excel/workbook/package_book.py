@@ -13,6 +13,7 @@ independent reader in tests; an existing workbook is never rebuilt.
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -103,7 +104,11 @@ class PackageBook:
 
     def _sheet(self, name: str) -> Sheet:
         part = self._sheets[name]
-        return Sheet(self.pkg.read(part), part, date1904=self._date1904)
+        return self._sheet_of(part, self.pkg.read(part))
+
+    def _sheet_of(self, part: str, data: bytes | mmap.mmap) -> Sheet:
+        """A worksheet part's bytes (or its map, ``Package.mapped``) as a sheet of this workbook (its date system)."""
+        return Sheet(data, part, date1904=self._date1904)
 
     @property
     def styles(self) -> Styles:
@@ -178,14 +183,11 @@ class PackageBook:
 
     # -- writing -------------------------------------------------------------------------------------
     def write_back(self, table: SheetTable, changes: WriteBack) -> None:
-        with naming(self.path, table.sheet), collector_paused():  # a million cell changes, none in a cycle
-            self._write_back(table, changes)
+        # a million cell changes, none in a cycle; the sheet's map (if made) closed on leaving
+        with naming(self.path, table.sheet), collector_paused(), ExitStack() as stack:
+            self._write_back(table, changes, stack)
 
-    def _write_back(self, table: SheetTable, changes: WriteBack) -> None:
-        with ExitStack() as stack:
-            self._write_back_with(table, changes, stack)
-
-    def _write_back_with(self, table: SheetTable, changes: WriteBack, stack: ExitStack) -> None:
+    def _write_back(self, table: SheetTable, changes: WriteBack, stack: ExitStack) -> None:
         part = self._sheets[table.sheet]
         made: list[Sheet] = []
 
@@ -194,7 +196,7 @@ class PackageBook:
             from a temporary file, its pages let go of as it is read and written (``Package.mapped``)."""
             if not made:
                 give_back_freed_memory()  # what the run let go of, not kept beneath the sheet's XML
-                made.append(Sheet(stack.enter_context(self.pkg.mapped(part)), part, date1904=self._date1904))
+                made.append(self._sheet_of(part, stack.enter_context(self.pkg.mapped(part))))
             return made[0]
 
         styles = self.styles

@@ -438,16 +438,11 @@ def _read_part(source: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         out.seek(info.file_size - 1)
         out.write(b"\0")
         out.seek(0)
-    _inflate_into(source, info, out)
-    out.truncate()  # a part shorter than it said is checked by its CRC; here it is only not padded with zeros
-    return out.getvalue()  # the buffer itself, not a copy
-
-
-def _inflate_into(source: zipfile.ZipFile, info: zipfile.ZipInfo, out: BinaryIO | io.BytesIO) -> None:
-    """A part's bytes written to ``out`` 64 KiB at a time, its CRC checked at the end."""
     with source.open(info) as part:
         while chunk := part.read(_READ_CHUNK):
             out.write(chunk)
+    out.truncate()  # a part shorter than it said is checked by its CRC; here it is only not padded with zeros
+    return out.getvalue()  # the buffer itself, not a copy
 
 
 # A part larger than this that a run reads once more to write it is mapped from a temporary file (``mapped``), not

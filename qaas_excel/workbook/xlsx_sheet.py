@@ -922,17 +922,11 @@ def _col_attrs(el: bytes, width: float | None, hidden: bool) -> bytes:
 
 
 def _find(data: bytes | mmap.mmap, sub: bytes, start: int) -> int:
-    """``data.find(sub, start)``; in a mapped sheet (``Package.mapped``) a ``RELEASE_EVERY`` at a time, its pages let
-    go of after each."""
+    """``data.find(sub, start)`` (``sub`` under 64 bytes); in a mapped sheet through ``_search``."""
     if isinstance(data, bytes):
         return data.find(sub, start)
-    step = xlsx_package.RELEASE_EVERY
-    for at in range(start, len(data), step):
-        found = data.find(sub, at, at + step + len(sub) - 1)
-        release(data)
-        if found >= 0:
-            return found
-    return -1
+    m = _search(re.compile(re.escape(sub)), data, start, len(data))
+    return m.start() if m is not None else -1
 
 
 def _search(pattern: re.Pattern[bytes], data: bytes | mmap.mmap, start: int, end: int) -> re.Match[bytes] | None:
