@@ -645,9 +645,9 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             table, file_problems = prep.table, prep.file_problems
             # the rows as read, typed and planned, and the service's records, let go before the sheet is read again
-            # to be written
-            outcomes = slim_records(outcomes)
+            # to be written (the list first: each record then goes as its outcome is cut down)
             del prep, rows, service
+            slim_records(outcomes)
             _keep_for_writing(table)
             write_back(book, table, outcomes_to_writeback(resource, outcomes), report)
             report.sheets.append(SheetReport(name, resource.name, outcomes, file_problems))

@@ -40,6 +40,36 @@ def test_row_without_id_matching_a_record_by_reference_is_adopted_not_created() 
     assert "reference" in p.message
 
 
+def test_rows_adopted_the_same_way_share_one_message_and_the_other_indexes_are_never_built(monkeypatch) -> None:
+    """50,000 rows found by their reference held 7 MiB of copies of one text and 12 MiB of indexes by EVSE and
+    period that no row asked for: the message is shared, an index is built when first asked."""
+    import qaas_excel.sync as sync
+
+    keyed: list[object] = []
+    real_key = sync.natural_key
+
+    def natural_key(resource, values):
+        keyed.append(values)
+        return real_key(resource, values)
+
+    monkeypatch.setattr(sync, "natural_key", natural_key)
+    n = 5
+    rows = [RowState(5 + i, cp(customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E123456{i}*1")) for i in range(n)]
+    service = [service_record(40 + i, customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E123456{i}*1")
+               for i in range(n)]
+    plans = plan_rows(CHARGEPOINT, rows, service)
+    assert [p.result for p in plans] == [Result.ADOPTED] * n and [p.record_id for p in plans] == [40, 41, 42, 43, 44]
+    assert all(p.message is plans[0].message for p in plans) and "your reference" in plans[0].message
+    assert keyed == []  # no record keyed by EVSE and period: every row was found by its reference
+    # a row without a reference asks for the index, once, and is found by it
+    service[4]["customer_reference"] = None
+    plans = plan_rows(CHARGEPOINT, [*rows[:2], RowState(9, cp(customer_reference=None, evse_id="DE*ABC*E1234564*1"))],
+                      service)
+    assert [p.result for p in plans] == [Result.ADOPTED] * 3 and [p.record_id for p in plans] == [40, 41, 44]
+    assert "EVSE ID and period" in plans[2].message
+    assert len(keyed) == 1 + n  # the row's key, and each record no row is linked to by its QaaS ID, once
+
+
 def test_charge_point_matching_by_evse_and_period_is_adopted() -> None:
     row = cp(customer_reference=None, evse_id="DEABCE1234567*1")
     [p] = plan_rows(CHARGEPOINT, [RowState(5, row)], [service_record(41, customer_reference=None)])
