@@ -33,6 +33,7 @@ _ATTRS = re.compile(rb'([\w:]+)="([^"]*)"')
 _REF = re.compile(rb"([A-Z]{1,3})(\d+)")
 _FAST_ATTRS = re.compile(rb'(?:\s+r="([A-Z]{1,3})\d+")?(?:\s+s="(\d+)")?(?:\s+t="(\w+)")?\s*')
 _COLUMNS: dict[bytes, int] = {}
+SHARED_TEXTS = 1000  # a column's different texts read once and shared (``Sheet._plain_into``)
 
 
 _CHUNK = 4 * 2**20  # bytes of sheet XML read per regex pass
@@ -240,12 +241,13 @@ class Sheet:
             for r, c, v in self.cells(shared, is_date, columns=columns):
                 into[c][r] = v
             return into
+        texts: dict[int, dict[bytes, str]] = defaultdict(dict)
         for plain, start, stop in self._chunks(None):
             if plain is None:
                 for r, c, v in self._cells_matched(start, stop, shared, is_date, columns):
                     into[c][r] = v
             else:
-                self._plain_into(plain, shared, is_date, columns, into)
+                self._plain_into(plain, shared, is_date, columns, into, texts)
         return into
 
     @property
@@ -261,12 +263,13 @@ class Sheet:
 
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
                     max_row: int | None) -> Iterator[tuple[int, int, Any]]:
+        texts: dict[int, dict[bytes, str]] = defaultdict(dict)
         for plain, start, stop in self._chunks(max_row):
             if plain is None:
                 yield from self._cells_matched(start, stop, shared, is_date, columns)
                 continue
             into: dict[int, dict[int, Any]] = defaultdict(dict)
-            self._plain_into(plain, shared, is_date, columns, into)
+            self._plain_into(plain, shared, is_date, columns, into, texts)
             for col, values in into.items():
                 for row, value in values.items():
                     yield row, col, value
@@ -311,9 +314,14 @@ class Sheet:
         return data.count(tag, start, end) if isinstance(data, bytes) else data[start:end].count(tag)
 
     def _plain_into(self, found: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
-                    columns: set[int] | None, into: dict[int, dict[int, Any]]) -> None:
+                    columns: set[int] | None, into: dict[int, dict[int, Any]],
+                    texts: dict[int, dict[bytes, str]]) -> None:
         """Cells read by one regex (reference, format, type, and the value when it is a lone <v> or one run of
-        inline text) into ``into[column][row]``."""
+        inline text) into ``into[column][row]``.
+
+        ``texts``: column -> a cell's inline text as written -> the text, up to ``SHARED_TEXTS`` a column, filled
+        as cells are read: a column's repeated texts (an operator, a town, a result and its message) are decoded
+        once and held once, as shared strings are."""
         cols = _COLUMNS
         dates: dict[bytes, bool] = {}  # format -> shows a date, asked once per format
         value: Any  # a number, a text, a date or a bool: as the cell says
@@ -323,8 +331,13 @@ class Sheet:
             col = cols.get(letters) or _column(letters)
             if columns is not None and col not in columns:
                 continue
-            if text and t == b"inlineStr" and not rest:
-                value = _text(text)  # one run of text, as most writers (and this program) write it
+            if text and t == b"inlineStr" and not rest:  # one run of text, as most writers (and this program) write it
+                seen = texts[col]
+                value = seen.get(text)
+                if value is None:
+                    value = _text(text)
+                    if len(seen) < SHARED_TEXTS:
+                        seen[text] = value
             elif v:
                 if not t or t == b"n":
                     if s and s != b"0" and (dates[s] if s in dates else dates.setdefault(s, is_date(int(s)))):
