@@ -401,29 +401,25 @@ class _Matches:
         self._records = list(records)
         self._fps = fps
 
-    @cached_property
-    def by_ref(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def _index(self, key_of: Callable[[dict[str, Any]], Any]) -> dict[Any, dict[str, Any]]:
+        """The records by ``key_of`` each (none where it is empty); the first record of a key keeps it."""
+        out: dict[Any, dict[str, Any]] = {}
         for rec in self._records:
-            if ref := reference_of(self.resource, rec):
-                out.setdefault(ref, rec)
-        return out
-
-    @cached_property
-    def by_key(self) -> dict[tuple[str, ...], dict[str, Any]]:
-        out: dict[tuple[str, ...], dict[str, Any]] = {}
-        for rec in self._records:
-            if key := natural_key(self.resource, rec):
+            if key := key_of(rec):
                 out.setdefault(key, rec)
         return out
 
     @cached_property
+    def by_ref(self) -> dict[str, dict[str, Any]]:
+        return self._index(lambda rec: reference_of(self.resource, rec))
+
+    @cached_property
+    def by_key(self) -> dict[tuple[str, ...], dict[str, Any]]:
+        return self._index(lambda rec: natural_key(self.resource, rec))
+
+    @cached_property
     def by_weak(self) -> dict[tuple[str, ...], dict[str, Any]]:
-        out: dict[tuple[str, ...], dict[str, Any]] = {}
-        for rec in self._records:
-            if weak := weak_key(self.resource, rec):
-                out.setdefault(weak, rec)
-        return out
+        return self._index(lambda rec: weak_key(self.resource, rec))
 
     @cached_property
     def by_fp(self) -> dict[str | None, dict[str, Any]]:
