@@ -133,9 +133,10 @@ class Sheet:
     _around: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_cell``
     _restyled: dict[tuple[Any, ...], bytes] = field(default_factory=dict, repr=False)  # see ``_restyled_cell``
     _slots: dict[tuple[Any, ...], tuple[bytes, ...]] = field(default_factory=dict, repr=False)  # ``_learn_slots``
+    _written: dict[Any, tuple[int, bytes]] = field(default_factory=dict, repr=False)  # see ``_value_text``
     _forms: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False, init=False)
-    # the last stretch made by ``_edit_block``: (columns, ops' signature, its old XML and its new, each with NUL
-    # where the row's number goes); the next row, alike but for its number, is made from it at once
+    # the last stretch made by ``_edit_block`` (``_remember_block``, ``_ready_block``); the next row, alike but for its
+    # number, is made from it at once
     _last_block: tuple[Any, ...] = field(default=(), repr=False)
     _shapes: dict[tuple[int, ...], tuple[list[int], list[int], list[int]]] = field(default_factory=dict, repr=False)
 
@@ -690,8 +691,11 @@ class Sheet:
         stretch = data[start:m.end()]
         sig = tuple((op.set_value, type(op.value), op.value, op.style, op.restyle) for op in map(ops.__getitem__, cols))
         before = self._last_block
-        if before and before[0] == cols and before[1] == sig and stretch == before[2].replace(b"\x00", number):
-            return start, m.end(), before[3].replace(b"\x00", number)  # the row before's, with this row's number
+        if before and before[0] == cols and before[1] == sig:
+            if len(before) > 4:  # as ``_remember_block`` left it: made ready once, for the rows alike that follow
+                before = self._last_block = self._ready_block(*before)
+            if before and stretch == before[2].replace(b"\x00", number):
+                return start, m.end(), before[3].replace(b"\x00", number)  # the row before's, with this row's number
         pieces = stretch.split(lead)  # b"", then each cell without its "<c r=": a text never holds "<c "
         if len(pieces) != len(cols) + 1 or pieces[0]:
             return None
@@ -764,12 +768,21 @@ class Sheet:
 
     def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
                         template: bytes, stretch: bytes) -> None:
-        """The stretch just made, for the next row (``_last_block``); not where the old one holds a NUL of its own
-        (XML never does) or where the new one's count of them is not one per cell."""
+        """The stretch just made, for the next row (``_last_block``), as it was made: it is made ready
+        (``_ready_block``) only when a row comes with the same ops (rows whose ops hold an ID or a time of their own
+        never do)."""
+        self._last_block = (list(cols), sig, letters, tails, template, stretch)
+
+    def _ready_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
+                     template: bytes, stretch: bytes) -> tuple[Any, ...]:
+        """A remembered stretch as (columns, ops' signature, its old XML and its new, each with NUL where the row's
+        number goes); none where the old one holds a NUL of its own (XML never does) or where the new one's count
+        of them is not one per cell."""
         lead = b"<" + self.p + b'c r="'
         old = b"".join(lead + ref + b'\x00"' + tail for ref, tail in zip(letters, tails, strict=True))
         if old.count(b"\x00") == len(cols) == template.count(b"\x00") and b"\x00" not in stretch:
-            self._last_block = (list(cols), sig, old, template)
+            return cols, sig, old, template
+        return ()
 
     def _spans(self, row: Row, ops: dict[int, CellOp], tag_end: int) -> list[tuple[int, int, bytes]]:
         """The splice of the row's start tag where its ``spans`` hint must widen; none where it covers ``ops``."""
@@ -825,7 +838,19 @@ class Sheet:
 
     def _value_text(self, value: Any) -> tuple[int, bytes]:
         """How a value is written: its form (an index into ``_forms``: empty, TRUE/FALSE, a number, a text) and its
-        text in that form."""
+        text in that form. A text or a time without a zone written before (a result, its message, the time of the
+        run, the service's last update shared by many records) is looked up, up to ``_MEMO_MAX`` of them."""
+        kind = type(value)
+        if kind is str or kind is datetime and value.tzinfo is None:
+            known = self._written.get(value)
+            if known is None:
+                known = self._value_text_of(value)
+                if len(self._written) < _MEMO_MAX:
+                    self._written[value] = known
+            return known
+        return self._value_text_of(value)
+
+    def _value_text_of(self, value: Any) -> tuple[int, bytes]:
         if value is None or (isinstance(value, float) and not math.isfinite(value)) or \
                 (isinstance(value, Decimal) and not value.is_finite()):
             return 0, b""

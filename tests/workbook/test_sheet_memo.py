@@ -197,3 +197,65 @@ def test_an_op_once_made_cannot_be_changed() -> None:
     with pytest.raises(AttributeError):
         op.value = "invalid"  # type: ignore[misc]
     assert op == CellOp(True, "valid", None, GREEN) and op.format_of(3) == CellOp(style=3, restyle=GREEN).format_of(0)
+
+
+def _stretch_rows(count: int) -> bytes:
+    """Rows with an input in A and existing empty system cells B:D (as the template's rows are)."""
+    return b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c><c r="B%d" s="7"/><c r="C%d" s="7"/><c r="D%d" s="7"/></row>'
+                    % (r, r, r, r, r) for r in range(2, 2 + count))
+
+
+def test_a_text_or_a_time_written_on_every_row_is_escaped_once_a_sheet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result's message and the run's time go into every row beside an ID of the row's own: the text is escaped
+    (and the time made a serial) once, not once a row; every row still gets its own ID and the same bytes."""
+    from qaas_excel.workbook import xlsx_sheet
+
+    escaped: list[str] = []
+    real = xlsx_sheet.xml_text
+    monkeypatch.setattr(xlsx_sheet, "xml_text", lambda text: escaped.append(text) or real(text))
+    when = datetime(2026, 12, 4, 21, 0, 0)
+    ops = {r: {2: CellOp(True, 1000 + r, None, GREEN), 3: CellOp(True, "Tom & Jerry <ok>", None, GREEN),
+               4: CellOp(True, when, None, GREEN)} for r in range(2, 42)}
+    out = sheet(_stretch_rows(40)).render(ops)
+    assert escaped.count("Tom & Jerry <ok>") == 1
+    for r in range(2, 42):
+        assert row_xml(out, r) == (
+            b'<row r="%d"><c r="A%d"><v>1</v></c><c r="B%d" s="107"><v>%d</v></c><c r="C%d" s="107" t="inlineStr">'
+            b'<is><t xml:space="preserve">Tom &amp; Jerry &lt;ok&gt;</t></is></c><c r="D%d" s="107"><v>46360.875</v>'
+            b"</c></row>" % (r, r, r, 1000 + r, r, r))
+
+
+def test_texts_and_times_remembered_for_writing_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qaas_excel.workbook import xlsx_sheet
+
+    monkeypatch.setattr(xlsx_sheet, "_MEMO_MAX", 2)
+    ws = sheet(b"")
+    first = ws._value_text("a & b")
+    assert first == (3, b"a &amp; b") and ws._value_text("a & b") is first
+    when = datetime(2026, 1, 2, 12, 0)
+    assert ws._value_text(when) is ws._value_text(when) == (2, b"46024.5")
+    past = ws._value_text("c")
+    assert past == (3, b"c") and ws._value_text("c") is not past  # the third: worked out each time
+
+
+def test_a_stretch_is_made_ready_for_the_next_row_only_when_a_row_alike_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows that each get an ID of their own never match the row before: what the row before wrote is kept as it
+    was made, and taken apart for reuse only when a row with the same ops comes (a validation's results)."""
+    ready: list[int] = []
+    real = Sheet._ready_block
+
+    def spy(self: Sheet, *args: Any) -> tuple[Any, ...]:
+        ready.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(Sheet, "_ready_block", spy)
+    own = {r: {2: CellOp(True, 1000 + r, None, GREEN), 3: CellOp(True, "adopted", None, GREEN)} for r in range(2, 42)}
+    sheet(_stretch_rows(40)).render(own)
+    assert ready == []
+    alike = {r: {2: CellOp(True, "valid", None, GREEN), 3: CellOp(True, "", None, GREEN)} for r in range(2, 42)}
+    ws = sheet(_stretch_rows(40))
+    out = ws.render(alike)
+    assert ready == [1]
+    assert row_xml(out, 41) == (b'<row r="41"><c r="A41"><v>1</v></c><c r="B41" s="107" t="inlineStr"><is>'
+                                b'<t xml:space="preserve">valid</t></is></c><c r="C41" s="107" t="inlineStr"><is>'
+                                b'<t xml:space="preserve"></t></is></c><c r="D41" s="7"/></row>')
