@@ -252,39 +252,63 @@ class PackageBook:
             if cell[1] in input_cols:
                 ops[cell[0]][cell[1]] = restyled_op(None, unmark)
 
-        def put(row: int, key: str, value: Any) -> None:
+        def put(row: int, key: str, value: Any, change: Callable[[int], int] | None = None) -> None:
+            """``value`` into the cell; a time shown as one; then ``change``, if any (the row's colour)."""
             col = table.columns.get(key)
-            if col is None or _not_given(value):
+            if col is None:
                 return
-            value = _cell_value(value)
+            if _not_given(value):
+                if change is not None:
+                    ops[row][col] = restyled_op(ops[row].get(col), change)
+                return  # (a row is in ``ops`` only if something changes in it)
             op = ops[row].get(col)
+            value = _cell_value(value)
             restyle = op.restyle if op is not None else ()
             if isinstance(value, datetime) and dated not in restyle:
-                restyle = restyled((dated, *restyle))
-            ops[row][col] = CellOp(True, value, op.style if op is not None else None, restyle)
+                restyle = (dated, *restyle)
+            if change is not None:
+                restyle = (*restyle, change)
+            ops[row][col] = CellOp(True, value, op.style if op is not None else None,
+                                   restyled(restyle) if restyle else ())
 
-        for key in changes.values.columns:
-            col = table.columns.get(key)
+        # A row's result colours its system cells. A cell that gets a value gets it with that colour at once (one
+        # op, not a plain one and then a coloured copy); the colour goes after the value's own changes, as it would
+        # on a cell that only changes colour.
+        fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
+        coloured = {row: change for row, result in zip(changes.results.index.tolist(), changes.results.tolist(),
+                                                       strict=True) if (change := fills.get(result)) is not None}
+        value_cols = [table.columns.get(key) for key in changes.values.columns]
+        in_values = set(changes.values.index.tolist()) if len(set(value_cols)) == len(value_cols) else set()
+        system = set(system_cols)
+        for key, col in zip(changes.values.columns, value_cols, strict=True):
             if col is None:
                 continue
             series = changes.values[key]
+            colour = coloured if in_values and col in system else {}
+            plain = {change: restyled((change,)) for change in set(colour.values())}
             for row, value in zip(series.index.tolist(), series.tolist(), strict=True):  # the index: Excel rows
                 kind = type(value)
-                if kind is float and value != value:  # NaN: nothing for this cell (``put`` would say so; each row
-                    continue  # of an unchanged push has several)
+                change = colour.get(row)
+                if kind is float and value != value:  # NaN: no value for this cell (``put`` would say so; each row
+                    if change is not None:  # of an unchanged push has several); its colour all the same
+                        ops[row][col] = restyled_op(ops[row].get(col), change)
+                    continue
                 if kind is str or kind is int or value is None:  # most cells: nothing to convert
                     row_ops = ops[row]
                     op = row_ops.get(col)
-                    row_ops[col] = CellOp(True, value) if op is None else CellOp(True, value, op.style, op.restyle)
+                    if op is None:
+                        row_ops[col] = CellOp(True, value) if change is None else CellOp(True, value, None,
+                                                                                        plain[change])
+                    else:
+                        row_ops[col] = CellOp(True, value, op.style, op.restyle if change is None
+                                              else restyled((*op.restyle, change)))
                 else:
-                    put(row, key, value)
-        fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
-        for row, result in zip(changes.results.index.tolist(), changes.results.tolist(), strict=True):
-            change = fills.get(result)
-            if change is not None:
-                row_ops = ops[row]
-                for col in system_cols:
-                    row_ops[col] = restyled_op(row_ops.get(col), change)
+                    put(row, key, value, change)
+        uncoloured = [col for col in system_cols if col not in value_cols]  # what the values did not colour
+        for row, change in coloured.items():
+            row_ops = ops[row]
+            for col in uncoloured if row in in_values else system_cols:
+                row_ops[col] = restyled_op(row_ops.get(col), change)
         for row, col in marks:
             row_ops = ops[row]
             row_ops[col] = restyled_op(row_ops.get(col), mark)

@@ -689,7 +689,8 @@ class Sheet:
         m = self._cell_re.match(data, last)
         assert m is not None
         stretch = data[start:m.end()]
-        sig = tuple((op.set_value, type(op.value), op.value, op.style, op.restyle) for op in map(ops.__getitem__, cols))
+        row_ops = list(map(ops.__getitem__, cols))
+        sig = tuple([(op.set_value, type(op.value), op.value, op.style, op.restyle) for op in row_ops])
         before = self._last_block
         if before and before[0] == cols and before[1] == sig:
             if len(before) > 4:  # as ``_remember_block`` left it: made ready once, for the rows alike that follow
@@ -704,11 +705,11 @@ class Sheet:
             if not piece.startswith(ref + suffix):  # another cell between, or cells out of column order
                 return None
             tails.append(piece[len(ref) + len(suffix):])
+        tupled = all([type(op.restyle) is tuple for op in row_ops])
         # ops equal in these values write the same bytes (not so for 0.0 and -0.0): such a stretch is the next row's
-        alike = all(type(v) in _MEMO_KINDS and type(r) is tuple for _s, _t, v, _y, r in sig)
-        row_ops = [ops[col] for col in cols]
+        alike = tupled and all([type(op.value) in _MEMO_KINDS for op in row_ops])
         slot: tuple[Any, ...] | None = None  # see ``_learn_slots``
-        if all(type(op.restyle) is tuple for op in row_ops) and b"<" + self.p + b"f" not in stretch:
+        if tupled and b"<" + self.p + b"f" not in stretch:
             # each cell: its start tag (its format), what changes, and its own text: the value written, or what
             # follows the start tag of a cell whose format alone changes (an amount marked as a problem)
             shapes, texts = [], []

@@ -399,3 +399,49 @@ def test_a_part_whose_compressed_bytes_are_damaged_gets_a_message_naming_the_fil
     assert result.exit_code == 2, result.stderr
     assert "broken.xlsx" in result.stderr and "damaged" in result.stderr and "Traceback" not in result.stderr
     assert "Restore it from a backup" in " ".join(result.stderr.split())  # what the user can do about it
+
+
+def test_a_rows_colour_reaches_each_system_cell_whatever_its_value_as_the_openpyxl_writer_does(
+        demo_book: Path, tmp_path: Path) -> None:
+    """A row's result colours its whole system block: cells given a text, a number, a time, None (cleared) or
+    nothing (NaN) alike, and a time keeps its date format under the colour; rows with a result but no values too.
+    The in-place writer colours a valued cell as it writes it: the cells come out as the openpyxl writer's do."""
+    from datetime import datetime
+
+    from qaas_excel.workbook import columns as C
+    from qaas_excel.workbook.table import RESULT_FILLS, WriteBack
+
+    other = tmp_path / "other.xlsx"
+    shutil.copy(demo_book, other)
+    first = PackageBook.open(demo_book).read(CHARGEPOINT)
+    rows = [int(r) for r in first.data.index[:5]]
+    nan = float("nan")
+    when = datetime(2026, 12, 4, 21, 30, 15)
+    values = pd.DataFrame({
+        C.ID: pd.Series([7001, nan, None, 7004], index=rows[:4], dtype=object),
+        C.MESSAGE: pd.Series(["made", nan, "again", None], index=rows[:4], dtype=object),
+        C.LAST_UPDATED: pd.Series([when, when, nan, None], index=rows[:4], dtype=object),
+        C.RESULT: pd.Series(["created", "failed", "unchanged", "valid"], index=rows[:4], dtype=object),
+    })
+    results = pd.Series([Result.CREATED, Result.FAILED, Result.UNCHANGED, Result.VALID, Result.CONFLICT], index=rows,
+                        dtype=object)
+
+    def written(book: PackageBook | OpenpyxlBook, path: Path) -> dict[tuple[int, int], tuple]:
+        table = book.read(CHARGEPOINT)
+        book.write_back(table, WriteBack(values.copy(), results.copy(), []))
+        book.save()
+        ws = openpyxl.load_workbook(path)[table.sheet]
+        cols = sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS)
+        # (the colour without its alpha: the two writers differ there, and Excel does not show it)
+        return {(r, c): (ws.cell(r, c).value, ws.cell(r, c).fill.fgColor.rgb[-6:], ws.cell(r, c).number_format)
+                for r in rows for c in cols}
+
+    ours = written(PackageBook.open(demo_book), demo_book)
+    assert ours == written(OpenpyxlBook.open(other), other)
+    table = first
+    for r, result in zip(rows, results, strict=True):
+        for c in sorted(c for k, c in table.columns.items() if k in C.SYSTEM_KEYS):
+            assert ours[r, c][1] == RESULT_FILLS[result]  # every system cell, valued or not
+    id_col, at_col = table.columns[C.ID], table.columns[C.LAST_UPDATED]
+    assert ours[rows[0], id_col][0] == 7001 and ours[rows[2], id_col][0] is None
+    assert ours[rows[0], at_col][0] == when and "yy" in ours[rows[0], at_col][2]
