@@ -280,12 +280,15 @@ class PackageBook:
         value_cols = [table.columns.get(key) for key in changes.values.columns]
         in_values = set(changes.values.index.tolist()) if len(set(value_cols)) == len(value_cols) else set()
         system = set(system_cols)
+        times: dict[datetime, datetime] = {}  # a time as the sheet holds it (UTC), each once: the run's time
         for key, col in zip(changes.values.columns, value_cols, strict=True):
             if col is None:
                 continue
             series = changes.values[key]
             colour = coloured if in_values and col in system else {}
             plain = {change: restyled((change,)) for change in set(colour.values())}
+            timed = {change: restyled((dated, change)) for change in set(colour.values())}
+            timed[None] = restyled((dated,))
             for row, value in zip(series.index.tolist(), series.tolist(), strict=True):  # the index: Excel rows
                 kind = type(value)
                 change = colour.get(row)
@@ -302,6 +305,13 @@ class PackageBook:
                     else:
                         row_ops[col] = CellOp(True, value, op.style, op.restyle if change is None
                                               else restyled((*op.restyle, change)))
+                elif kind is datetime and (op := ops[row].get(col)) is None:  # ``put``, each time converted once
+                    utc = times.get(value)
+                    if utc is None:
+                        utc = _cell_value(value)
+                        if len(times) < TIMES_HELD:
+                            times[value] = utc
+                    ops[row][col] = CellOp(True, utc, None, timed[change])
                 else:
                     put(row, key, value, change)
         uncoloured = [col for col in system_cols if col not in value_cols]  # what the values did not colour
@@ -508,6 +518,9 @@ def _fill_merged(grid: dict[int, dict[int, Any]], merged: list[tuple[int, int, i
             row = grid[r]
             for c in range(c1, c2 + 1):
                 row[c] = top
+
+
+TIMES_HELD = 4096  # different times a write-back converts once (``_cell_value``); past that, each time
 
 
 def _not_given(value: Any) -> bool:

@@ -445,3 +445,52 @@ def test_a_rows_colour_reaches_each_system_cell_whatever_its_value_as_the_openpy
     id_col, at_col = table.columns[C.ID], table.columns[C.LAST_UPDATED]
     assert ours[rows[0], id_col][0] == 7001 and ours[rows[2], id_col][0] is None
     assert ours[rows[0], at_col][0] == when and "yy" in ours[rows[0], at_col][2]
+
+
+def test_a_time_on_every_row_is_converted_once_and_each_is_written_in_utc(demo_book: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's time goes into every row: it is made the sheet's UTC time once, not once a row. Times of other
+    zones are written as their UTC time: the same instant alike whatever its zone, another instant as its own."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from qaas_excel.workbook import columns as C
+    from qaas_excel.workbook.table import WriteBack
+
+    converted: list[object] = []
+    real = package_book._cell_value
+    monkeypatch.setattr(package_book, "_cell_value", lambda v: converted.append(v) or real(v))
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT)
+    rows = [int(r) for r in table.data.index]
+    run = datetime(2026, 12, 4, 21, 0, 5, tzinfo=UTC)
+    berlin = timezone(timedelta(hours=1))
+    updated = [run.astimezone(berlin) if i % 2 else run + timedelta(minutes=i) for i in range(len(rows))]
+    values = pd.DataFrame({C.SYNCED_AT: pd.Series([run] * len(rows), index=rows, dtype=object),
+                           C.LAST_UPDATED: pd.Series(updated, index=rows, dtype=object)})
+    book.write_back(table, WriteBack(values, pd.Series(dtype=object), []))
+    book.save()
+    assert len(rows) >= 4 and converted.count(run) == 1
+    ws = openpyxl.load_workbook(demo_book)[table.sheet]
+    naive = run.replace(tzinfo=None)
+    for i, r in enumerate(rows):
+        assert ws.cell(r, table.columns[C.SYNCED_AT]).value == naive
+        assert ws.cell(r, table.columns[C.LAST_UPDATED]).value == (naive if i % 2 else naive + timedelta(minutes=i))
+
+
+def test_times_converted_once_are_held_up_to_a_bound(demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from qaas_excel.workbook import columns as C
+    from qaas_excel.workbook.table import WriteBack
+
+    monkeypatch.setattr(package_book, "TIMES_HELD", 2)
+    converted: list[object] = []
+    real = package_book._cell_value
+    monkeypatch.setattr(package_book, "_cell_value", lambda v: converted.append(v) or real(v))
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT)
+    rows = [int(r) for r in table.data.index[:9]]
+    times = [datetime(2026, 12, 4, tzinfo=UTC) + timedelta(hours=i % 3) for i in range(len(rows))]
+    book.write_back(table, WriteBack(pd.DataFrame({C.SYNCED_AT: pd.Series(times, index=rows, dtype=object)}),
+                                     pd.Series(dtype=object), []))
+    assert [converted.count(t) for t in times[:3]] == [1, 1, 3]  # the third different time: each time
