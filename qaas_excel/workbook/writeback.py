@@ -102,6 +102,8 @@ def only_changes(table: SheetTable, changes: WriteBack) -> WriteBack:
 
 
 def _same(new: Any, old: Any) -> bool:
+    if type(new) is str and new:  # most cells: a result, a message, a status, a fingerprint
+        return type(old) is str and new == old
     if isinstance(new, float) and new != new:
         return False  # not given anyway
     if new is None or (isinstance(new, str) and not new):

@@ -62,3 +62,19 @@ def test_the_values_are_what_one_dict_a_row_would_give(outs: list[Outcome], reso
     assert cells(got) == cells(expected)
     assert got.index.equals(expected.index) and got.index.name == "row"
     assert all(dtype.kind == "O" for dtype in got.dtypes)
+
+
+class _Text(str):
+    """A text of another type (as some readers give): never taken for the sheet's own."""
+
+
+def test_a_cell_shows_a_value_already_only_when_it_holds_the_same_of_the_same_kind() -> None:
+    from qaas_excel.workbook.writeback import _same
+
+    assert _same("adopted", "adopted") and not _same("adopted", "created")
+    assert not _same("7", 7) and not _same("7", 7.0) and not _same("a", None) and not _same("a", float("nan"))
+    assert not _same("a", _Text("a")) and not _same("True", True)
+    assert _same("", None) and _same("", "") and _same(None, float("nan")) and not _same("", "x")
+    assert _same(7, 7) and _same(7, 7.0) and not _same(7, "7") and not _same(1, True) and not _same(True, 1)
+    assert _same(datetime(2026, 1, 1, 0, 0, 0), datetime(2026, 1, 1, 0, 0, 0, 400_000))
+    assert not _same(float("nan"), float("nan"))  # NaN: nothing for the cell, never "the same"
