@@ -138,7 +138,12 @@ class Sheet:
     # the last stretch made by ``_edit_block`` (``_remember_block``, ``_ready_block``); the next row, alike but for its
     # number, is made from it at once
     _last_block: tuple[Any, ...] = field(default=(), repr=False)
-    _shapes: dict[tuple[int, ...], tuple[list[int], list[int], list[int]]] = field(default_factory=dict, repr=False)
+    # the old cells of the last stretch ``_edit_block`` took apart (``_remember_stretch``), and rows since that were
+    # otherwise
+    _last_stretch: tuple[Any, ...] = field(default=(), repr=False)
+    _stretch_misses: int = field(default=0, repr=False)
+    _shapes: dict[tuple[int, ...], tuple[list[int], list[int], list[int], list[bytes]]] = field(default_factory=dict,
+                                                                                               repr=False)
 
     def __post_init__(self) -> None:
         if b"<!DOCTYPE" in self.data[:4096] or b"<!ENTITY" in self.data[:4096]:
@@ -631,9 +636,9 @@ class Sheet:
         number = str(row.number).encode()
         lead = b"<" + p + b'c r="'
         edits: list[tuple[int, int, bytes]] = []
-        cols, run, others = self._shape(ops)
+        cols, run, others, run_letters = self._shape(ops)
         if len(run) > 1:  # a run's columns side by side (the system block): one stretch
-            block = self._edit_block(row, ops, run, number, tag_end, close)
+            block = self._edit_block(row, ops, run, number, tag_end, close, run_letters)
             if block is not None:
                 edits.append(block)
                 cols = others
@@ -660,28 +665,28 @@ class Sheet:
         edits.sort(key=lambda x: (x[0], x[1]))  # a new cell put right before the stretch comes before it
         return self._spans(row, ops, tag_end) + edits
 
-    def _shape(self, ops: dict[int, CellOp]) -> tuple[list[int], list[int], list[int]]:
-        """A row's columns to write in order, their longest stretch of adjacent ones, and the others; rows written
-        alike share one answer."""
+    def _shape(self, ops: dict[int, CellOp]) -> tuple[list[int], list[int], list[int], list[bytes]]:
+        """A row's columns to write in order, their longest stretch of adjacent ones, the others, and the stretch's
+        column letters; rows written alike share one answer."""
         key = tuple(ops)
         shape = self._shapes.get(key)
         if shape is None:
             cols = sorted(ops)
             run = _longest_run(cols)
-            shape = (cols, run, [col for col in cols if col < run[0] or col > run[-1]] if run else cols)
+            shape = (cols, run, [col for col in cols if col < run[0] or col > run[-1]] if run else cols,
+                     [_letters(col) for col in run])
             if len(self._shapes) < _MEMO_MAX:
                 self._shapes[key] = shape
         return shape
 
     def _edit_block(self, row: Row, ops: dict[int, CellOp], cols: list[int], number: bytes, tag_end: int,
-                    close: int) -> tuple[int, int, bytes] | None:
+                    close: int, letters: list[bytes]) -> tuple[int, int, bytes] | None:
         """A row whose cells of ``cols`` (adjacent columns) all exist, side by side: the splice of that stretch made
         anew: from the row before's at once where the two are alike but for their number (a validation writes the
         same result in the same cells of every valid row), else through the memo of stretches with texts of their
         own (``_slots``), else cell by cell. None where the row is otherwise (a cell missing, another in between): the
         general way does it."""
-        data, lead, suffix = self.data, b"<" + self.p + b'c r="', number + b'"'
-        letters = [_letters(col) for col in cols]
+        data, lead, suffix = self.data, b"<" + self.p + b'c r="', number + b'"'  # ``letters``: of ``cols``
         start = data.find(lead + letters[0] + suffix, tag_end, close)
         last = data.find(lead + letters[-1] + suffix, start, close) if start >= 0 else -1
         if last < 0:
@@ -697,14 +702,18 @@ class Sheet:
                 before = self._last_block = self._ready_block(*before)
             if before and stretch == before[2].replace(b"\x00", number):
                 return start, m.end(), before[3].replace(b"\x00", number)  # the row before's, with this row's number
-        pieces = stretch.split(lead)  # b"", then each cell without its "<c r=": a text never holds "<c "
-        if len(pieces) != len(cols) + 1 or pieces[0]:
-            return None
-        tails = []  # each cell after its reference: the stretch as on any row
-        for piece, ref in zip(pieces[1:], letters, strict=True):
-            if not piece.startswith(ref + suffix):  # another cell between, or cells out of column order
+        known = self._last_stretch
+        if known and known[0] == cols and stretch == known[1].replace(b"\x00", number):
+            tails, heads = known[2], known[3]  # the old cells as the row before's (empty system cells, mostly)
+            self._stretch_misses = 0
+        else:
+            found = self._stretch_tails(stretch, letters, suffix)
+            if found is None:
                 return None
-            tails.append(piece[len(ref) + len(suffix):])
+            tails, heads = found, None
+            self._stretch_misses += 1
+            if self._stretch_misses < 8 or self._stretch_misses % 256 == 0:  # rows whose old cells differ: seldom
+                self._remember_stretch(cols, letters, tails, stretch)
         tupled = all([type(op.restyle) is tuple for op in row_ops])
         # ops equal in these values write the same bytes (not so for 0.0 and -0.0): such a stretch is the next row's
         alike = tupled and all([type(op.value) in _MEMO_KINDS for op in row_ops])
@@ -713,13 +722,12 @@ class Sheet:
             # each cell: its start tag (its format), what changes, and its own text: the value written, or what
             # follows the start tag of a cell whose format alone changes (an amount marked as a problem)
             shapes, texts = [], []
-            for tail, op in zip(tails, row_ops, strict=True):
-                close = tail.find(b">") + 1
+            for tail, op, (head, close) in zip(tails, row_ops, heads or _heads(tails), strict=True):
                 if op.set_value:
                     form, text = self._value_text(op.value)
                 else:
                     form, text = -1, tail[close:]
-                shapes.append((tail[:close], op.set_value, form, op.style, op.restyle))
+                shapes.append((head, op.set_value, form, op.style, op.restyle))
                 texts.append((form, text))
             values = [text for _form, text in texts]
             if b"\x00" not in b"".join(values):  # XML never holds a NUL; the row's number goes where one is
@@ -730,14 +738,37 @@ class Sheet:
                     if alike:
                         self._remember_block(cols, sig, letters, tails, template, stretch)
                     return start, m.end(), template.replace(b"\x00", number)
-        cells = [self._cell(number, col, op, lead + piece) for piece, col, op in zip(pieces[1:], cols, row_ops,
-                                                                                       strict=True)]
+        cells = [self._cell(number, col, op, lead + ref + suffix + tail)
+                 for ref, tail, col, op in zip(letters, tails, cols, row_ops, strict=True)]
         new = b"".join(cells)
         if alike and b"\x00" not in new:  # XML never holds a NUL
             self._remember_block(cols, sig, letters, tails, self._unnumbered(new, letters, number), stretch)
         if slot is not None and len(self._slots) < _MEMO_MAX:
             self._learn_slots(slot, cells, texts, values, letters, number, new)
         return start, m.end(), new
+
+    def _stretch_tails(self, stretch: bytes, letters: list[bytes], suffix: bytes) -> list[bytes] | None:
+        """Each cell of a stretch after its reference (``<c r="L7"``), if the stretch is the cells of ``letters`` in
+        that order and nothing else."""
+        lead = b"<" + self.p + b'c r="'
+        pieces = stretch.split(lead)  # b"", then each cell without its "<c r=": a text never holds "<c "
+        if len(pieces) != len(letters) + 1 or pieces[0]:
+            return None
+        tails = []  # each cell after its reference: the stretch as on any row
+        for piece, ref in zip(pieces[1:], letters, strict=True):
+            if not piece.startswith(ref + suffix):  # another cell between, or cells out of column order
+                return None
+            tails.append(piece[len(ref) + len(suffix):])
+        return tails
+
+    def _remember_stretch(self, cols: list[int], letters: list[bytes], tails: list[bytes], stretch: bytes) -> None:
+        """The old cells of a row's stretch, for a next row whose old cells are the same but for its number
+        (``_last_stretch``): (columns, the stretch with NUL for the row's number, each cell after its reference, and
+        each cell's start tag after its reference with its length). Not where the stretch holds a NUL of its own."""
+        lead = b"<" + self.p + b'c r="'
+        old = b"".join(lead + ref + b'\x00"' + tail for ref, tail in zip(letters, tails, strict=True))
+        if old.count(b"\x00") == len(cols) and b"\x00" not in stretch:
+            self._last_stretch = (list(cols), old, tails, _heads(tails))
 
     def _learn_slots(self, slot: tuple[Any, ...], cells: list[bytes], texts: list[tuple[int, bytes]],
                      values: list[bytes], letters: list[bytes], number: bytes, new: bytes) -> None:
@@ -936,9 +967,19 @@ _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
+def _heads(tails: list[bytes]) -> list[tuple[bytes, int]]:
+    """Each cell's start tag after its reference, and where its content starts (``_edit_block``)."""
+    return [(tail[:close], close) for tail in tails for close in (tail.find(b">") + 1,)]
+
+
 def _interleaved(parts: Sequence[bytes], texts: list[bytes]) -> bytes:
     """A slotted stretch put together: its constant parts with each cell's own text between them (``_learn_slots``)."""
-    return b"".join([part for pair in zip(parts, [*texts, b""], strict=True) for part in pair])
+    if len(parts) != len(texts) + 1:
+        raise ValueError(f"{len(parts)} parts cannot hold {len(texts)} texts")
+    joined: list[bytes] = [b""] * (2 * len(texts) + 1)
+    joined[0::2] = parts
+    joined[1::2] = texts
+    return b"".join(joined)
 
 
 def _with_style(cell: bytes, style: int) -> bytes:

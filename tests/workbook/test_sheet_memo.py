@@ -259,3 +259,36 @@ def test_a_stretch_is_made_ready_for_the_next_row_only_when_a_row_alike_comes(mo
     assert row_xml(out, 41) == (b'<row r="41"><c r="A41"><v>1</v></c><c r="B41" s="107" t="inlineStr"><is>'
                                 b'<t xml:space="preserve">valid</t></is></c><c r="C41" s="107" t="inlineStr"><is>'
                                 b'<t xml:space="preserve"></t></is></c><c r="D41" s="7"/></row>')
+
+
+def test_old_cells_alike_but_for_their_row_are_taken_apart_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows over the same old cells (the template's empty system cells) are taken apart once; rows whose old cells
+    differ (last run's IDs) each on their own, and remembered only now and then; every row written as alone."""
+    calls = {"apart": 0, "remember": 0}
+    apart, remember = Sheet._stretch_tails, Sheet._remember_stretch
+
+    def spy_apart(self: Sheet, *args: Any) -> Any:
+        calls["apart"] += 1
+        return apart(self, *args)
+
+    def spy_remember(self: Sheet, *args: Any) -> None:
+        calls["remember"] += 1
+        remember(self, *args)
+
+    monkeypatch.setattr(Sheet, "_stretch_tails", spy_apart)
+    monkeypatch.setattr(Sheet, "_remember_stretch", spy_remember)
+    ops = {r: {2: CellOp(True, 1000 + r, None, GREEN), 3: CellOp(True, "adopted", None, GREEN)} for r in range(2, 402)}
+    sheet(_stretch_rows(400)).render(ops)
+    assert calls == {"apart": 1, "remember": 1}
+
+    calls.update(apart=0, remember=0)
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c><c r="B%d" s="7"><v>%d</v></c><c r="C%d" s="7"/></row>'
+                    % (r, r, r, r, r) for r in range(2, 402))
+    ops = {r: {2: CellOp(True, 5000 + r, None, GREEN), 3: CellOp(True, "unchanged", None, GREEN)}
+           for r in range(2, 402)}
+    out = sheet(rows).render(ops)
+    assert calls["apart"] == 400 and calls["remember"] < 12
+    for r in (2, 9, 401):
+        assert row_xml(out, r) == (b'<row r="%d"><c r="A%d"><v>1</v></c><c r="B%d" s="107"><v>%d</v></c>'
+                                   b'<c r="C%d" s="107" t="inlineStr"><is><t xml:space="preserve">unchanged</t></is>'
+                                   b"</c></row>" % (r, r, r, 5000 + r, r))
