@@ -873,6 +873,8 @@ class Sheet:
         text in that form. A text or a time without a zone written before (a result, its message, the time of the
         run, the service's last update shared by many records) is looked up, up to ``_MEMO_MAX`` of them."""
         kind = type(value)
+        if kind is int:  # an ID: each its own
+            return 2, str(value).encode()
         if kind is str or kind is datetime and value.tzinfo is None:
             known = self._written.get(value)
             if known is None:
