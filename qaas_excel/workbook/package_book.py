@@ -67,6 +67,9 @@ class PackageBook:
         self._date1904 = bool(re.search(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904=\"(?:1|true)\"",
                                         pkg.read(self._workbook_part)))
         self._drop_calc_chain = False
+        # worksheet part -> whether each of its cells starts with its reference, as found when it was read from the
+        # archive (``Sheet.refs_everywhere``); asked again only of a part the run wrote since
+        self._refs_of: dict[str, bool] = {}
 
     @classmethod
     def open(cls, path: Path | str) -> PackageBook:
@@ -108,7 +111,8 @@ class PackageBook:
 
     def _sheet_of(self, part: str, data: bytes | mmap.mmap) -> Sheet:
         """A worksheet part's bytes (or its map, ``Package.mapped``) as a sheet of this workbook (its date system)."""
-        return Sheet(data, part, date1904=self._date1904)
+        ws = Sheet(data, part, date1904=self._date1904)
+        return ws if part in self.pkg.changed else ws.knowing_refs(self._refs_of.get(part))
 
     @property
     def styles(self) -> Styles:
@@ -162,6 +166,8 @@ class PackageBook:
         layout = mapping.locate(head, resource, source=self.name, sheet=sheet, meta=self._meta().get(sheet))
         totals = {r for t in self._tables(self._sheets[sheet]) for r in t.totals_rows(layout)}
         columns = ws.columns_of(shared, is_date, set(layout.columns.values()))
+        if self._sheets[sheet] not in self.pkg.changed:  # the part as in the archive: the same bytes when written
+            self._refs_of[self._sheets[sheet]] = ws.refs_everywhere
         data, last = mapping.columns_frame(columns, layout, skip=totals)
         if len(data) > MAX_DATA_ROWS:
             raise WorkbookError(f"{self.name}, sheet '{sheet}': {len(data):,} rows (at most {MAX_DATA_ROWS:,} are "
@@ -315,10 +321,12 @@ class PackageBook:
                 else:
                     put(row, key, value, change)
         uncoloured = [col for col in system_cols if col not in value_cols]  # what the values did not colour
+        bare = {change: restyled_op(None, change) for change in set(coloured.values())}  # a colour and nothing else
         for row, change in coloured.items():
             row_ops = ops[row]
             for col in uncoloured if row in in_values else system_cols:
-                row_ops[col] = restyled_op(row_ops.get(col), change)
+                op = row_ops.get(col)
+                row_ops[col] = bare[change] if op is None else restyled_op(op, change)
         for row, col in marks:
             row_ops = ops[row]
             row_ops[col] = restyled_op(row_ops.get(col), mark)

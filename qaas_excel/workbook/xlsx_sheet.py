@@ -267,6 +267,13 @@ class Sheet:
             self._refs = _search(other, self.data, start, end) is None
         return self._refs
 
+    def knowing_refs(self, refs_everywhere: bool | None) -> Sheet:
+        """This sheet, told ``refs_everywhere`` as found on the same bytes before (None: found when asked): a pass
+        over the whole part (0.2 s at 200,000 rows) not made twice for a sheet read and then written."""
+        if refs_everywhere is not None:
+            self._refs = refs_everywhere
+        return self
+
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
                     max_row: int | None) -> Iterator[tuple[int, int, Any]]:
         texts: dict[int, dict[bytes, str]] = defaultdict(dict)
