@@ -281,23 +281,27 @@ class PackageBook:
         # op, not a plain one and then a coloured copy); the colour goes after the value's own changes, as it would
         # on a cell that only changes colour.
         fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
-        coloured = {row: change for row, result in zip(changes.results.index.tolist(), changes.results.tolist(),
-                                                       strict=True) if (change := fills.get(result)) is not None}
+        results, value_rows = changes.results, changes.values.index
         value_cols = [table.columns.get(key) for key in changes.values.columns]
-        in_values = set(changes.values.index.tolist()) if len(set(value_cols)) == len(value_cols) else set()
+        # each values row's colour, in their order (None: none); None where a column comes twice or a row does
+        colour_at: list[Callable[[int], int] | None] | None = None
+        if len(set(value_cols)) == len(value_cols) and value_rows.is_unique and results.index.is_unique:
+            aligned = results if results.index.equals(value_rows) else results.reindex(value_rows)
+            colour_at = [fills.get(result) for result in aligned.tolist()]  # (NaN: a row without a result)
+        changes_made = set(fills.values())
+        plain = {change: restyled((change,)) for change in changes_made}
+        timed: dict[Callable[[int], int] | None, tuple[Callable[[int], int], ...]] = {
+            change: restyled((dated, change)) for change in changes_made}
+        timed[None] = restyled((dated,))
         system = set(system_cols)
         times: dict[datetime, datetime] = {}  # a time as the sheet holds it (UTC), each once: the run's time
         for key, col in zip(changes.values.columns, value_cols, strict=True):
             if col is None:
                 continue
             series = changes.values[key]
-            colour = coloured if in_values and col in system else {}
-            plain = {change: restyled((change,)) for change in set(colour.values())}
-            timed = {change: restyled((dated, change)) for change in set(colour.values())}
-            timed[None] = restyled((dated,))
-            for row, value in zip(series.index.tolist(), series.tolist(), strict=True):  # the index: Excel rows
+            colours = colour_at if colour_at is not None and col in system else [None] * len(series)
+            for row, value, change in zip(series.index.tolist(), series.tolist(), colours, strict=True):  # Excel rows
                 kind = type(value)
-                change = colour.get(row)
                 if kind is float and value != value:  # NaN: no value for this cell (``put`` would say so; each row
                     if change is not None:  # of an unchanged push has several); its colour all the same
                         ops[row][col] = restyled_op(ops[row].get(col), change)
@@ -320,13 +324,27 @@ class PackageBook:
                     ops[row][col] = CellOp(True, utc, None, timed[change])
                 else:
                     put(row, key, value, change)
-        uncoloured = [col for col in system_cols if col not in value_cols]  # what the values did not colour
-        bare = {change: restyled_op(None, change) for change in set(coloured.values())}  # a colour and nothing else
-        for row, change in coloured.items():
+        bare = {change: restyled_op(None, change) for change in changes_made}  # a colour and nothing else
+
+        def colour(row: int, change: Callable[[int], int], cols: list[int]) -> None:
             row_ops = ops[row]
-            for col in uncoloured if row in in_values else system_cols:
+            for col in cols:
                 op = row_ops.get(col)
                 row_ops[col] = bare[change] if op is None else restyled_op(op, change)
+
+        if colour_at is None:  # every system cell of a row with a colour, here
+            for row, result in zip(results.index.tolist(), results.tolist(), strict=True):
+                if (change := fills.get(result)) is not None:
+                    colour(row, change, system_cols)
+        else:  # the system cells the values did not colour; rows with a result and no values: all
+            uncoloured = [col for col in system_cols if col not in value_cols]
+            for row, change in zip(value_rows.tolist(), colour_at, strict=True):
+                if change is not None:
+                    colour(row, change, uncoloured)
+            others = results[~results.index.isin(value_rows)]
+            for row, result in zip(others.index.tolist(), others.tolist(), strict=True):
+                if (change := fills.get(result)) is not None:
+                    colour(row, change, system_cols)
         for row, col in marks:
             row_ops = ops[row]
             row_ops[col] = restyled_op(row_ops.get(col), mark)

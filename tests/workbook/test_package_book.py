@@ -402,11 +402,14 @@ def test_a_part_whose_compressed_bytes_are_damaged_gets_a_message_naming_the_fil
     assert "Restore it from a backup" in " ".join(result.stderr.split())  # what the user can do about it
 
 
+@pytest.mark.parametrize("unknown_keys", [False, True])
 def test_a_rows_colour_reaches_each_system_cell_whatever_its_value_as_the_openpyxl_writer_does(
-        demo_book: Path, tmp_path: Path) -> None:
+        demo_book: Path, tmp_path: Path, unknown_keys: bool) -> None:
     """A row's result colours its whole system block: cells given a text, a number, a time, None (cleared) or
     nothing (NaN) alike, and a time keeps its date format under the colour; rows with a result but no values too.
-    The in-place writer colours a valued cell as it writes it: the cells come out as the openpyxl writer's do."""
+    The in-place writer colours a valued cell as it writes it: the cells come out as the openpyxl writer's do.
+    (``unknown_keys``: values for keys the sheet has no column for, which the writer leaves out and which make it
+    colour each row's cells after its values, as it always did.)"""
     from datetime import datetime
 
     from qaas_excel.workbook import columns as C
@@ -424,6 +427,8 @@ def test_a_rows_colour_reaches_each_system_cell_whatever_its_value_as_the_openpy
         C.LAST_UPDATED: pd.Series([when, when, nan, None], index=rows[:4], dtype=object),
         C.RESULT: pd.Series(["created", "failed", "unchanged", "valid"], index=rows[:4], dtype=object),
     })
+    if unknown_keys:
+        values["not_a_column"] = values["other_unknown"] = "x"
     results = pd.Series([Result.CREATED, Result.FAILED, Result.UNCHANGED, Result.VALID, Result.CONFLICT], index=rows,
                         dtype=object)
 
