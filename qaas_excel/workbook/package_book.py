@@ -16,7 +16,7 @@ from __future__ import annotations
 import mmap
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -258,6 +258,20 @@ class PackageBook:
             if cell[1] in input_cols:
                 ops[cell[0]][cell[1]] = restyled_op(None, unmark)
 
+        # A row's result colours its system cells. A cell that gets a value gets it with that colour at once (one
+        # op, not a plain one and then a coloured copy); the colour goes after the value's own changes, as it would
+        # on a cell that only changes colour.
+        fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
+        changes_made = set(fills.values())
+        bare = {change: restyled_op(None, change) for change in changes_made}  # a colour and nothing else
+
+        def colour(row: int, change: Callable[[int], int], cols: Sequence[int]) -> None:
+            """``change`` applied to the cells of ``cols`` in ``row``, after what they change already."""
+            row_ops = ops[row]
+            for col in cols:
+                op = row_ops.get(col)
+                row_ops[col] = bare[change] if op is None else restyled_op(op, change)
+
         def put(row: int, key: str, value: Any, change: Callable[[int], int] | None = None) -> None:
             """``value`` into the cell; a time shown as one; then ``change``, if any (the row's colour)."""
             col = table.columns.get(key)
@@ -265,7 +279,7 @@ class PackageBook:
                 return
             if _not_given(value):
                 if change is not None:
-                    ops[row][col] = restyled_op(ops[row].get(col), change)
+                    colour(row, change, (col,))
                 return  # (a row is in ``ops`` only if something changes in it)
             op = ops[row].get(col)
             value = _cell_value(value)
@@ -277,10 +291,6 @@ class PackageBook:
             ops[row][col] = CellOp(True, value, op.style if op is not None else None,
                                    restyled(restyle) if restyle else ())
 
-        # A row's result colours its system cells. A cell that gets a value gets it with that colour at once (one
-        # op, not a plain one and then a coloured copy); the colour goes after the value's own changes, as it would
-        # on a cell that only changes colour.
-        fills = {name: fill(rgb) for name, rgb in RESULT_FILLS.items() if rgb}
         results, value_rows = changes.results, changes.values.index
         value_cols = [table.columns.get(key) for key in changes.values.columns]
         # each values row's colour, in their order (None: none); None where a column comes twice or a row does
@@ -288,7 +298,6 @@ class PackageBook:
         if len(set(value_cols)) == len(value_cols) and value_rows.is_unique and results.index.is_unique:
             aligned = results if results.index.equals(value_rows) else results.reindex(value_rows)
             colour_at = [fills.get(result) for result in aligned.tolist()]  # (NaN: a row without a result)
-        changes_made = set(fills.values())
         plain = {change: restyled((change,)) for change in changes_made}
         timed: dict[Callable[[int], int] | None, tuple[Callable[[int], int], ...]] = {
             change: restyled((dated, change)) for change in changes_made}
@@ -304,7 +313,7 @@ class PackageBook:
                 kind = type(value)
                 if kind is float and value != value:  # NaN: no value for this cell (``put`` would say so; each row
                     if change is not None:  # of an unchanged push has several); its colour all the same
-                        ops[row][col] = restyled_op(ops[row].get(col), change)
+                        colour(row, change, (col,))
                     continue
                 if kind is str or kind is int or value is None:  # most cells: nothing to convert
                     row_ops = ops[row]
@@ -324,14 +333,6 @@ class PackageBook:
                     ops[row][col] = CellOp(True, utc, None, timed[change])
                 else:
                     put(row, key, value, change)
-        bare = {change: restyled_op(None, change) for change in changes_made}  # a colour and nothing else
-
-        def colour(row: int, change: Callable[[int], int], cols: list[int]) -> None:
-            row_ops = ops[row]
-            for col in cols:
-                op = row_ops.get(col)
-                row_ops[col] = bare[change] if op is None else restyled_op(op, change)
-
         if colour_at is None:  # every system cell of a row with a colour, here
             for row, result in zip(results.index.tolist(), results.tolist(), strict=True):
                 if (change := fills.get(result)) is not None:

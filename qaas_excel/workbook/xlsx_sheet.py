@@ -720,7 +720,7 @@ class Sheet:
             tails, heads = found, None
             self._stretch_misses += 1
             if self._stretch_misses < 8 or self._stretch_misses % 256 == 0:  # rows whose old cells differ: seldom
-                self._remember_stretch(cols, letters, tails, stretch)
+                self._remember_stretch(cols, letters, tails, stretch, number)
         tupled = all([type(op.restyle) is tuple for op in row_ops])
         # ops equal in these values write the same bytes (not so for 0.0 and -0.0): such a stretch is the next row's
         alike = tupled and all([type(op.value) in _MEMO_KINDS for op in row_ops])
@@ -743,13 +743,13 @@ class Sheet:
                 if parts is not None:
                     template = _interleaved(parts, values)
                     if alike:
-                        self._remember_block(cols, sig, letters, tails, template, stretch)
+                        self._remember_block(cols, sig, letters, number, template, stretch)
                     return start, m.end(), template.replace(b"\x00", number)
         cells = [self._cell(number, col, op, lead + ref + suffix + tail)
                  for ref, tail, col, op in zip(letters, tails, cols, row_ops, strict=True)]
         new = b"".join(cells)
         if alike and b"\x00" not in new:  # XML never holds a NUL
-            self._remember_block(cols, sig, letters, tails, self._unnumbered(new, letters, number), stretch)
+            self._remember_block(cols, sig, letters, number, self._unnumbered(new, letters, number), stretch)
         if slot is not None and len(self._slots) < _MEMO_MAX:
             self._learn_slots(slot, cells, texts, values, letters, number, new)
         return start, m.end(), new
@@ -768,12 +768,12 @@ class Sheet:
             tails.append(piece[len(ref) + len(suffix):])
         return tails
 
-    def _remember_stretch(self, cols: list[int], letters: list[bytes], tails: list[bytes], stretch: bytes) -> None:
+    def _remember_stretch(self, cols: list[int], letters: list[bytes], tails: list[bytes], stretch: bytes,
+                          number: bytes) -> None:
         """The old cells of a row's stretch, for a next row whose old cells are the same but for its number
         (``_last_stretch``): (columns, the stretch with NUL for the row's number, each cell after its reference, and
         each cell's start tag after its reference with its length). Not where the stretch holds a NUL of its own."""
-        lead = b"<" + self.p + b'c r="'
-        old = b"".join(lead + ref + b'\x00"' + tail for ref, tail in zip(letters, tails, strict=True))
+        old = self._unnumbered(stretch, letters, number)
         if old.count(b"\x00") == len(cols) and b"\x00" not in stretch:
             self._last_stretch = (list(cols), old, tails, _heads(tails))
 
@@ -805,20 +805,19 @@ class Sheet:
             xml = xml.replace(lead + ref + suffix, lead + ref + b'\x00"')
         return xml
 
-    def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
+    def _remember_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], number: bytes,
                         template: bytes, stretch: bytes) -> None:
         """The stretch just made, for the next row (``_last_block``), as it was made: it is made ready
         (``_ready_block``) only when a row comes with the same ops (rows whose ops hold an ID or a time of their own
         never do)."""
-        self._last_block = (list(cols), sig, letters, tails, template, stretch)
+        self._last_block = (list(cols), sig, letters, number, template, stretch)
 
-    def _ready_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], tails: list[bytes],
+    def _ready_block(self, cols: list[int], sig: tuple[Any, ...], letters: list[bytes], number: bytes,
                      template: bytes, stretch: bytes) -> tuple[Any, ...]:
         """A remembered stretch as (columns, ops' signature, its old XML and its new, each with NUL where the row's
         number goes); none where the old one holds a NUL of its own (XML never does) or where the new one's count
         of them is not one per cell."""
-        lead = b"<" + self.p + b'c r="'
-        old = b"".join(lead + ref + b'\x00"' + tail for ref, tail in zip(letters, tails, strict=True))
+        old = self._unnumbered(stretch, letters, number)
         if old.count(b"\x00") == len(cols) == template.count(b"\x00") and b"\x00" not in stretch:
             return cols, sig, old, template
         return ()
@@ -978,7 +977,11 @@ _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 def _heads(tails: list[bytes]) -> list[tuple[bytes, int]]:
     """Each cell's start tag after its reference, and where its content starts (``_edit_block``)."""
-    return [(tail[:close], close) for tail in tails for close in (tail.find(b">") + 1,)]
+    heads = []
+    for tail in tails:
+        close = tail.find(b">") + 1
+        heads.append((tail[:close], close))
+    return heads
 
 
 def _interleaved(parts: Sequence[bytes], texts: list[bytes]) -> bytes:
