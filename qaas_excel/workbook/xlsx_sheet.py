@@ -24,7 +24,8 @@ from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, to_excel
 
 from qaas_excel.values import decimal_text
-from qaas_excel.workbook import xlsx_package
+from qaas_excel.workbook import row_shapes, xlsx_package
+from qaas_excel.workbook.row_shapes import RowShapes, Shape
 from qaas_excel.workbook.table import WorkbookError
 from qaas_excel.workbook.xlsx_package import release, xml_text
 from qaas_excel.workbook.xlsx_styles import set_attr
@@ -37,6 +38,7 @@ SHARED_TEXTS = 1000  # a column's different texts read once and shared (``Sheet.
 
 
 _CHUNK = 4 * 2**20  # bytes of sheet XML read per regex pass
+READ_BY_SHAPE = True  # a table's rows read a run of alike rows at a time (``row_shapes``); False: a cell at a time
 _LETTERS: dict[int, bytes] = {}
 
 
@@ -248,13 +250,118 @@ class Sheet:
                 into[c][r] = v
             return into
         texts: dict[int, dict[bytes, str]] = defaultdict(dict)
-        for plain, start, stop in self._chunks(None):
-            if plain is None:
-                for r, c, v in self._cells_matched(start, stop, shared, is_date, columns):
-                    into[c][r] = v
+        shapes = RowShapes(self.p, self._plain_cell_re, self._row_tag_re) if READ_BY_SHAPE else None
+        for start, stop in self._chunk_bounds(None):
+            if shapes is not None and shapes.active:
+                self._shaped_into(start, stop, shapes, shared, is_date, columns, into, texts)
             else:
-                self._plain_into(plain, shared, is_date, columns, into, texts)
+                self._span_into(start, stop, shared, is_date, columns, into, texts)
         return into
+
+    def _span_into(self, start: int, stop: int, shared: list[str], is_date: Callable[[int], bool],
+                   columns: set[int] | None, into: dict[int, dict[int, Any]],
+                   texts: dict[int, dict[bytes, str]]) -> bool:
+        """The cells of ``data[start:stop]`` into ``into``: by the plain cell regex when every cell is in its shape
+        (then True), else cell by cell."""
+        found = self._plain_cell_re.findall(self.data, start, stop)
+        if len(found) == self._cell_count(start, stop):
+            self._plain_into(found, shared, is_date, columns, into, texts)
+            return True
+        for r, c, v in self._cells_matched(start, stop, shared, is_date, columns):
+            into[c][r] = v
+        return False
+
+    def _shaped_into(self, start: int, stop: int, shapes: RowShapes, shared: list[str], is_date: Callable[[int], bool],
+                     columns: set[int] | None, into: dict[int, dict[int, Any]],
+                     texts: dict[int, dict[bytes, str]]) -> None:
+        """``_span_into`` a run of rows at a time, each run read by a shape (``row_shapes``); a row no shape matches
+        is read on its own as ``_span_into`` reads, and its shape learnt. Rows are read in the order they come."""
+        data, pos = self.data, start
+        close = b"</" + self.p + b"row>"
+        while pos < stop:
+            got = shapes.take(data, pos, stop)
+            if got is not None:
+                shape, run, pos = got
+                self._run_into(shape, run, shared, is_date, columns, into, texts)
+                continue
+            if not shapes.active:
+                self._span_into(pos, stop, shared, is_date, columns, into, texts)
+                return
+            m = self._row_tag_re.search(data, pos, stop)
+            if m is None:  # no row left in the span
+                self._span_into(pos, stop, shared, is_date, columns, into, texts)
+                return
+            if m.group(2):
+                end = m.end()
+            else:
+                at = data.find(close, m.end(), stop)
+                end = stop if at < 0 else at + len(close)
+            if self._span_into(pos, end, shared, is_date, columns, into, texts) and not m.group(2):
+                shapes.learn(data[m.start():end])
+            pos = end
+
+    def _run_into(self, shape: Shape, run: list[tuple[bytes, ...]], shared: list[str], is_date: Callable[[int], bool],
+                  columns: set[int] | None, into: dict[int, dict[int, Any]],
+                  texts: dict[int, dict[bytes, str]]) -> None:
+        """The rows one shape matched, a cell of the shape at a time, each value read as ``_plain_into`` reads that
+        cell's value: a column's texts through ``texts``, dates through the sheet's memory of serials."""
+        by_group = list(zip(*run, strict=True))
+        numbers = by_group[0]
+        rows = list(map(int, numbers))
+        known = self._dates
+        value: Any  # a number, a text or a date: as the cell says
+        for cell in shape.cells:
+            col = _COLUMNS.get(cell.letters) or _column(cell.letters)
+            if cell.kind == row_shapes.EMPTY or (columns is not None and col not in columns):
+                continue
+            if cell.kind == row_shapes.OTHER:
+                if cell.group:
+                    varying = by_group[cell.group]
+                    found: list[tuple[bytes, ...]] = [
+                        (cell.letters, n, cell.s, cell.t, b"", x, cell.rest) if cell.in_text else
+                        (cell.letters, n, cell.s, cell.t, x, b"", cell.rest)
+                        for n, x in zip(numbers, varying, strict=True)]
+                else:
+                    found = [(cell.letters, n, cell.s, cell.t, cell.v, cell.text, cell.rest) for n in numbers]
+                self._plain_into(found, shared, is_date, columns, into, texts)
+                continue
+            out = into[col]
+            raw = by_group[cell.group]
+            s = cell.s
+            if cell.kind == row_shapes.TEXT:
+                seen = texts[col]
+                for row, text in zip(rows, raw, strict=True):
+                    if text:
+                        value = seen.get(text)
+                        if value is None:
+                            value = _text(text)
+                            if len(seen) < SHARED_TEXTS:
+                                seen[text] = value
+                        out[row] = value  # (a text that is not empty in the XML is not empty read)
+            elif cell.kind == row_shapes.SHARED:
+                for row, v in zip(rows, raw, strict=True):
+                    if v:
+                        try:
+                            value = shared[int(v)]
+                        except (ValueError, IndexError):
+                            raise WorkbookError(f"The worksheet {self.part} refers to a shared string that does not "
+                                                "exist; the file is damaged.") from None
+                        if value is not None and value != "":
+                            out[row] = value
+            elif s and s != b"0" and is_date(int(s)):
+                for row, v in zip(rows, raw, strict=True):
+                    if v:
+                        value = known.get(v)
+                        if value is None:
+                            value = self._number(v, s, is_date)
+                        if value is not None and value != "":
+                            out[row] = value
+            else:
+                for row, v in zip(rows, raw, strict=True):
+                    if v:
+                        value = int(v) if v.isdigit() else self._number(v, s, is_date)
+                        if value is not None:
+                            out[row] = value
 
     @property
     def refs_everywhere(self) -> bool:
@@ -290,6 +397,13 @@ class Sheet:
     def _chunks(self, max_row: int | None) -> Iterator[tuple[list[tuple[bytes, ...]] | None, int, int]]:
         """The sheetData a few MiB at a time, cut at a row's end (memory stays bounded): (the regex's tuple of each
         cell, or None where a cell is not in the plain shape, start, end)."""
+        for start, stop in self._chunk_bounds(max_row):
+            found = self._plain_cell_re.findall(self.data, start, stop)
+            # every cell in the plain shape: tuples straight from C
+            yield (found if len(found) == self._cell_count(start, stop) else None), start, stop
+
+    def _chunk_bounds(self, max_row: int | None) -> Iterator[tuple[int, int]]:
+        """(start, end) of the sheetData a few MiB at a time, each cut at a row's end."""
         start, end = self.body
         if max_row is not None:  # rows are in order: stop at the first row past max_row
             m = re.compile(rb"<" + re.escape(self.p) + rb'row\b[^>]*\br="(\d+)"')
@@ -301,9 +415,7 @@ class Sheet:
         while start < end:  # a few MiB at a time, cut at a row's end: memory stays bounded
             cut = self.data.find(row_end, min(start + _CHUNK, end), end)
             stop = end if cut < 0 else cut + len(row_end)
-            found = self._plain_cell_re.findall(self.data, start, stop)
-            # every cell in the plain shape: tuples straight from C
-            yield (found if len(found) == self._cell_count(start, stop) else None), start, stop
+            yield start, stop
             start = stop
 
     def _cells_matched(self, start: int, end: int, shared: list[str], is_date: Callable[[int], bool],
