@@ -66,6 +66,7 @@ from qaas_excel.workbook.writeback import (
     only_changes,
     outcomes_to_writeback,
     slim_records,
+    system_ids,
     system_values,
 )
 
@@ -664,7 +665,7 @@ LINKING = frozenset({Result.CREATED, Result.ADOPTED, Result.UPDATED, Result.UNCH
 
 def _claims(table: SheetTable) -> dict[int, str]:
     """The records a sheet's rows are linked to: record id -> "Sheet row 7"."""
-    ids = system_values(table)[C.ID]
+    ids = system_ids(table)
     return {int(v): f"{table.sheet!r} row {row}" for row, v in ids.items() if v is not None}
 
 

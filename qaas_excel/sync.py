@@ -168,8 +168,27 @@ def _fingerprints(resource: Resource, many: Sequence[Mapping[str, Any]]) -> list
         digests.append(["" if text == empty else sha(text.encode()).hexdigest()[:6] for text in columns[ref]])
     for group in spelling.groups:
         members = [columns[i] if isinstance(i, int) else [i] * len(rows) for i in group]
-        digests.append([sha("\x1f".join(parts).encode()).hexdigest()[:6] for parts in zip(*members, strict=True)])
+        digests.append(_group_digests(["\x1f".join(parts) for parts in zip(*members, strict=True)]))
     return [h + ":" + ".".join(d) for h, *d in zip(hashes, *digests, strict=True)]
+
+
+GROUP_DIGESTS_HELD = 4096  # an identity group's texts whose digest is kept while fingerprints are worked out
+
+
+def _group_digests(texts: list[str]) -> list[str]:
+    """The short digest of each identity group's text: a text that comes again (the period of every row of a
+    year's sheet, an operator's address) hashed once, up to ``GROUP_DIGESTS_HELD`` different texts."""
+    known: dict[str, str] = {}
+    out = []
+    sha = hashlib.sha256
+    for text in texts:
+        digest = known.get(text)
+        if digest is None:
+            digest = sha(text.encode()).hexdigest()[:6]
+            if len(known) < GROUP_DIGESTS_HELD:
+                known[text] = digest
+        out.append(digest)
+    return out
 
 
 def _spelled(f: Field, values: list[Any]) -> list[str]:

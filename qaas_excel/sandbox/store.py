@@ -68,6 +68,13 @@ class Store:
                                         "ORDER BY id", (resource, account)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def list_texts(self, resource: str, account: str) -> builtins.list[str]:  # list: the method above
+        """The account's records as stored: each its JSON text, in the order of their ids."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM records WHERE resource = ? AND account = ? ORDER BY id",
+                                    (resource, account)).fetchall()
+        return [r[0] for r in rows]
+
     def list_with_accounts(self, resource: str) -> builtins.list[tuple[str, dict[str, Any]]]:  # list: the method above
         with self._lock:
             rows = self._db.execute("SELECT account, data FROM records WHERE resource = ? ORDER BY id",
@@ -101,7 +108,7 @@ class Store:
                 next_id = int(row[0]) if row else FIRST_ID[resource]
                 data = {"id": next_id, **data}
                 self._db.execute("INSERT INTO records (resource, id, account, data) VALUES (?, ?, ?, ?)",
-                                 (resource, next_id, account, json.dumps(data)))
+                                 (resource, next_id, account, _json(data)))
                 self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(next_id + 1)))
                 self._db.execute("COMMIT")
             except BaseException:
@@ -112,7 +119,7 @@ class Store:
     def replace(self, resource: str, data: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute("UPDATE records SET data = ? WHERE resource = ? AND id = ?",
-                             (json.dumps(data), resource, data["id"]))
+                             (_json(data), resource, data["id"]))
 
     def delete(self, resource: str, record_id: int) -> bool:
         with self._lock:
@@ -148,3 +155,8 @@ class Store:
             self._db.execute("DELETE FROM refresh_tokens WHERE expires < ?", (now,))
             row = self._db.execute("SELECT username FROM refresh_tokens WHERE token = ?", (token,)).fetchone()
         return row[0] if row else None
+
+
+def _json(data: dict[str, Any]) -> str:
+    """A record as stored: JSON as the API answers it (no NaN, which is no JSON), without blanks between items."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)

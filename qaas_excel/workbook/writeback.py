@@ -122,9 +122,15 @@ def system_values(table: SheetTable) -> pd.DataFrame:
     """id / status / fingerprint of each row, cleaned (ids as ints, blanks as None)."""
     data = table.data
     out = pd.DataFrame(index=data.index)
-    ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
-    out[C.ID] = pd.Series([as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints
+    out[C.ID] = system_ids(table)
     for key in (C.STATUS, C.FINGERPRINT):
         col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
         out[key] = pd.Series([None if is_blank(v) else str(v).strip() for v in col], index=data.index, dtype=object)
     return out
+
+
+def system_ids(table: SheetTable) -> pd.Series:
+    """The QaaS ID of each row, as ``system_values`` has it: a whole number or None."""
+    data = table.data
+    ids = data[C.ID] if C.ID in data else pd.Series(None, index=data.index, dtype=object)
+    return pd.Series([as_id(v) for v in ids], index=data.index, dtype=object)  # object: ints stay ints

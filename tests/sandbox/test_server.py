@@ -72,7 +72,7 @@ def test_records_and_issued_tokens_survive_a_restart_with_the_same_database(tmp_
         newer = again.create_operator(customer_reference="AFTER")
         assert newer["id"] > op["id"]  # ids are never handed out twice
     with contextlib.closing(sqlite3.connect(db)) as conn:  # amounts are exact text in the database, never REAL
-        assert conn.execute("SELECT count(*) FROM records WHERE data LIKE '%\"amount\": \"9876543.211\"%'"
+        assert conn.execute("SELECT count(*) FROM records WHERE json_extract(data, '$.amount') = '9876543.211'"
                             ).fetchone() == (1,)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 

@@ -67,6 +67,29 @@ def test_a_long_list_is_fingerprinted_holding_a_chunks_spellings_not_all(monkeyp
     assert peak < 4 * held, f"{peak / held:.1f} times what the fingerprints hold"
 
 
+def test_an_identity_groups_text_met_again_is_hashed_once_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The period of every row of a year's sheet is one text: its digest is worked out once, not for each row;
+    past ``GROUP_DIGESTS_HELD`` different texts each is worked out on its own. Either way as one row alone."""
+    hashed: list[bytes] = []
+    sha256 = sync.hashlib.sha256
+
+    def counted(data: bytes = b"") -> object:
+        hashed.append(data)
+        return sha256(data)
+
+    rows = [cp(customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E{i:07d}*1",
+               period_start=date(2024 + i % 3, 1, 1), period_end=date(2024 + i % 3, 12, 31)) for i in range(300)]
+    alone = [fingerprint(CHARGEPOINT, row) for row in rows]
+    monkeypatch.setattr(sync.hashlib, "sha256", counted)
+    assert fingerprints(CHARGEPOINT, rows) == alone
+    periods = [h for h in hashed if h.startswith(b"period_start=")]
+    assert len(periods) == 3 and len(hashed) == 3 * 300 + 3  # each row's values, reference, EVSE; 3 periods
+    hashed.clear()
+    monkeypatch.setattr(sync, "GROUP_DIGESTS_HELD", 2)
+    assert fingerprints(CHARGEPOINT, rows) == alone
+    assert len([h for h in hashed if h.startswith(b"period_start=")]) == 2 + 100  # the third period: each time
+
+
 def test_a_record_from_the_service_is_typed_and_what_cannot_be_read_is_kept_as_it_came() -> None:
     body = {"id": 41, "status": "created", "amount": Decimal("1234.50"), "max_power_kw": "22",
             "chargepointoperator_id": "7", "period_start": "2024-01-01", "period_end": "not a date",
