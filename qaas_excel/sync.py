@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, getcontext
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any
@@ -217,6 +217,68 @@ def _spelled(f: Field, values: list[Any]) -> list[str]:
             text = seen[key] = prefix + canonical_value(f, value)
         out.append(text)
     return out
+
+
+def service_fingerprints(resource: Resource, service: Sequence[dict[str, Any]],
+                         linked: Iterable[tuple[dict[str, Any] | None, Mapping[str, Any], str]]) -> dict[int, str]:
+    """The fingerprint of each of the service's records, by the record's ``id()``. ``linked``: (record, the values
+    of a row linked to it, the row's fingerprint): a record whose every pushed field is spelled as the row's (an
+    unchanged row, most of a push) has the row's fingerprint, which is not worked out twice; the rest are."""
+    alike = _SpelledAlike(_spelling(resource).fields)
+    fps: dict[int, str] = {}
+    for record, values, fp in linked:
+        if record is not None and id(record) not in fps and alike(values, record):
+            fps[id(record)] = fp
+    rest = [rec for rec in service if id(rec) not in fps]
+    fps.update(zip(map(id, rest), fingerprints(resource, rest), strict=True))
+    return fps
+
+
+class _SpelledAlike:
+    """Whether two sets of values surely spell alike field by field (``canonical_value``), and so have one
+    fingerprint: each pair the same value of the same kind, of the kinds spelled by their value alone (a text, a
+    whole number, a date, nothing) or a decimal. A decimal is rounded to its field's places (22 and 22.0 alike),
+    if it is one of modest size and of the same sign (-0 is not 0); any other decimal must have the very same
+    digits and exponent. Anything else (a float, a time, True for 1) is not alike here, and is worked out."""
+
+    _PLAIN = frozenset({str, int, date, type(None), Decimal})
+    _ROUNDED_BELOW = 15  # a decimal's adjusted exponent below which rounding it to at most 9 places cannot fail
+
+    def __init__(self, fields: tuple[Field, ...]) -> None:
+        self._names = tuple(f.name for f in fields)
+        self._rounded = tuple(f.type is FieldType.DECIMAL and f.decimals is not None and f.decimals < 10
+                              for f in fields)
+        self._decimals: dict[tuple[type, ...], tuple[int, ...] | None] = {}  # kinds -> where the decimals are
+
+    def __call__(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        x: tuple[Any, ...] = tuple(map(a.get, self._names))
+        y: tuple[Any, ...] = tuple(map(b.get, self._names))
+        try:
+            if x != y:
+                return False
+        except ArithmeticError:  # a signalling NaN
+            return False
+        kinds = tuple(map(type, x))
+        if kinds != tuple(map(type, y)):
+            return False
+        if kinds in self._decimals:
+            decimals = self._decimals[kinds]
+        else:
+            decimals = self._decimals[kinds] = tuple(i for i, k in enumerate(kinds) if k is Decimal) \
+                if self._PLAIN.issuperset(kinds) else None
+        if decimals is None:
+            return False
+        for i in decimals:
+            u, v = x[i], y[i]
+            if u is v or not u.compare_total(v):  # the very same digits and exponent
+                continue
+            # else equal in value (12 and 12.0): alike once rounded to the field's places, if the same sign (-0, 0)
+            # and small enough to be rounded (default precision, unless someone lowered it)
+            if not (self._rounded[i] and u.is_finite() and u.is_signed() == v.is_signed()
+                    and u.adjusted() < self._ROUNDED_BELOW and v.adjusted() < self._ROUNDED_BELOW
+                    and getcontext().prec >= 28):
+                return False
+        return True
 
 
 def values_part(stamp: str | None) -> str | None:
@@ -488,12 +550,17 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
     for r in rows:
         if r.record_id is not None:
             owners.setdefault(r.record_id, []).append(r.row)
-    service_fps = dict(zip((id(rec) for rec in service), fingerprints(resource, service), strict=True))
+    valid = [r for r in rows if not r.problems]
+    # the valid rows' fingerprints in the rows' order, taken one by one below (a dict by row held 4 MiB at 50,000)
+    valid_fps = fingerprints(resource, [r.values for r in valid])
+    linked = ((by_id.get(r.record_id), r.values, fp) for r, fp in zip(valid, valid_fps, strict=True)
+              if r.record_id is not None)
+    service_fps = service_fingerprints(resource, service, linked)
+    del valid
     matches = _Matches(resource, (rec for rec in service if rec.get("id") not in owners and rec.get("id") not in
                                   claimed), service_fps)
     periods = Periods(resource, service)
-    # the valid rows' fingerprints in the rows' order, taken one by one below (a dict by row held 4 MiB at 50,000)
-    row_fps = iter(fingerprints(resource, [r.values for r in rows if not r.problems]))
+    row_fps = iter(valid_fps)
     # Sorting moves a row's values but not its fingerprint: values that are exactly what another row last pushed
     # belong to that row's record.
     pushed_as: dict[str | None, RowState] = {values_part(r.stored_fingerprint): r for r in rows

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from qaas_excel import resources, sync
 from qaas_excel.resources import CHARGEPOINT, OPERATOR, decode_record
+from qaas_excel.results import Result
 from qaas_excel.sync import _spelled, canonical_value, fingerprint, fingerprints
 
 from .test_plan import cp
@@ -169,3 +170,80 @@ def test_a_lists_records_share_their_equal_texts_as_far_as_remembered(monkeypatc
     assert [len({id(r["zip_code"]) for r in records if r["zip_code"] == z}) for z in ("01067", "01068", "01069")] \
         == [1, 1, 2]
     assert len(seen["customer_reference"]) == 2
+
+
+# values a row and its record may hold, some equal in value and spelled otherwise: 22 and 22.0 in a field rounded to
+# its places (alike), -0 and 0, 1E+30 and 1.000E+30 (too large to round: spelled as written), NaN, a signalling NaN
+_DECIMALS = st.sampled_from([Decimal("22"), Decimal("22.0"), Decimal("22.000"), Decimal("-0"), Decimal("0"),
+                             Decimal("0.000"), Decimal("-0.0"), Decimal("1E+30"), Decimal("1.000E+30"),
+                             Decimal("1E+14"), Decimal("100000000000000.0"), Decimal("NaN"), Decimal("sNaN"),
+                             Decimal("Infinity"), Decimal("1234.5"), Decimal("1234.50"), Decimal("0.0005"),
+                             Decimal("0.0004")])
+_VALUE = st.one_of(_ANY, _DECIMALS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={name: _VALUE for name in _FIELDS}),
+       st.fixed_dictionaries({}, optional={name: _VALUE for name in _FIELDS}))
+def test_a_record_alike_its_row_has_the_rows_fingerprint(row: dict[str, object], other: dict[str, object]) -> None:
+    """A record whose fields are alike its linked row's takes the row's fingerprint without working it out: that
+    must be exactly the fingerprint worked out, for any values; the others are worked out."""
+    for resource in (CHARGEPOINT, OPERATOR):
+        record = {**row, **other}
+        try:  # (a decimal too large to round to its places, an infinite id: cannot be spelled, and never come)
+            fp, expected = fingerprint(resource, row), fingerprint(resource, record)
+        except ArithmeticError:
+            continue
+        got = sync.service_fingerprints(resource, [record], [(record, row, fp)])
+        assert got == {id(record): expected}
+        twin = dict(row)  # the same values as other objects: always alike unless spelled by more than the value
+        got = sync.service_fingerprints(resource, [twin], [(twin, row, fp)])
+        assert got == {id(twin): fp}
+
+
+def test_unchanged_records_are_not_fingerprinted_again_and_a_changed_one_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qaas_excel.sync import RowState, plan_rows
+
+    from .test_plan import service_record
+
+    worked: list[int] = []
+    real = sync.fingerprints
+
+    def counted(resource, many):  # type: ignore[no-untyped-def]
+        worked.append(len(many))
+        return real(resource, many)
+
+    values = [cp(customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E123456{i}*1", max_power_kw=Decimal(22))
+              for i in range(6)]
+    rows = [RowState(5 + i, v, record_id=40 + i, stored_fingerprint=fingerprint(CHARGEPOINT, v))
+            for i, v in enumerate(values)]
+    service = [service_record(40 + i, customer_reference=f"CP-{i}", evse_id=f"DE*ABC*E123456{i}*1",
+                              max_power_kw=Decimal("22.000"), amount=Decimal("1234.5") if i != 3 else Decimal("99"))
+               for i in range(6)]
+    monkeypatch.setattr(sync, "fingerprints", counted)
+    plans = plan_rows(CHARGEPOINT, rows, service)
+    assert worked == [6, 1]  # the rows; then only record 43, which differs
+    assert [p.result for p in plans] == [Result.UNCHANGED] * 6 and "run reconcile" in plans[3].message
+    assert [p.fingerprint for p in plans] == [r.stored_fingerprint for r in rows]
+
+
+_CET = timezone(timedelta(hours=1))
+# one field's value in a row and in its record: equal in Python, some spelled alike and some not
+_TWINS = [(Decimal("22"), Decimal("22.0")), (Decimal("-0"), Decimal("0")), (Decimal("0.0"), Decimal("-0.000")),
+          (Decimal("1234.5"), Decimal("1234.50")), (Decimal("1E+14"), Decimal("100000000000000.0")),
+          (1, True), (0, False), (1, Decimal(1)), (1, 1.0), (0.0, -0.0), (Decimal("0.5"), 0.5),
+          (date(2024, 1, 1), datetime(2024, 1, 1)), (datetime(2024, 1, 1, 12, tzinfo=UTC),
+                                                     datetime(2024, 1, 1, 13, tzinfo=_CET)),
+          ("DE*ABC*E1", "DE*ABC*E1"), ("22", "22.0"), (None, None), (None, ""), ("x", "x ")]
+
+
+@pytest.mark.parametrize(("mine", "theirs"), _TWINS)
+def test_a_record_differing_from_its_row_in_one_fields_spelling_only_is_worked_out(mine: object,
+                                                                                  theirs: object) -> None:
+    for resource in (CHARGEPOINT, OPERATOR):
+        for name in [f.name for f in resource.client_fields]:
+            row = {**cp(), "organization_name": "X GmbH", name: mine}
+            for record in ({**row, name: theirs}, {**row, name: mine}):
+                fp = fingerprint(resource, row)
+                got = sync.service_fingerprints(resource, [record], [(record, row, fp)])
+                assert got == {id(record): fingerprint(resource, record)}, (resource.name, name, record[name])
