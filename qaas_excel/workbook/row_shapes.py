@@ -25,7 +25,7 @@ SHARED = 3  # a lone <v> of type s: a shared string
 OTHER = 4  # anything else: read by ``_plain_into`` from the cell's tuple, rebuilt for each row
 
 SHAPES_HELD = 8  # shapes kept per sheet read, the most recently used first
-_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+ROW_NUMBER = re.compile(rb'\br="(\d+)"')  # a row's number in its start tag (``Sheet.rows`` finds rows by it too)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def learn(row: bytes, prefix: bytes, cell_re: re.Pattern[bytes], row_tag_re: re.
     tag = row_tag_re.match(row)
     if tag is None or tag.group(2):
         return None
-    number = _ROW_NUMBER.search(row, tag.start(1), tag.end(1))
+    number = ROW_NUMBER.search(row, tag.start(1), tag.end(1))
     if number is None:
         return None
     digits = number.group(1)

@@ -25,7 +25,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, fr
 
 from qaas_excel.values import decimal_text
 from qaas_excel.workbook import row_shapes, xlsx_package
-from qaas_excel.workbook.row_shapes import RowShapes, Shape
+from qaas_excel.workbook.row_shapes import ROW_NUMBER, RowShapes, Shape
 from qaas_excel.workbook.table import WorkbookError
 from qaas_excel.workbook.xlsx_package import release, xml_text
 from qaas_excel.workbook.xlsx_styles import set_attr
@@ -195,7 +195,7 @@ class Sheet:
             data = self.data
             pos, end = self.body
             close = b"</" + self.p + b"row>"
-            number = _ROW_NUMBER.search
+            number = ROW_NUMBER.search
             released, step = pos, xlsx_package.RELEASE_EVERY
             while (m := self._row_tag_re.search(data, pos, end)) is not None:  # the start tag by regex, the end by find
                 if pos - released >= step:  # a mapped sheet's pages read so far let go of
@@ -1083,7 +1083,6 @@ def _with_spans(open_tag: bytes, ops: dict[int, CellOp]) -> bytes:
     return set_attr(open_tag, "spans", f"{min(lo, min(ops))}:{max(hi, max(ops))}")
 
 
-_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
