@@ -687,6 +687,8 @@ def _plan_existing(resource: Resource, r: RowState, fp: str, record: dict[str, A
                        "account). Clear the QaaS ID to create the record again.", record_id=r.record_id)
     service_fp = service_fp or fingerprint(resource, record)
     stored = r.stored_fingerprint or None
+    if fp == stored == service_fp:  # the row as last pushed, the record as it was then: unchanged (most rows)
+        return Planned(r.row, Action.NONE, Result.UNCHANGED, "", record_id=r.record_id, record=record, fingerprint=fp)
     # (a fingerprint equal to the row's is the same record: most rows, not worth taking apart)
     wrong = ((fp != service_fp and identity_mismatch(resource, fp, service_fp))
              or (fp != stored and identity_mismatch(resource, fp, stored)))

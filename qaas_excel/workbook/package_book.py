@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -325,10 +325,13 @@ class PackageBook:
                         row_ops[col] = CellOp(True, value, op.style, op.restyle if change is None
                                               else restyled((*op.restyle, change)))
                 elif kind is datetime and (op := ops[row].get(col)) is None:  # ``put``, each time converted once
-                    utc = times.get(value)
+                    # (remembered only where equal means the same instant: in a zone with summer time, two times
+                    # an hour apart in the hour that comes twice compare equal)
+                    held = value.tzinfo is None or value.tzinfo is UTC
+                    utc = times.get(value) if held else None
                     if utc is None:
                         utc = _cell_value(value)
-                        if len(times) < TIMES_HELD:
+                        if held and len(times) < TIMES_HELD:
                             times[value] = utc
                     ops[row][col] = CellOp(True, utc, None, timed[change])
                 else:

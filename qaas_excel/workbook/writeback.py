@@ -25,6 +25,7 @@ def excel_time(value: Any) -> Any:
 
 
 _NOT_GIVEN = float("nan")
+TIMES_HELD = 4096  # last updates remembered, made Excel's time, while a run's outcomes are written
 
 
 def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: datetime | None = None) -> WriteBack:
@@ -43,15 +44,26 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             found = columns[key] = [_NOT_GIVEN] * len(outcomes)
         return found
 
+    if outcomes:  # every row gives these two (made first, as the first row would make them)
+        named, messages = column(C.RESULT), column(C.MESSAGE)
+    times: dict[Any, Any] = {}  # a last update many records share, made Excel's time once (equal: the same instant)
     for i, o in enumerate(outcomes):
-        column(C.RESULT)[i] = NAMES[o.result]
-        column(C.MESSAGE)[i] = o.message or None
+        named[i] = NAMES[o.result]
+        messages[i] = o.message or None
         if o.record is not None and o.result is Result.MISMATCH:
             column(C.ID)[i] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's
         elif o.record is not None:
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
                 column(C.ID)[i] = o.record.get("id")
-            column(C.LAST_UPDATED)[i] = excel_time(o.record.get("last_updated"))
+            when = o.record.get("last_updated")
+            # (remembered as the service's times come, in UTC, where equal means the same instant)
+            held = when.__class__ is datetime and when.tzinfo is UTC
+            shown = times.get(when) if held else None
+            if shown is None:
+                shown = excel_time(when)
+                if held and len(times) < TIMES_HELD:
+                    times[when] = shown
+            column(C.LAST_UPDATED)[i] = shown
             if resource.has_status:
                 column(C.STATUS)[i] = o.record.get("status")
         if o.fingerprint is not None:
@@ -91,7 +103,8 @@ def only_changes(table: SheetTable, changes: WriteBack) -> WriteBack:
         if key not in current.columns:
             continue
         now = current[key].reindex(values.index)
-        same = [_same(new, old) for new, old in zip(values[key], now, strict=True)]
+        same = [(old.__class__ is str and new == old) if new.__class__ is str and new else _same(new, old)
+                for new, old in zip(values[key], now, strict=True)]  # (``_same``'s first case, without a call)
         if any(same):
             values.loc[same, key] = float("nan")  # NaN: nothing for this cell
     results = changes.results
@@ -125,7 +138,8 @@ def system_values(table: SheetTable) -> pd.DataFrame:
     out[C.ID] = system_ids(table)
     for key in (C.STATUS, C.FINGERPRINT):
         col = data[key] if key in data else pd.Series(None, index=data.index, dtype=object)
-        out[key] = pd.Series([None if is_blank(v) else str(v).strip() for v in col], index=data.index, dtype=object)
+        out[key] = pd.Series([(v.strip() or None) if v.__class__ is str else None if is_blank(v) else str(v).strip()
+                              for v in col], index=data.index, dtype=object)
     return out
 
 

@@ -502,6 +502,28 @@ def test_times_converted_once_are_held_up_to_a_bound(demo_book: Path, monkeypatc
     assert [converted.count(t) for t in times[:3]] == [1, 1, 3]  # the third different time: each time
 
 
+def test_the_hour_that_comes_twice_is_written_as_two_times(demo_book: Path) -> None:
+    """Two times of one zone an hour apart in the hour that comes twice compare equal in Python: each is written as
+    its own UTC time, never one remembered for the other."""
+    from datetime import datetime
+
+    from qaas_excel.workbook import columns as C
+    from qaas_excel.workbook.table import WriteBack
+
+    from .test_writeback_values import FIRST, SECOND
+
+    book = PackageBook.open(demo_book)
+    table = book.read(CHARGEPOINT)
+    rows = [int(r) for r in table.data.index[:2]]
+    book.write_back(table, WriteBack(pd.DataFrame({C.LAST_UPDATED: pd.Series([FIRST, SECOND], index=rows,
+                                                                             dtype=object)}),
+                                     pd.Series(dtype=object), []))
+    book.save()
+    ws = openpyxl.load_workbook(demo_book)[table.sheet]
+    assert [ws.cell(r, table.columns[C.LAST_UPDATED]).value for r in rows] == [datetime(2026, 10, 25, 0, 30),
+                                                                               datetime(2026, 10, 25, 1, 30)]
+
+
 def test_a_sheet_read_and_then_written_is_searched_once_for_cells_without_a_reference(
         demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether every cell starts with its reference takes a pass over the whole sheet (0.2 s at 200,000 rows): found

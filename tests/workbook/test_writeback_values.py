@@ -4,7 +4,7 @@ cell) and NaN (nothing for it), in the columns' order as the rows first name the
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
@@ -17,9 +17,27 @@ from qaas_excel.results import Result
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.writeback import excel_time, outcomes_to_writeback
 
+
+class TwiceHour(tzinfo):
+    """A zone whose clocks go back at 03:00 on 2026-10-25: 02:00-03:00 comes twice, told apart by ``fold`` only."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        back = dt is not None and dt.replace(tzinfo=None, fold=0) >= datetime(2026, 10, 25, 3 if not dt.fold else 2)
+        return timedelta(hours=1 if back else 2)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return self.utcoffset(dt) - timedelta(hours=1)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "TWICE"
+
+
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+FIRST = datetime(2026, 10, 25, 2, 30, tzinfo=TwiceHour())  # 00:30 UTC
+SECOND = FIRST.replace(fold=1)  # 01:30 UTC, equal to FIRST in Python (one zone: compared on the clock)
 records = st.none() | st.fixed_dictionaries({"id": st.integers(1, 99), "status": st.sampled_from(["created", None]),
-                                             "last_updated": st.sampled_from([NOW, None])})
+                                             "last_updated": st.sampled_from([NOW, None, FIRST, SECOND,
+                                                                              NOW.astimezone(TwiceHour())])})
 outcomes = st.lists(st.builds(Outcome, st.integers(2, 10_000), st.sampled_from(list(Result)),
                               st.sampled_from(["", "Created.", "x"]), records,
                               st.sampled_from([None, "v1:abc"])), max_size=12)
@@ -78,3 +96,52 @@ def test_a_cell_shows_a_value_already_only_when_it_holds_the_same_of_the_same_ki
     assert _same(7, 7) and _same(7, 7.0) and not _same(7, "7") and not _same(1, True) and not _same(True, 1)
     assert _same(datetime(2026, 1, 1, 0, 0, 0), datetime(2026, 1, 1, 0, 0, 0, 400_000))
     assert not _same(float("nan"), float("nan"))  # NaN: nothing for the cell, never "the same"
+
+
+def test_the_hour_that_comes_twice_is_told_apart_and_a_shared_last_update_made_excels_time_once(monkeypatch) -> None:
+    from qaas_excel.workbook import writeback
+
+    assert FIRST == SECOND and FIRST.astimezone(UTC) != SECOND.astimezone(UTC)
+    made: list[object] = []
+    monkeypatch.setattr(writeback, "excel_time", lambda v: made.append(v) or excel_time(v))
+    outs = [Outcome(2 + i, Result.UNCHANGED, "", {"id": i, "last_updated": NOW}) for i in range(50)]
+    outs += [Outcome(60, Result.UNCHANGED, "", {"id": 60, "last_updated": FIRST}),
+             Outcome(61, Result.UNCHANGED, "", {"id": 61, "last_updated": SECOND})]
+    shown = outcomes_to_writeback(CHARGEPOINT, outs, now=NOW).values[C.LAST_UPDATED]
+    assert made.count(NOW) == 2  # the run's own time, and the last update of 50 records
+    assert shown[2] == shown[51] == datetime(2026, 12, 4, 10, 0)
+    assert (shown[60], shown[61]) == (datetime(2026, 10, 25, 0, 30), datetime(2026, 10, 25, 1, 30))
+
+
+def test_what_the_sheet_shows_already_is_left_out_cell_by_cell_as_same_says() -> None:
+    """``only_changes`` compares texts without a call: it must leave out exactly the cells ``_same`` says."""
+    from qaas_excel.workbook.table import SheetTable, WriteBack
+    from qaas_excel.workbook.writeback import _same, only_changes
+
+    pairs = [("adopted", "adopted"), ("adopted", "created"), ("7", 7), ("7", 7.0), ("a", None), ("a", float("nan")),
+             ("a", _Text("a")), (_Text("a"), "a"), ("True", True), ("", None), ("", ""), ("", "x"), (None, None),
+             (7, 7), (7, 7.0), (7, "7"), (1, True), (datetime(2026, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 400_000))]
+    rows = list(range(2, 2 + len(pairs)))
+    data = pd.DataFrame({C.STATUS: pd.Series([old for _new, old in pairs], index=rows, dtype=object)})
+    table = SheetTable("x.xlsx", "ChargePoints", CHARGEPOINT, 1, {C.STATUS: 14}, {}, data, rows[-1])
+    new = pd.DataFrame({C.STATUS: pd.Series([n for n, _old in pairs], index=rows, dtype=object)})
+    left = only_changes(table, WriteBack(new, pd.Series(dtype=object), [])).values[C.STATUS]
+    for row, (n, o) in zip(rows, pairs, strict=True):
+        kept = left[row]
+        assert (isinstance(kept, float) and math.isnan(kept)) == _same(n, o), (n, o)
+
+
+def test_status_and_fingerprint_are_read_stripped_and_blank_as_none() -> None:
+    from qaas_excel.values import is_blank
+    from qaas_excel.workbook.table import SheetTable
+    from qaas_excel.workbook.writeback import system_values
+
+    cells = [" created ", "  ", "", None, 5, float("nan"), _Text(" x "), "a:b.c", "\u00a0"]
+    rows = list(range(2, 2 + len(cells)))
+    data = pd.DataFrame({C.STATUS: pd.Series(cells, index=rows, dtype=object),
+                         C.FINGERPRINT: pd.Series(cells[::-1], index=rows, dtype=object)})
+    table = SheetTable("x.xlsx", "ChargePoints", CHARGEPOINT, 1, {C.STATUS: 14, C.FINGERPRINT: 18}, {}, data, rows[-1])
+    got = system_values(table)
+    for key, column in ((C.STATUS, cells), (C.FINGERPRINT, cells[::-1])):
+        assert got[key].tolist() == [None if is_blank(v) else str(v).strip() for v in column]
+    assert got[C.STATUS].tolist()[:5] == ["created", None, None, None, "5"]
