@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -325,9 +325,9 @@ class PackageBook:
                         row_ops[col] = CellOp(True, value, op.style, op.restyle if change is None
                                               else restyled((*op.restyle, change)))
                 elif kind is datetime and (op := ops[row].get(col)) is None:  # ``put``, each time converted once
-                    # (remembered only where equal means the same instant: in a zone with summer time, two times
-                    # an hour apart in the hour that comes twice compare equal)
-                    held = value.tzinfo is None or value.tzinfo is UTC
+                    # (remembered only where equal means the same time: in a zone with summer time, two times an
+                    # hour apart in the hour that comes twice compare equal; a fixed offset, UTC, has no such hour)
+                    held = value.tzinfo is None or type(value.tzinfo) is timezone
                     utc = times.get(value) if held else None
                     if utc is None:
                         utc = _cell_value(value)

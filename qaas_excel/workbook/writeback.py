@@ -3,7 +3,7 @@ and the system columns read back (QaaS ID, status, fingerprint) as the planner n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -56,8 +56,9 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
                 column(C.ID)[i] = o.record.get("id")
             when = o.record.get("last_updated")
-            # (remembered as the service's times come, in UTC, where equal means the same instant)
-            held = when.__class__ is datetime and when.tzinfo is UTC
+            # (remembered for a time with a fixed offset, as the service's come, in UTC: there equal is the same
+            # instant; in a zone with summer time, or the machine's own for a time without one, it may not be)
+            held = when.__class__ is datetime and type(when.tzinfo) is timezone
             shown = times.get(when) if held else None
             if shown is None:
                 shown = excel_time(when)
