@@ -6,7 +6,8 @@ Nothing here knows about resources, the service or workbooks; everything may imp
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -82,3 +83,21 @@ def as_id(value: Any) -> int | None:
 def is_formula_like(value: Any) -> bool:
     """Text a spreadsheet would run as a formula."""
     return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+TIMES_HELD = 4096  # different times a run converts once (a last update many records share, the run's own time)
+
+
+def converted_once(times: dict[datetime, Any], when: datetime, convert: Callable[[datetime], Any], *,
+                   naive: bool) -> Any:
+    """``convert(when)``, remembered in ``times`` for the next time equal to it, up to ``TIMES_HELD`` times. Only
+    where equal means the same: a fixed offset (UTC among them), and times without a zone if ``naive`` (when
+    ``convert`` reads only their clock). In a zone with summer time two times an hour apart, in the hour that comes
+    twice, compare equal; a time without a zone made UTC by the machine's zone may be such a time."""
+    held = type(when.tzinfo) is timezone or (naive and when.tzinfo is None)
+    got = times.get(when) if held else None
+    if got is None:
+        got = convert(when)
+        if held and len(times) < TIMES_HELD:
+            times[when] = got
+    return got

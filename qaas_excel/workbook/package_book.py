@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -30,7 +30,7 @@ from openpyxl.utils.cell import get_column_letter
 
 from qaas_excel.gcpause import collector_paused, give_back_freed_memory
 from qaas_excel.resources import Resource
-from qaas_excel.values import NOTE_AUTHOR, is_missing
+from qaas_excel.values import NOTE_AUTHOR, converted_once, is_missing
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook import mapping
 from qaas_excel.workbook.files import DATETIME_FORMAT, check_file, check_writable
@@ -325,14 +325,7 @@ class PackageBook:
                         row_ops[col] = CellOp(True, value, op.style, op.restyle if change is None
                                               else restyled((*op.restyle, change)))
                 elif kind is datetime and (op := ops[row].get(col)) is None:  # ``put``, each time converted once
-                    # (remembered only where equal means the same time: in a zone with summer time, two times an
-                    # hour apart in the hour that comes twice compare equal; a fixed offset, UTC, has no such hour)
-                    held = value.tzinfo is None or type(value.tzinfo) is timezone
-                    utc = times.get(value) if held else None
-                    if utc is None:
-                        utc = _cell_value(value)
-                        if held and len(times) < TIMES_HELD:
-                            times[value] = utc
+                    utc = converted_once(times, value, _cell_value, naive=True)
                     ops[row][col] = CellOp(True, utc, None, timed[change])
                 else:
                     put(row, key, value, change)
@@ -550,7 +543,6 @@ def _fill_merged(grid: dict[int, dict[int, Any]], merged: list[tuple[int, int, i
                 row[c] = top
 
 
-TIMES_HELD = 4096  # different times a write-back converts once (``_cell_value``); past that, each time
 
 
 def _not_given(value: Any) -> bool:

@@ -3,7 +3,7 @@ and the system columns read back (QaaS ID, status, fingerprint) as the planner n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -12,7 +12,7 @@ from qaas_excel.outcomes import Outcome
 from qaas_excel.problems import Problem
 from qaas_excel.resources import Resource
 from qaas_excel.results import NAMES, Result
-from qaas_excel.values import as_id, is_blank
+from qaas_excel.values import as_id, converted_once, is_blank
 from qaas_excel.workbook import columns as C
 from qaas_excel.workbook.table import SheetTable, WriteBack
 
@@ -25,7 +25,6 @@ def excel_time(value: Any) -> Any:
 
 
 _NOT_GIVEN = float("nan")
-TIMES_HELD = 4096  # last updates remembered, made Excel's time, while a run's outcomes are written
 
 
 def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: datetime | None = None) -> WriteBack:
@@ -56,15 +55,8 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
                 column(C.ID)[i] = o.record.get("id")
             when = o.record.get("last_updated")
-            # (remembered for a time with a fixed offset, as the service's come, in UTC: there equal is the same
-            # instant; in a zone with summer time, or the machine's own for a time without one, it may not be)
-            held = when.__class__ is datetime and type(when.tzinfo) is timezone
-            shown = times.get(when) if held else None
-            if shown is None:
-                shown = excel_time(when)
-                if held and len(times) < TIMES_HELD:
-                    times[when] = shown
-            column(C.LAST_UPDATED)[i] = shown
+            column(C.LAST_UPDATED)[i] = converted_once(times, when, excel_time, naive=False) \
+                if when.__class__ is datetime else excel_time(when)
             if resource.has_status:
                 column(C.STATUS)[i] = o.record.get("status")
         if o.fingerprint is not None:

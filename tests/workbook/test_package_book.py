@@ -486,10 +486,11 @@ def test_a_time_on_every_row_is_converted_once_and_each_is_written_in_utc(demo_b
 def test_times_converted_once_are_held_up_to_a_bound(demo_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from qaas_excel import values
     from qaas_excel.workbook import columns as C
     from qaas_excel.workbook.table import WriteBack
 
-    monkeypatch.setattr(package_book, "TIMES_HELD", 2)
+    monkeypatch.setattr(values, "TIMES_HELD", 2)
     converted: list[object] = []
     real = package_book._cell_value
     monkeypatch.setattr(package_book, "_cell_value", lambda v: converted.append(v) or real(v))
