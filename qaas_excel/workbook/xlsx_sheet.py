@@ -311,7 +311,7 @@ class Sheet:
         known = self._dates
         value: Any  # a number, a text or a date: as the cell says
         for cell in shape.cells:
-            col = _COLUMNS.get(cell.letters) or _column(cell.letters)
+            col = _column(cell.letters)
             if cell.kind == row_shapes.EMPTY or (columns is not None and col not in columns):
                 continue
             if cell.kind == row_shapes.OTHER:
