@@ -96,8 +96,9 @@ def only_changes(table: SheetTable, changes: WriteBack) -> WriteBack:
         if key not in current.columns:
             continue
         now = current[key].reindex(values.index)
-        same = [(old.__class__ is str and new == old) if new.__class__ is str and new else _same(new, old)
-                for new, old in zip(values[key], now, strict=True)]  # (``_same``'s first case, without a call)
+        # a value of the cell's own kind and equal to it is the same, as ``_same`` says (most cells), without a call
+        same = [True if new.__class__ is old.__class__ and new == old else _same(new, old)
+                for new, old in zip(values[key], now, strict=True)]
         if any(same):
             values.loc[same, key] = float("nan")  # NaN: nothing for this cell
     results = changes.results

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -120,7 +121,11 @@ def test_what_the_sheet_shows_already_is_left_out_cell_by_cell_as_same_says() ->
 
     pairs = [("adopted", "adopted"), ("adopted", "created"), ("7", 7), ("7", 7.0), ("a", None), ("a", float("nan")),
              ("a", _Text("a")), (_Text("a"), "a"), ("True", True), ("", None), ("", ""), ("", "x"), (None, None),
-             (7, 7), (7, 7.0), (7, "7"), (1, True), (datetime(2026, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 400_000))]
+             (7, 7), (7, 7.0), (7, "7"), (1, True), (datetime(2026, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 400_000)),
+             (datetime(2026, 1, 1), datetime(2026, 1, 1)), (datetime(2026, 1, 1), datetime(2026, 1, 3)), (True, True),
+             (True, False), (False, 0), (1.5, 1.5), (1.5, 1), (Decimal("1.50"), Decimal("1.5")),
+             (_Text(""), _Text("")), (_Text("a"), _Text("a")), (_Text("a"), _Text("b")), (None, ""),
+             (None, float("nan")), ("", _Text(""))]
     rows = list(range(2, 2 + len(pairs)))
     data = pd.DataFrame({C.STATUS: pd.Series([old for _new, old in pairs], index=rows, dtype=object)})
     table = SheetTable("x.xlsx", "ChargePoints", CHARGEPOINT, 1, {C.STATUS: 14}, {}, data, rows[-1])
