@@ -430,16 +430,18 @@ def _reference(value: Any) -> str | None:
 def _row_states(prep: PreparedSheet, operators: OperatorDirectory | None = None) -> list[RowState]:
     rows = []
     records = _row_dicts(prep.records)
-    system = _row_dicts(prep.system)
+    # the system columns (``system_values``: id, status, fingerprint) a column at a time, not a dict a row
+    at = [int(row) for row in prep.system.index]
+    ids, statuses, stored = (dict(zip(at, _present(prep.system[key]), strict=True))
+                             for key in (C.ID, C.STATUS, C.FINGERPRINT))
     for row, values in records.items():
         problems: Sequence[Problem] = prep.problems.get(row, ())  # never changed in place: shared, not copied
         if prep.resource is CHARGEPOINT and not problems and operators is not None:
             problem = operators.resolve(row, values, prep.table)
             if problem is not None:
                 problems = [problem]
-        sys_row = system.get(row, {})
-        rows.append(RowState(row, values, record_id=sys_row.get(C.ID), status=sys_row.get(C.STATUS),
-                             stored_fingerprint=sys_row.get(C.FINGERPRINT), problems=problems))
+        rows.append(RowState(row, values, record_id=ids.get(row), status=statuses.get(row),
+                             stored_fingerprint=stored.get(row), problems=problems))
     return rows
 
 
