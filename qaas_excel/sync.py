@@ -191,6 +191,9 @@ def _group_digests(texts: list[str]) -> list[str]:
     return out
 
 
+DECIMALS_HELD = 1024  # a rounded decimal field's values whose spelling is kept while a column is spelled
+
+
 def _spelled(f: Field, values: list[Any]) -> list[str]:
     """``name=canonical value`` for each of a column's values."""
     prefix = f.name + "="
@@ -199,9 +202,21 @@ def _spelled(f: Field, values: list[Any]) -> list[str]:
         if forms is not None:
             return [prefix + text for text in forms]
     seen: dict[tuple[type, Any], str] = {}  # towns, dates, operators, powers: the same few values again
+    # A decimal rounded to the field's places is spelled by its value alone, if it is finite and not 0 (0 and -0 are
+    # equal): 22 and 22.0 are "22.000" (powers: a few values again). Kept for up to DECIMALS_HELD values, then no
+    # more tried (amounts: each its own). Any other decimal: equal ones may be spelled otherwise, each on its own.
+    rounded: dict[Decimal, str] | None = {} if f.type is FieldType.DECIMAL and f.decimals is not None else None
     out = []
     for value in values:
         kind = type(value)
+        if kind is Decimal and rounded is not None and value.is_finite() and value:
+            text = rounded.get(value)
+            if text is None:
+                text = rounded[value] = prefix + canonical_value(f, value)
+                if len(rounded) >= DECIMALS_HELD:
+                    rounded = None
+            out.append(text)
+            continue
         # amounts, mostly unique; and equal values spelled otherwise (1.0 and 1.00, 0.0 and -0.0, one instant in two
         # time zones), which a memory of equal values would spell alike: each spelled on its own
         if kind is Decimal or kind is float or kind is datetime:

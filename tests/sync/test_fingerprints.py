@@ -5,6 +5,7 @@ spelled them."""
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -126,10 +127,31 @@ def test_equal_values_spelled_otherwise_never_share_a_spelling() -> None:
     cet = timezone(timedelta(hours=1))
     twins: list[list[object]] = [[Decimal("1.0"), Decimal("1.00"), None], [0.0, -0.0], [1, 1, None], [True, True],
                                  [datetime(2024, 1, 1, 12, tzinfo=UTC), datetime(2024, 1, 1, 13, tzinfo=cet)],
-                                 [date(2024, 1, 1), date(2024, 1, 1)], ["a", "a ", " A"], [None, None]]
-    for f in (*CHARGEPOINT.client_fields, *OPERATOR.client_fields):
+                                 [date(2024, 1, 1), date(2024, 1, 1)], ["a", "a ", " A"], [None, None],
+                                 [Decimal("0"), Decimal("-0"), Decimal("0.0"), Decimal("-0.000"), Decimal("0E+30")],
+                                 [Decimal("22"), Decimal("22.0"), Decimal("22.0000"), Decimal("2.2E+1"), 22, 22.0],
+                                 [Decimal("NaN"), Decimal("NaN")],
+                                 [Decimal("0.0005"), Decimal("0.00050"), Decimal("-0.0005"), Decimal("0.0015")]]
+    unrounded = replace(CHARGEPOINT.field("amount"), decimals=None)  # a decimal field not rounded: 1.0 is not 1.00
+    for f in (*CHARGEPOINT.client_fields, *OPERATOR.client_fields, unrounded):
         for column in twins:
             assert _spelled(f, column) == [f"{f.name}={canonical_value(f, v)}" for v in column], (f.name, column)
+
+
+def test_a_rounded_decimals_spelling_is_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A power met again is spelled from memory (once per value); past ``DECIMALS_HELD`` values none is kept (each
+    amount is its own), and every spelling stays what ``canonical_value`` says."""
+    f = CHARGEPOINT.field("max_power_kw")
+    spelled: list[object] = []
+    monkeypatch.setattr(sync, "canonical_value", lambda f, v: spelled.append(v) or canonical_value(f, v))
+    column = [Decimal("22"), Decimal("11.0"), Decimal("22.0"), Decimal("22.00"), Decimal("11")] * 20
+    assert _spelled(f, column) == [f"max_power_kw={canonical_value(f, v)}" for v in column]
+    assert spelled == [Decimal("22"), Decimal("11.0")]
+    monkeypatch.setattr(sync, "DECIMALS_HELD", 3)
+    spelled.clear()
+    column = [Decimal(n) for n in (1, 2, 1, 3, 1, 4, 1)]
+    assert _spelled(f, column) == [f"max_power_kw={canonical_value(f, v)}" for v in column]
+    assert spelled == [Decimal(n) for n in (1, 2, 3, 1, 4, 1)]  # kept: 1, 2, 3; then none kept nor looked up
 
 
 # what the service may send in a typed field: the same texts in fields of other types, numbers, nothing
