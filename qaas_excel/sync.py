@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -261,13 +262,22 @@ class _SpelledAlike:
 
     def __init__(self, fields: tuple[Field, ...]) -> None:
         self._names = tuple(f.name for f in fields)
+        # every name at once, in C (a KeyError where one is missing: then each looked up); one name alone it gives
+        # as such, not as a tuple
+        self._all = operator.itemgetter(*self._names) if len(self._names) > 1 else None
         self._rounded = tuple(f.type is FieldType.DECIMAL and f.decimals is not None and f.decimals < 10
                               for f in fields)
         self._decimals: dict[tuple[type, ...], tuple[int, ...] | None] = {}  # kinds -> where the decimals are
 
     def __call__(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-        x: tuple[Any, ...] = tuple(map(a.get, self._names))
-        y: tuple[Any, ...] = tuple(map(b.get, self._names))
+        x: tuple[Any, ...]
+        y: tuple[Any, ...]
+        try:
+            if self._all is None:
+                raise KeyError
+            x, y = self._all(a), self._all(b)
+        except KeyError:
+            x, y = tuple(map(a.get, self._names)), tuple(map(b.get, self._names))
         try:
             if x != y:
                 return False
