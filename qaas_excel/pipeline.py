@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -410,9 +411,8 @@ def _row_dicts(frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
     keys = list(frame.columns)
     if not keys:
         return {int(row): {} for row in frame.index}
-    columns = [_present(frame[k]) for k in keys]
-    lines = zip(*columns, strict=True)
-    return {int(row): dict(zip(keys, line, strict=True)) for row, line in zip(frame.index, lines, strict=True)}
+    lines = zip(*[_present(frame[k]) for k in keys], strict=True)
+    return dict(zip([int(row) for row in frame.index], map(dict, map(zip, repeat(keys), lines)), strict=True))
 
 
 def _present(column: pd.Series) -> list[Any]:
@@ -644,7 +644,8 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 report.kept_intents += unresolved_creates(journal, name, outcomes)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
-            claims[name].update({int(o.record["id"]): f"{name!r} row {o.row}" for o in outcomes
+            where = f"{name!r} row "
+            claims[name].update({int(o.record["id"]): where + str(o.row) for o in outcomes
                                  if o.record and o.record.get("id") is not None and o.result in LINKING})
             table, file_problems = prep.table, prep.file_problems
             # the rows as read, typed and planned, and the service's records, let go before the sheet is read again
@@ -667,8 +668,8 @@ LINKING = frozenset({Result.CREATED, Result.ADOPTED, Result.UPDATED, Result.UNCH
 
 def _claims(table: SheetTable) -> dict[int, str]:
     """The records a sheet's rows are linked to: record id -> "Sheet row 7"."""
-    ids = system_ids(table)
-    return {int(v): f"{table.sheet!r} row {row}" for row, v in ids.items() if v is not None}
+    ids, where = system_ids(table), f"{table.sheet!r} row "
+    return {int(v): where + str(row) for row, v in ids.items() if v is not None}
 
 
 def _push_sheet(client: QaasClient, prep: PreparedSheet, rows: list[RowState], service: list[dict[str, Any]], *,

@@ -588,8 +588,8 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
     row_fps = iter(valid_fps)
     # Sorting moves a row's values but not its fingerprint: values that are exactly what another row last pushed
     # belong to that row's record.
-    pushed_as: dict[str | None, RowState] = {values_part(r.stored_fingerprint): r for r in rows
-                                             if r.record_id is not None and r.stored_fingerprint}
+    pushed_as: dict[str | None, RowState] = {r.stored_fingerprint.partition(":")[0]: r for r in rows
+                                             if r.record_id is not None and r.stored_fingerprint}  # (values_part)
 
     def where(record_id: int) -> str:
         return f"row {owners[record_id][0]}" if record_id in owners else claimed.get(record_id, "")
@@ -605,14 +605,15 @@ def plan_rows(resource: Resource, rows: Iterable[RowState], service: list[dict[s
         if r.record_id is None:
             planned.append(_plan_new(resource, r, fp, matches, periods, taken, where, sheet, place, service_fps))
             continue
-        others = [row for row in owners[r.record_id] if row != r.row]
+        owned = owners[r.record_id]
+        others = [row for row in owned if row != r.row] if len(owned) > 1 else ()  # (most rows: only their own)
         if others or r.record_id in claimed:
             elsewhere = f"row {others[0]}" if others else claimed[r.record_id]
             note = (f"QaaS ID {r.record_id} is also the QaaS ID of {elsewhere}: two rows cannot be one record. "
                     "Nothing was sent for either; keep the ID on the row that is this record, clear it on the other.")
             planned.append(_invalid(r, "id", "record-claimed-twice", note, sheet, r.record_id, place))
             continue
-        twin = pushed_as.get(values_part(fp))
+        twin = pushed_as.get(fp.partition(":")[0])  # (``values_part`` of a fingerprint, which is never empty)
         if twin is not None and twin.row != r.row and not same_values(fp, r.stored_fingerprint):
             planned.append(_mismatch(resource, r, by_id.get(r.record_id), sheet, place,
                                      f"this row holds exactly the values last pushed as record {twin.record_id} "

@@ -228,6 +228,20 @@ def test_a_row_overlapping_a_record_linked_to_another_row_is_not_created() -> No
     assert "linked to row 2" in plans[1].message
 
 
+def test_two_rows_with_one_qaas_id_are_both_refused_each_naming_the_other() -> None:
+    """A row copied with its QaaS ID: neither is sent nor linked (which of them is the record is the user's call);
+    the rows with an ID of their own are planned as ever."""
+    fp = fingerprint(CHARGEPOINT, cp())
+    rows = [RowState(4, cp(), 41, "created", fp), RowState(5, cp(amount=Decimal("99")), 42, "created", None),
+            RowState(9, cp(), 41, "created", fp)]
+    plans = plan_rows(CHARGEPOINT, rows, [service_record(41), service_record(42, amount=Decimal("98"))])
+    assert [p.result for p in plans] == [Result.INVALID, Result.CONFLICT, Result.INVALID]
+    assert [p.problems[0].code for p in (plans[0], plans[2])] == ["record-claimed-twice"] * 2
+    assert "QaaS ID 41 is also the QaaS ID of row 9" in plans[0].message
+    assert "QaaS ID 41 is also the QaaS ID of row 4" in plans[2].message
+    assert all(p.action is Action.NONE for p in plans)
+
+
 def test_a_record_claimed_by_a_row_of_another_sheet_is_neither_adopted_nor_linked_twice() -> None:
     rows = [RowState(2, cp(customer_reference=None)), RowState(3, cp(evse_id="DE*ABC*E9*1"), 41, "created", None)]
     plans = plan_rows(CHARGEPOINT, rows, [service_record(41)], claimed={41: "'ChargePoints 2025' row 7"})
