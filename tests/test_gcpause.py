@@ -81,9 +81,9 @@ def test_overlapping_pauses_in_threads_end_with_the_last() -> None:
     assert gc.isenabled()
 
 
-def test_a_pause_that_asks_ends_with_a_full_collection_of_what_the_run_left() -> None:
-    # a push pauses the collector for its whole run: the cycles it leaves are freed when it ends, before the next
-    # run (also paused) could begin with them
+def test_a_pause_that_asks_ends_with_a_collection_of_what_the_run_left() -> None:
+    # a push pauses the collector for its whole run: the cycles it leaves (all young) are freed when it ends, before
+    # the next run (also paused) could begin with them
     gc.enable()
     gc.collect()
 

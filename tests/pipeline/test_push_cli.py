@@ -224,7 +224,7 @@ def test_dry_run_sends_no_writes(sandbox, signed_in, demo_book: Path) -> None:
 def test_a_run_works_with_the_collector_paused_and_gives_it_back(sandbox, signed_in, demo_book: Path, monkeypatch,
                                                                  command, hooked) -> None:
     # reading, listing and planning make millions of objects a run keeps: the collector is off meanwhile, and on
-    # again (after a full collection) when the run ends
+    # again (after a collection of what the run left) when the run ends
     import gc
 
     from qaas_excel import pipeline
