@@ -19,6 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qaas_excel.problems import Problem
@@ -184,10 +185,23 @@ def columns_frame(columns: Mapping[int, Mapping[int, Any]], layout: Layout, *,
         values = columns.get(col, {})
         data[key] = [None if v.__class__ is str and not v.strip() else v for v in map(values.get, order)]
     frame = pd.DataFrame(data, index=pd.Index(order, name="row"), columns=list(layout.columns), dtype=object)
-    if len(frame):
-        frame = frame[frame.notna().any(axis=1)]  # a row with values only in the user's own columns is not ours
+    if len(frame):  # a row with values only in the user's own columns is not ours
+        keep = _any_value(frame, sorted(layout.columns, key=lambda k: -len(columns.get(layout.columns[k], ()))))
+        if not keep.all():
+            frame = frame[keep]
     last = int(frame.index[-1]) if len(frame) else layout.header_row
     return frame, _below(last, layout, skip)
+
+
+def _any_value(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Which rows hold a value (not NA) in one of the columns: ``frame.notna().any(axis=1)``, a column at a time in
+    the order given (the fullest first) until every row is known to hold one (mostly after the first)."""
+    keep = np.zeros(len(frame), dtype=bool)
+    for key in keys:
+        keep |= frame[key].notna().to_numpy(dtype=bool)
+        if keep.all():
+            break
+    return keep
 
 
 def _below(last: int, layout: Layout, skip: Collection[int]) -> int:
