@@ -621,7 +621,7 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
         service_operators, operators_incomplete = lists.take(OPERATOR)
         operators = OperatorDirectory(service_operators, dry_run=dry_run, incomplete=operators_incomplete)
         claims = {name: _claims(table) for name, table in tables.items()}
-        for resource, name in targets:
+        for at, (resource, name) in enumerate(targets):
             if stop.requested():
                 report.notes.append(f"{name} was not pushed: {stop.why()}.")
                 continue
@@ -644,9 +644,10 @@ def push_book(book: TableBook, client: QaasClient, *, sheet: str | None = None, 
                 report.kept_intents += unresolved_creates(journal, name, outcomes)
             if resource is OPERATOR:
                 operators.learn_outcomes(prep.table, rows, outcomes)
-            where = f"{name!r} row "
-            claims[name].update({int(o.record["id"]): where + str(o.row) for o in outcomes
-                                 if o.record and o.record.get("id") is not None and o.result in LINKING})
+            if any(later is resource for later, _ in targets[at + 1:]):  # the sheets after it see its rows' records
+                where = f"{name!r} row "
+                claims[name].update({int(o.record["id"]): where + str(o.row) for o in outcomes
+                                     if o.record and o.record.get("id") is not None and o.result in LINKING})
             table, file_problems = prep.table, prep.file_problems
             # the rows as read, typed and planned, and the service's records, let go before the sheet is read again
             # to be written (the list first: each record then goes as its outcome is cut down)
