@@ -383,24 +383,15 @@ class Sheet:
 
     def _cells_fast(self, shared: list[str], is_date: Callable[[int], bool], *, columns: set[int] | None,
                     max_row: int | None) -> Iterator[tuple[int, int, Any]]:
+        """``cells()`` of a sheet whose cells all name their reference, a chunk at a time as ``_span_into`` reads
+        it: a chunk's cells column by column, each column's in row order."""
         texts: dict[int, dict[bytes, str]] = defaultdict(dict)
-        for plain, start, stop in self._chunks(max_row):
-            if plain is None:
-                yield from self._cells_matched(start, stop, shared, is_date, columns)
-                continue
+        for start, stop in self._chunk_bounds(max_row):
             into: dict[int, dict[int, Any]] = defaultdict(dict)
-            self._plain_into(plain, shared, is_date, columns, into, texts)
+            self._span_into(start, stop, shared, is_date, columns, into, texts)
             for col, values in into.items():
                 for row, value in values.items():
                     yield row, col, value
-
-    def _chunks(self, max_row: int | None) -> Iterator[tuple[list[tuple[bytes, ...]] | None, int, int]]:
-        """The sheetData a few MiB at a time, cut at a row's end (memory stays bounded): (the regex's tuple of each
-        cell, or None where a cell is not in the plain shape, start, end)."""
-        for start, stop in self._chunk_bounds(max_row):
-            found = self._plain_cell_re.findall(self.data, start, stop)
-            # every cell in the plain shape: tuples straight from C
-            yield (found if len(found) == self._cell_count(start, stop) else None), start, stop
 
     def _chunk_bounds(self, max_row: int | None) -> Iterator[tuple[int, int]]:
         """(start, end) of the sheetData a few MiB at a time, each cut at a row's end."""
