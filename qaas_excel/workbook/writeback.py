@@ -46,28 +46,32 @@ def outcomes_to_writeback(resource: Resource, outcomes: list[Outcome], *, now: d
     if outcomes:  # every row gives these two (made first, as the first row would make them)
         named, messages = column(C.RESULT), column(C.MESSAGE)
     times: dict[Any, Any] = {}  # a last update many records share, made Excel's time once (equal: the same instant)
+    has_status = resource.has_status
+    get = columns.get  # (a column made already is found without a call: most rows give the same ones)
     for i, o in enumerate(outcomes):
         named[i] = NAMES[o.result]
         messages[i] = o.message or None
         if o.record is not None and o.result is Result.MISMATCH:
-            column(C.ID)[i] = o.record.get("id")  # the link stays known; nothing of that record goes beside another's
+            # the link stays known; nothing of that record goes beside another's
+            (get(C.ID) or column(C.ID))[i] = o.record.get("id")
         elif o.record is not None:
             if o.result is not Result.CONFLICT:  # a conflict never links a row to a record: the user decides
-                column(C.ID)[i] = o.record.get("id")
+                (get(C.ID) or column(C.ID))[i] = o.record.get("id")
             when = o.record.get("last_updated")
-            column(C.LAST_UPDATED)[i] = converted_once(times, when, excel_time, naive=False) \
-                if when.__class__ is datetime else excel_time(when)
-            if resource.has_status:
-                column(C.STATUS)[i] = o.record.get("status")
+            (get(C.LAST_UPDATED) or column(C.LAST_UPDATED))[i] = \
+                converted_once(times, when, excel_time, naive=False) if when.__class__ is datetime else excel_time(when)
+            if has_status:
+                (get(C.STATUS) or column(C.STATUS))[i] = o.record.get("status")
         if o.fingerprint is not None:
-            column(C.FINGERPRINT)[i] = o.fingerprint
+            (get(C.FINGERPRINT) or column(C.FINGERPRINT))[i] = o.fingerprint
         if o.result in exchanged:
             column(C.SYNCED_AT)[i] = synced_at  # values exchanged with the service (an unchanged row keeps its time)
         rows.append(o.row)
         if o.problems:
             marks.extend(p for p in o.problems if p.row is not None and (p.field or p.cell))
-    frame = pd.DataFrame(columns, index=pd.Index(rows, name="row"), dtype=object)
-    results = pd.Series(columns.get(C.RESULT, []), index=pd.Index(rows, name="row"), dtype=object)
+    index = pd.Index(rows, name="row")
+    frame = pd.DataFrame(columns, index=index, dtype=object)
+    results = pd.Series(columns.get(C.RESULT, []), index=index, dtype=object)
     return WriteBack(values=frame, results=results, marks=marks)
 
 
