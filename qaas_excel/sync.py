@@ -262,9 +262,11 @@ class _SpelledAlike:
 
     def __init__(self, fields: tuple[Field, ...]) -> None:
         self._names = tuple(f.name for f in fields)
-        # every name at once, in C (a KeyError where one is missing: then each looked up); one name alone it gives
-        # as such, not as a tuple
-        self._all = operator.itemgetter(*self._names) if len(self._names) > 1 else None
+        # every name's value at once, in C (a KeyError where one is missing: then each is looked up); itemgetter
+        # gives a lone name's value as such, so one name (or none) is taken into a tuple here
+        self._all: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*self._names) if len(self._names) > 1
+            else lambda values: tuple(values[name] for name in self._names))
         self._rounded = tuple(f.type is FieldType.DECIMAL and f.decimals is not None and f.decimals < 10
                               for f in fields)
         self._decimals: dict[tuple[type, ...], tuple[int, ...] | None] = {}  # kinds -> where the decimals are
@@ -273,8 +275,6 @@ class _SpelledAlike:
         x: tuple[Any, ...]
         y: tuple[Any, ...]
         try:
-            if self._all is None:
-                raise KeyError
             x, y = self._all(a), self._all(b)
         except KeyError:
             x, y = tuple(map(a.get, self._names)), tuple(map(b.get, self._names))

@@ -59,20 +59,18 @@ class Store:
 
     # -- records -----------------------------------------------------------------------------------
     def list(self, resource: str, account: str | None = None) -> list[dict[str, Any]]:
+        return [json.loads(text) for text in self.list_texts(resource, account)]
+
+    def list_texts(self, resource: str, account: str | None = None) -> builtins.list[str]:  # list: the method above
+        """The records (of one account, or every account's) as stored: each its JSON text, in the order of their
+        ids."""
         with self._lock:
             if account is None:
-                rows = self._db.execute("SELECT data, account FROM records WHERE resource = ? ORDER BY id",
+                rows = self._db.execute("SELECT data FROM records WHERE resource = ? ORDER BY id",
                                         (resource,)).fetchall()
             else:
-                rows = self._db.execute("SELECT data, account FROM records WHERE resource = ? AND account = ? "
-                                        "ORDER BY id", (resource, account)).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def list_texts(self, resource: str, account: str) -> builtins.list[str]:  # list: the method above
-        """The account's records as stored: each its JSON text, in the order of their ids."""
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM records WHERE resource = ? AND account = ? ORDER BY id",
-                                    (resource, account)).fetchall()
+                rows = self._db.execute("SELECT data FROM records WHERE resource = ? AND account = ? ORDER BY id",
+                                        (resource, account)).fetchall()
         return [r[0] for r in rows]
 
     def list_with_accounts(self, resource: str) -> builtins.list[tuple[str, dict[str, Any]]]:  # list: the method above

@@ -543,8 +543,6 @@ def _fill_merged(grid: dict[int, dict[int, Any]], merged: list[tuple[int, int, i
                 row[c] = top
 
 
-
-
 def _not_given(value: Any) -> bool:
     """NaN/NaT/NA in a WriteBack means "nothing for this cell" (None clears it)."""
     return value is not None and is_missing(value)
